@@ -1,0 +1,42 @@
+# Every third-party dependency is found here, once. All come from Debian packages
+# (scripts/install-deps.sh) or from the CUDA toolkit folder.
+find_package(CUDAToolkit REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(ZLIB REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(nlohmann_json REQUIRED)
+
+# OpenBLAS: Debian's cmake config gives the include folder and library path variables.
+find_package(OpenBLAS CONFIG QUIET)
+find_path(OPENBLAS_CBLAS_INCLUDE cblas.h PATHS ${OpenBLAS_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas)
+if(OpenBLAS_LIBRARIES AND EXISTS "${OpenBLAS_LIBRARIES}")
+  set(OPENBLAS_LIBRARY ${OpenBLAS_LIBRARIES})
+else()
+  find_library(OPENBLAS_LIBRARY NAMES openblas)
+endif()
+if(NOT OPENBLAS_CBLAS_INCLUDE OR NOT OPENBLAS_LIBRARY)
+  message(FATAL_ERROR "OpenBLAS not found: run scripts/install-deps.sh (Debian package libopenblas-dev)")
+endif()
+add_library(bioprop_openblas INTERFACE)
+target_include_directories(bioprop_openblas INTERFACE ${OPENBLAS_CBLAS_INCLUDE})
+target_link_libraries(bioprop_openblas INTERFACE ${OPENBLAS_LIBRARY})
+
+# cuDNN ships inside the CUDA toolkit folder on our machines.
+find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})
+if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
+  message(FATAL_ERROR "cuDNN not found next to the CUDA toolkit (${CUDAToolkit_LIBRARY_DIR})")
+endif()
+add_library(bioprop_cudnn INTERFACE)
+target_include_directories(bioprop_cudnn INTERFACE ${CUDNN_INCLUDE_DIR})
+target_link_libraries(bioprop_cudnn INTERFACE ${CUDNN_LIBRARY})
+
+if(BIOPROP_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(BIOPROP_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

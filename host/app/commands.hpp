@@ -1,0 +1,24 @@
+#pragma once
+// The subcommands of the `bioprop` command. Each returns the process exit status.
+#include <string>
+
+#include "bioprop/config.hpp"
+
+namespace bioprop {
+
+struct TrainFlags {
+  std::string config;  // experiment file; flags given on the command line override it
+  TrainConfig overrides;
+  // Which overrides the user actually gave (CLI11 fills `overrides` only for those).
+  bool rule = false, net = false, dataset = false, data_dir = false, epochs = false, batch_size = false, lr = false,
+       seed = false, device = false, optimizer = false, target = false, stop_at_target = false, validation = false,
+       train_limit = false, run_dir = false;
+  double learning_rate = 0.0;
+  bool no_progress = false;
+};
+
+int run_train(const TrainFlags& flags);
+int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size);
+int run_list();
+
+}  // namespace bioprop

@@ -1,0 +1,23 @@
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "app/commands.hpp"
+#include "bioprop/builtin_nets.hpp"
+
+namespace bioprop {
+
+int run_list() {
+  fmt::print("rules:\n");
+  for (const RuleInfo& r : registered_rules()) fmt::print("  {:<12} {}\n", r.name, r.description);
+  fmt::print("nets (--net NAME, or --net path/to/net.toml):\n");
+  for (const BuiltinNet& n : builtin_nets())
+    fmt::print("  {:<12} {}\n", n.name, net_description({n.name, "built-in net '" + n.name + "'", n.toml}));
+  fmt::print("datasets (--dataset NAME [--data-dir DIR]):\n");
+  for (const DatasetInfo& d : known_datasets())
+    fmt::print("  {:<14} {}\n  {:<14} default folder {} ({})\n", d.name, d.description, "", d.default_dir,
+               std::filesystem::exists(d.default_dir) ? "present" : "absent");
+  return 0;
+}
+
+}  // namespace bioprop

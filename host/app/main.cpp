@@ -1,0 +1,63 @@
+// `bioprop`: train, evaluate and list. User errors print one clear line and exit with status 1.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "bioprop/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace bioprop;
+  CLI::App app{
+      "bioprop: train convolutional and locally connected networks with biologically plausible learning rules.\n"
+      "Start with `bioprop train` (backprop on Fashion-MNIST, conv net) and `bioprop list`."};
+  app.require_subcommand(1);
+
+  TrainFlags t;
+  CLI::App* train = app.add_subcommand("train", "Train a net with a learning rule; with no options, the default run");
+  train->add_option("--config", t.config, "Experiment file (TOML; see configs/default.toml); flags override it")
+      ->check(CLI::ExistingFile);
+  auto flag = [&](const char* name, auto& value, bool& given, const char* help) {
+    train->add_option(name, value, help)->each([&given](const std::string&) { given = true; });
+  };
+  flag("--rule", t.overrides.rule, t.rule, "Learning rule (see `bioprop list`) [bp]");
+  flag("--net", t.overrides.net, t.net, "Built-in net name or a .toml net file [conv]");
+  flag("--dataset", t.overrides.data.name, t.dataset, "Dataset name [fashion-mnist]");
+  flag("--data-dir", t.overrides.data.data_dir, t.data_dir, "Folder with the dataset's idx files [its Debian folder]");
+  flag("--epochs", t.overrides.epochs, t.epochs, "Number of epochs [3]");
+  flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [64]");
+  flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [0.05]");
+  flag("--seed", t.overrides.seed, t.seed, "Seed for initial weights, shuffling and the split [1]");
+  flag("--device", t.overrides.device, t.device, "auto, cpu, cuda or cuda:N [auto]");
+  flag("--optimizer", t.overrides.optimizer, t.optimizer, "sgd or adam [sgd]");
+  flag("--target-accuracy", t.overrides.target_accuracy, t.target,
+       "Test accuracy (fraction) whose first epoch is recorded as epochs-to-accuracy [0.85]");
+  flag("--validation", t.overrides.data.validation, t.validation, "Training images held out for validation [0]");
+  flag("--train-limit", t.overrides.data.train_limit, t.train_limit, "Use only this many training images [all]");
+  flag("--run-dir", t.overrides.run_dir, t.run_dir, "Folder that receives a folder per run [runs]");
+  train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
+      ->each([&t](const std::string&) { t.stop_at_target = true; });
+  train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
+
+  std::string checkpoint, data_dir, device = "auto";
+  int batch_size = 256;
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint on its dataset's test set");
+  eval->add_option("--checkpoint", checkpoint, "A checkpoint.bin written by `bioprop train`")->required();
+  eval->add_option("--data-dir", data_dir, "Folder with the dataset's idx files");
+  eval->add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  eval->add_option("--batch-size", batch_size, "Images per forward pass")->check(CLI::PositiveNumber);
+
+  app.add_subcommand("list", "List the learning rules, built-in nets and datasets");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (train->parsed()) return run_train(t);
+    if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size);
+    return run_list();
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    return 2;
+  }
+}

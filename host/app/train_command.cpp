@@ -1,0 +1,116 @@
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "app/commands.hpp"
+#include "bioprop/device.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/trainer.hpp"
+
+namespace bioprop {
+
+namespace {
+
+TrainConfig merge(const TrainFlags& f) {
+  TrainConfig c = f.config.empty() ? TrainConfig{} : load_train_config(f.config);
+  const TrainConfig& o = f.overrides;
+  if (f.rule) c.rule = o.rule;
+  if (f.net) c.net = o.net;
+  if (f.dataset) c.data.name = o.data.name;
+  if (f.data_dir) c.data.data_dir = o.data.data_dir;
+  if (f.epochs) c.epochs = o.epochs;
+  if (f.batch_size) c.batch_size = o.batch_size;
+  if (f.seed) c.seed = o.seed;
+  if (f.device) c.device = o.device;
+  if (f.optimizer) c.optimizer = o.optimizer;
+  if (f.target) c.target_accuracy = o.target_accuracy;
+  if (f.stop_at_target) c.stop_at_target = true;
+  if (f.validation) c.data.validation = o.data.validation;
+  if (f.train_limit) c.data.train_limit = o.data.train_limit;
+  if (f.run_dir) c.run_dir = o.run_dir;
+  if (f.lr) c.optimizer_options.set("learning_rate", f.learning_rate);
+  if (c.epochs < 1) fail("--epochs must be at least 1, got {}", c.epochs);
+  if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
+  if (c.target_accuracy < 0 || c.target_accuracy > 1)
+    fail("--target-accuracy must be a fraction in [0, 1], got {}", c.target_accuracy);
+  c.data.seed = c.seed;
+  return c;
+}
+
+// runs/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start in the same second.
+std::filesystem::path new_run_folder(const TrainConfig& c) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  const std::string net = std::filesystem::path(c.net).stem().string();
+  const std::filesystem::path base = std::filesystem::path(c.run_dir) / fmt::format("{}-{}-{}-{}", stamp, c.rule, net, c.data.name);
+  std::filesystem::path folder = base;
+  for (int i = 2; std::filesystem::exists(folder); ++i) folder = base.string() + "-" + std::to_string(i);
+  return folder;
+}
+
+}  // namespace
+
+int run_train(const TrainFlags& flags) {
+  TrainConfig c = merge(flags);
+  const DeviceChoice device = choose_device(c.device);
+  auto backend = make_cpu_backend();
+  spdlog::info("device: {}", device.description);
+
+  // Everything that can be checked is checked before the (slow) data load.
+  const NetSource net_source = load_net_source(c.net);
+  auto rule = make_rule(c.rule, c.rule_options);
+  if (!c.optimizer_options.has("learning_rate")) c.optimizer_options.set("learning_rate", 0.05);
+  auto optimizer = make_optimizer(c.optimizer, c.optimizer_options);
+
+  const auto load_start = std::chrono::steady_clock::now();
+  const DataSplits data = load_dataset(c.data);
+  spdlog::info("data: {} — {} train, {} validation, {} test images of shape {} ({:.1f} s)", c.data.name,
+               data.train.size(), data.validation.size(), data.test.size(), data.train.sample_shape().str(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+  auto network = build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend);
+  spdlog::info("{}", network->summary());
+  spdlog::info("rule: {}, optimizer: {}, {} epochs of batch {}", rule->name(), optimizer->describe(), c.epochs,
+               c.batch_size);
+
+  const std::filesystem::path folder = new_run_folder(c);
+  TrainSettings settings;
+  settings.epochs = c.epochs;
+  settings.batch_size = c.batch_size;
+  settings.target_accuracy = c.target_accuracy;
+  settings.stop_at_target = c.stop_at_target;
+  settings.seed = c.seed;
+  settings.run_folder = folder.string();
+  settings.checkpoint = c.checkpoint;
+  settings.show_progress = !flags.no_progress;
+  settings.record = {{"rule", c.rule},
+                     {"net", net_source.name},
+                     {"net_toml", net_source.text},
+                     {"dataset", c.data.name},
+                     {"sample_shape", data.train.sample_shape().dims()},
+                     {"classes", data.train.classes},
+                     {"epochs", c.epochs},
+                     {"batch_size", c.batch_size},
+                     {"optimizer", optimizer->describe()},
+                     {"seed", c.seed},
+                     {"device", device.description},
+                     {"backend", backend->name()}};
+  spdlog::info("run folder: {}", folder.string());
+
+  const TrainSummary summary = train(*network, *rule, *optimizer, data, *backend, settings);
+  spdlog::info("final test accuracy {:.2f}% (best {:.2f}%) after {} epoch(s)", 100 * summary.final_test_accuracy,
+               100 * summary.best_test_accuracy, summary.epochs.size());
+  if (c.target_accuracy > 0) {
+    if (summary.epochs_to_target > 0)
+      spdlog::info("epochs to {:.2f}% test accuracy: {}", 100 * c.target_accuracy, summary.epochs_to_target);
+    else
+      spdlog::info("target {:.2f}% test accuracy not reached in {} epoch(s)", 100 * c.target_accuracy, summary.epochs.size());
+  }
+  spdlog::info("metrics: {}/metrics.csv, checkpoint: {}", folder.string(),
+               c.checkpoint.empty() ? (folder / "checkpoint.bin").string() : c.checkpoint);
+  return 0;
+}
+
+}  // namespace bioprop

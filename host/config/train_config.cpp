@@ -1,0 +1,56 @@
+// Experiment files: every key of TrainConfig, checked (see configs/default.toml).
+#include <fstream>
+#include <sstream>
+
+#include "bioprop/config.hpp"
+#include "toml_fields.hpp"
+
+namespace bioprop {
+
+TrainConfig parse_train_config(const std::string& text, const std::string& where) {
+  const toml::table table = parse_toml(text, where);
+  TomlFields fields(table, where);
+  TrainConfig c;
+  c.rule = fields.get<std::string>("rule", c.rule);
+  c.net = fields.get<std::string>("net", c.net);
+  c.data.name = fields.get<std::string>("dataset", c.data.name);
+  c.data.data_dir = fields.get<std::string>("data_dir", c.data.data_dir);
+  c.data.validation = fields.get<int>("validation", c.data.validation);
+  c.data.train_limit = fields.get<int>("train_limit", c.data.train_limit);
+  c.epochs = fields.get<int>("epochs", c.epochs);
+  c.batch_size = fields.get<int>("batch_size", c.batch_size);
+  c.target_accuracy = fields.get<double>("target_accuracy", c.target_accuracy);
+  c.stop_at_target = fields.get<bool>("stop_at_target", c.stop_at_target);
+  c.device = fields.get<std::string>("device", c.device);
+  const int seed = fields.get<int>("seed", static_cast<int>(c.seed));
+  c.run_dir = fields.get<std::string>("run_dir", c.run_dir);
+  c.checkpoint = fields.get<std::string>("checkpoint", c.checkpoint);
+  // Rule and optimiser settings are checked by the rule and optimiser that read them (make_rule,
+  // make_optimizer): an unknown key there is reported with this file's name.
+  c.rule_options = Options(where + " [rule_options]");
+  if (const toml::table* rule = fields.table("rule_options")) fill_options(*rule, c.rule_options, c.rule_options.where());
+  c.optimizer_options = Options(where + " [optimizer]");
+  if (const toml::table* optimizer = fields.table("optimizer")) {
+    fill_options(*optimizer, c.optimizer_options, c.optimizer_options.where());
+    c.optimizer = c.optimizer_options.get_string("kind", c.optimizer);
+  }
+  fields.check_no_unknown_keys();
+
+  if (c.epochs < 1) fail("{}: field 'epochs' must be at least 1, got {}", where, c.epochs);
+  if (c.batch_size < 1) fail("{}: field 'batch_size' must be at least 1, got {}", where, c.batch_size);
+  if (seed < 0) fail("{}: field 'seed' must be >= 0, got {}", where, seed);
+  if (c.target_accuracy < 0 || c.target_accuracy > 1)
+    fail("{}: field 'target_accuracy' must be a fraction in [0, 1], got {}", where, c.target_accuracy);
+  c.seed = static_cast<uint64_t>(seed);
+  return c;
+}
+
+TrainConfig load_train_config(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) fail("cannot open config file {}", path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return parse_train_config(text.str(), path);
+}
+
+}  // namespace bioprop

@@ -1,0 +1,83 @@
+#include "bioprop/network.hpp"
+
+#include <fmt/format.h>
+
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+namespace {
+Shape batched(const Shape& sample, int batch) {
+  std::vector<int> dims{batch};
+  dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
+  return Shape(std::move(dims));
+}
+}  // namespace
+
+Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, const Initializer& init,
+                 Backend& backend, std::string name)
+    : name_(std::move(name)), sample_(sample), layers_(std::move(layers)) {
+  if (layers_.empty()) fail("net '{}' has no layers", name_);
+  Shape shape = batched(sample, 1);
+  sample_shapes_.push_back(shape);
+  for (int i = 0; i < size(); ++i) {
+    shape = layers_[static_cast<size_t>(i)]->build(shape, i, init, backend);
+    sample_shapes_.push_back(shape);
+  }
+  if (shape.rank() != 2) fail("net '{}' must end in a dense layer (N,F output), ends with shape {}", name_, shape.str());
+  for (const Shape& s : sample_shapes_) {
+    activations_.emplace_back(s, backend.device());
+    gradients_.emplace_back(s, backend.device());
+  }
+}
+
+int Network::outputs() const { return sample_shapes_.back()[1]; }
+
+const Tensor& Network::forward(Backend& backend, const Tensor& x) {
+  if (x.shape().rank() != sample_.rank() + 1 || x.shape().with_batch(1) != sample_shapes_[0])
+    fail("net '{}' expects inputs of shape {} (batch first), got {}", name_, batched(sample_, -1).str(),
+         x.shape().str());
+  const int batch = x.dim(0);
+  activations_[0] = x;  // a view: the batch is not copied
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    activations_[i + 1].resize(sample_shapes_[i + 1].with_batch(batch));
+    layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
+  }
+  for (size_t i = 0; i < gradients_.size(); ++i) gradients_[i].resize(sample_shapes_[i].with_batch(batch));
+  return activations_.back();
+}
+
+void Network::backward(Backend& backend, Pathway pathway) {
+  for (int i = size() - 1; i >= 0; --i) {
+    Layer& l = layer(i);
+    const size_t at = static_cast<size_t>(i);
+    l.weight_grad(backend, activations_[at], gradients_[at + 1], 0.0f);
+    if (i > 0) l.backward_data(backend, activations_[at], activations_[at + 1], gradients_[at + 1], gradients_[at], pathway);
+  }
+}
+
+std::vector<Parameter*> Network::parameters() {
+  std::vector<Parameter*> all;
+  for (auto& l : layers_)
+    for (Parameter* p : l->parameters()) all.push_back(p);
+  return all;
+}
+
+size_t Network::parameter_count() {
+  size_t count = 0;
+  for (Parameter* p : parameters()) count += p->value.numel();
+  return count;
+}
+
+std::string Network::summary() {
+  std::string text = fmt::format("net '{}': input {}\n", name_, sample_.str());
+  for (int i = 0; i < size(); ++i) {
+    size_t count = 0;
+    for (Parameter* p : layer(i).parameters()) count += p->value.numel();
+    text += fmt::format("  {:>2} {:<20} {:<18} -> {:<16} {:>10} params\n", i, layer(i).kind(), layer(i).settings(),
+                        sample_shapes_[static_cast<size_t>(i) + 1].str(), count);
+  }
+  return text + fmt::format("  total {} parameters\n", parameter_count());
+}
+
+}  // namespace bioprop

@@ -1,0 +1,84 @@
+#include "bioprop/tensor.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <numeric>
+
+#include <fmt/ranges.h>
+
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+std::string to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
+
+size_t Shape::numel() const {
+  if (dims_.empty()) return 0;
+  return std::accumulate(dims_.begin(), dims_.end(), size_t{1},
+                         [](size_t product, int d) { return product * static_cast<size_t>(d); });
+}
+
+size_t Shape::sample_size() const { return dims_.empty() || dims_[0] == 0 ? 0 : numel() / dims_[0]; }
+
+Shape Shape::with_batch(int batch) const {
+  std::vector<int> dims = dims_;
+  dims.at(0) = batch;
+  return Shape(std::move(dims));
+}
+
+std::string Shape::str() const {
+  return fmt::format("({})", fmt::join(dims_, ","));
+}
+
+namespace {
+std::shared_ptr<float> allocate(Device device, size_t count) {
+  if (device != Device::cpu) fail("tensor storage on {} is not available in this build", to_string(device));
+  // 64-byte alignment keeps SIMD loads aligned at the start of every buffer.
+  auto* raw = static_cast<float*>(::operator new[](std::max<size_t>(count, 1) * sizeof(float), std::align_val_t{64}));
+  std::fill_n(raw, count, 0.0f);
+  return {raw, [](float* p) { ::operator delete[](p, std::align_val_t{64}); }};
+}
+}  // namespace
+
+Tensor::Tensor(const Shape& shape, Device device)
+    : shape_(shape), device_(device), capacity_(shape.numel()), storage_(allocate(device, shape.numel())) {}
+
+Tensor Tensor::from(const Shape& shape, std::span<const float> values) {
+  if (values.size() != shape.numel()) fail("Tensor::from: {} values for shape {}", values.size(), shape.str());
+  Tensor t(shape);
+  std::copy(values.begin(), values.end(), t.data());
+  return t;
+}
+
+std::span<float> Tensor::values() {
+  if (device_ != Device::cpu) fail("host view of a {} tensor", to_string(device_));
+  return {storage_.get(), numel()};
+}
+
+std::span<const float> Tensor::values() const {
+  if (device_ != Device::cpu) fail("host view of a {} tensor", to_string(device_));
+  return {storage_.get(), numel()};
+}
+
+void Tensor::resize(const Shape& shape) {
+  if (shape.numel() > capacity_) {
+    storage_ = allocate(device_, shape.numel());
+    capacity_ = shape.numel();
+  }
+  shape_ = shape;
+}
+
+Tensor Tensor::reshaped(const Shape& shape) const {
+  if (shape.numel() != numel()) fail("cannot reshape {} to {}", shape_.str(), shape.str());
+  Tensor view = *this;
+  view.shape_ = shape;
+  return view;
+}
+
+Tensor Tensor::clone() const {
+  Tensor copy(shape_, device_);
+  if (device_ == Device::cpu) std::copy_n(data(), numel(), copy.data());
+  return copy;
+}
+
+}  // namespace bioprop

@@ -1,0 +1,229 @@
+// CpuBackend: dense algebra, element-wise operations, losses and optimiser steps.
+#include "cpu_backend.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "bioprop/error.hpp"
+#include "bioprop/rng.hpp"
+
+namespace bioprop {
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+std::string CpuBackend::name() const { return "cpu (OpenBLAS + OpenMP)"; }
+
+float* CpuBackend::scratch(std::vector<float>& buffer, size_t count) {
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
+}
+
+namespace {
+int rows(const Tensor& t) { return t.dim(0); }
+int cols(const Tensor& t) { return static_cast<int>(t.shape().sample_size()); }
+void expect_same_size(const Tensor& a, const Tensor& b, const char* what) {
+  if (a.numel() != b.numel()) fail("{}: sizes differ, {} vs {}", what, a.shape().str(), b.shape().str());
+}
+// Layout of a broadcast bias: index = (i / inner) % bias_size.
+size_t bias_inner(const Tensor& y, const Tensor& bias) {
+  const size_t sample = y.shape().sample_size();
+  if (bias.numel() == 0 || sample % bias.numel() != 0)
+    fail("bias of {} values does not divide samples of {}", bias.numel(), y.shape().str());
+  return sample / bias.numel();
+}
+}  // namespace
+
+void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                      Tensor& c) {
+  const int m = transpose_a ? cols(a) : rows(a);
+  const int k = transpose_a ? rows(a) : cols(a);
+  const int kb = transpose_b ? cols(b) : rows(b);
+  const int n = transpose_b ? rows(b) : cols(b);
+  if (k != kb || rows(c) != m || cols(c) != n)
+    fail("gemm: op(a) {}x{}, op(b) {}x{}, c {}x{} do not fit", m, k, kb, n, rows(c), cols(c));
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a.data(), cols(a), b.data(), cols(b), beta, c.data(), cols(c));
+}
+
+void CpuBackend::add_bias(Tensor& y, const Tensor& bias) {
+  const size_t inner = bias_inner(y, bias), count = bias.numel(), total = y.numel();
+  float* out = y.data();
+  const float* b = bias.data();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) out[i] += b[(i / inner) % count];
+}
+
+void CpuBackend::bias_grad(const Tensor& dy, float beta, Tensor& dbias) {
+  const size_t inner = bias_inner(dy, dbias), count = dbias.numel();
+  const size_t batch = static_cast<size_t>(dy.dim(0));
+  const float* d = dy.data();
+  float* out = dbias.data();
+#pragma omp parallel for schedule(static)
+  for (size_t j = 0; j < count; ++j) {
+    double sum = 0;
+    for (size_t n = 0; n < batch; ++n) {
+      const float* block = d + (n * count + j) * inner;
+      for (size_t i = 0; i < inner; ++i) sum += block[i];
+    }
+    out[j] = beta * out[j] + static_cast<float>(sum);
+  }
+}
+
+namespace {
+float activate(Activation f, float a) {
+  switch (f) {
+    case Activation::relu: return a > 0.0f ? a : 0.0f;
+    case Activation::sigmoid: return 1.0f / (1.0f + std::exp(-a));
+    case Activation::tanh: return std::tanh(a);
+    case Activation::softplus: return a > 20.0f ? a : std::log1p(std::exp(a));  // log(1+e^a), no overflow
+  }
+  return 0.0f;
+}
+float derivative(Activation f, float a, float h) {
+  switch (f) {
+    case Activation::relu: return a > 0.0f ? 1.0f : 0.0f;
+    case Activation::sigmoid: return h * (1.0f - h);
+    case Activation::tanh: return 1.0f - h * h;
+    case Activation::softplus: return 1.0f / (1.0f + std::exp(-a));
+  }
+  return 0.0f;
+}
+}  // namespace
+
+void CpuBackend::activation_forward(Activation f, const Tensor& a, Tensor& h) {
+  expect_same_size(a, h, "activation_forward");
+  const size_t total = a.numel();
+  const float* in = a.data();
+  float* out = h.data();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) out[i] = activate(f, in[i]);
+}
+
+void CpuBackend::activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) {
+  expect_same_size(a, dh, "activation_backward");
+  const size_t total = a.numel();
+  const float *in = a.data(), *out = h.data(), *grad_out = dh.data();
+  float* grad_in = da.data();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) grad_in[i] = grad_out[i] * derivative(f, in[i], out[i]);
+}
+
+void CpuBackend::fill(Tensor& x, float value) { std::fill_n(x.data(), x.numel(), value); }
+
+void CpuBackend::copy(const Tensor& from, Tensor& to) {
+  expect_same_size(from, to, "copy");
+  std::copy_n(from.data(), from.numel(), to.data());
+}
+
+void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
+  expect_same_size(x, y, "axpy");
+  cblas_saxpy(static_cast<int>(x.numel()), alpha, x.data(), 1, y.data(), 1);
+}
+
+void CpuBackend::scale(float alpha, Tensor& x) { cblas_sscal(static_cast<int>(x.numel()), alpha, x.data(), 1); }
+
+void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) {
+  float* out = x.data();
+  const size_t total = x.numel();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) out[i] = low + (high - low) * philox_uniform(seed, offset, i);
+}
+
+void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) {
+  float* out = x.data();
+  const size_t total = x.numel();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) out[i] = mean + stddev * philox_normal(seed, offset, i);
+}
+
+namespace {
+int label_at(const Tensor& labels, int n, int classes) {
+  const float value = labels.data()[n];
+  const int label = static_cast<int>(value);
+  if (label < 0 || label >= classes || static_cast<float>(label) != value)
+    fail("label {} of sample {} is not a class index in [0, {})", value, n, classes);
+  return label;
+}
+}  // namespace
+
+float CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) {
+  expect_same_size(logits, dlogits, "softmax_cross_entropy");
+  const int batch = rows(logits), classes = cols(logits);
+  double total = 0;
+  for (int n = 0; n < batch; ++n) {
+    const float* z = logits.data() + static_cast<size_t>(n) * classes;
+    float* dz = dlogits.data() + static_cast<size_t>(n) * classes;
+    const int label = label_at(labels, n, classes);
+    // Subtracting the max keeps exp() finite; log-sum-exp gives the loss without log(0).
+    const float top = *std::max_element(z, z + classes);
+    double sum = 0;
+    for (int k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
+    total += std::log(sum) - (z[label] - top);
+    for (int k = 0; k < classes; ++k)
+      dz[k] = static_cast<float>((std::exp(static_cast<double>(z[k] - top)) / sum - (k == label)) / batch);
+  }
+  return static_cast<float>(total / batch);
+}
+
+float CpuBackend::mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
+  expect_same_size(outputs, doutputs, "mean_squared_error");
+  const int batch = rows(outputs), classes = cols(outputs);
+  double total = 0;
+  for (int n = 0; n < batch; ++n) {
+    const int label = label_at(labels, n, classes);
+    for (int k = 0; k < classes; ++k) {
+      const size_t i = static_cast<size_t>(n) * classes + k;
+      const float error = outputs.data()[i] - (k == label ? 1.0f : 0.0f);
+      total += 0.5 * error * error;
+      doutputs.data()[i] = error / static_cast<float>(batch);
+    }
+  }
+  return static_cast<float>(total / batch);
+}
+
+int CpuBackend::count_correct(const Tensor& outputs, const Tensor& labels) {
+  const int batch = rows(outputs), classes = cols(outputs);
+  int correct = 0;
+  for (int n = 0; n < batch; ++n) {
+    const float* y = outputs.data() + static_cast<size_t>(n) * classes;
+    correct += static_cast<int>(std::max_element(y, y + classes) - y) == label_at(labels, n, classes);
+  }
+  return correct;
+}
+
+void CpuBackend::sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) {
+  expect_same_size(weights, grad, "sgd_step");
+  expect_same_size(weights, velocity, "sgd_step");
+  float *w = weights.data(), *v = velocity.data();
+  const float* g = grad.data();
+  const size_t total = weights.numel();
+  // v = momentum * v + (g + weight_decay * w);  w -= lr * v   (PyTorch's SGD convention)
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) {
+    v[i] = s.momentum * v[i] + g[i] + s.weight_decay * w[i];
+    w[i] -= s.learning_rate * v[i];
+  }
+}
+
+void CpuBackend::adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
+                           const AdamSettings& s, int step) {
+  expect_same_size(weights, grad, "adam_step");
+  float *w = weights.data(), *m = first_moment.data(), *v = second_moment.data();
+  const float* g = grad.data();
+  const size_t total = weights.numel();
+  // Kingma & Ba 2015, Algorithm 1, with the bias corrections folded into the step size.
+  const float correction1 = 1.0f - std::pow(s.beta1, static_cast<float>(step));
+  const float correction2 = 1.0f - std::pow(s.beta2, static_cast<float>(step));
+  const float step_size = s.learning_rate * std::sqrt(correction2) / correction1;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < total; ++i) {
+    const float gi = g[i] + s.weight_decay * w[i];
+    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * gi;
+    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * gi * gi;
+    w[i] -= step_size * m[i] / (std::sqrt(v[i]) + s.epsilon * std::sqrt(correction2));
+  }
+}
+
+}  // namespace bioprop

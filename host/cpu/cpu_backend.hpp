@@ -1,0 +1,73 @@
+#pragma once
+// CpuBackend: the reference implementation of every Backend operation (OpenBLAS sgemm and OpenMP
+// loops). Scratch buffers are members that only grow, so a training loop allocates nothing after
+// its first batch.
+#include <vector>
+
+#include "bioprop/backend.hpp"
+
+namespace bioprop {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu; }
+  std::string name() const override;
+
+  void gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+            Tensor& c) override;
+  void add_bias(Tensor& y, const Tensor& bias) override;
+  void bias_grad(const Tensor& dy, float beta, Tensor& dbias) override;
+
+  void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override;
+  void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override;
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                              const WindowGeometry& g) override;
+
+  void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override;
+  void locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
+                                       const WindowGeometry& g) override;
+  void locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                                         const WindowGeometry& g) override;
+
+  void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override;
+  void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override;
+  void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override;
+  void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) override;
+
+  void activation_forward(Activation f, const Tensor& a, Tensor& h) override;
+  void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) override;
+  void fill(Tensor& x, float value) override;
+  void copy(const Tensor& from, Tensor& to) override;
+  void axpy(float alpha, const Tensor& x, Tensor& y) override;
+  void scale(float alpha, Tensor& x) override;
+  void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override;
+  void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override;
+
+  float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override;
+  float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override;
+  int count_correct(const Tensor& outputs, const Tensor& labels) override;
+
+  void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override;
+  void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
+                 const AdamSettings& s, int step) override;
+
+  Tensor to_device(const Tensor& host) override { return host; }
+  Tensor to_host(const Tensor& on_device) override { return on_device; }
+
+ private:
+  // Scratch for im2col matrices and per-thread receptive fields; grows, never shrinks.
+  float* scratch(std::vector<float>& buffer, size_t count);
+  std::vector<float> columns_, product_, patches_;
+};
+
+// Receptive-field helpers shared by the convolution and locally connected reference code.
+// Copies the patch of image `image` (C,H,W) feeding output position (oh, ow) into patch[patch_size],
+// zeros where the window hangs over the padding.
+void gather_patch(const float* image, const WindowGeometry& g, int oh, int ow, float* patch);
+// Adds patch[patch_size] back into image gradient `image` (the transpose of gather_patch).
+void scatter_patch_add(const float* patch, const WindowGeometry& g, int oh, int ow, float* image);
+
+// Checks that a tensor has the expected shape; a mismatch is a programming error in a layer.
+void expect_shape(const Tensor& t, const Shape& shape, const char* what);
+
+}  // namespace bioprop

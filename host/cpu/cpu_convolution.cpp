@@ -1,0 +1,139 @@
+// Reference convolution: the batch is cut into chunks; each chunk is unrolled into one im2col
+// matrix (patch_size x images*positions) so a single large sgemm does the work of the chunk.
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "cpu_backend.hpp"
+
+namespace bioprop {
+
+namespace {
+// Largest im2col matrix we build at once (floats); bounds memory for large images and batches.
+constexpr size_t max_columns_floats = size_t{8} << 20;
+
+int images_per_chunk(const WindowGeometry& g) {
+  const size_t per_image = static_cast<size_t>(g.patch_size()) * g.positions();
+  return static_cast<int>(std::clamp<size_t>(max_columns_floats / std::max<size_t>(per_image, 1), 1, g.batch));
+}
+
+// columns[(c*kh_size + kh)*kw_size + kw][i*P + oh*out_w + ow] = x[first + i][c][oh*s - pad + kh][ow*s - pad + kw]
+void im2col(const float* x, const WindowGeometry& g, int first, int count, float* columns) {
+  const size_t width = static_cast<size_t>(count) * g.positions();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int i = 0; i < count; ++i)
+    for (int c = 0; c < g.in_channels; ++c) {
+      const float* plane = x + (static_cast<size_t>(first + i) * g.in_channels + c) * g.in_h * g.in_w;
+      for (int kh = 0; kh < g.kernel_h; ++kh)
+        for (int kw = 0; kw < g.kernel_w; ++kw) {
+          float* row = columns + ((static_cast<size_t>(c) * g.kernel_h + kh) * g.kernel_w + kw) * width +
+                       static_cast<size_t>(i) * g.positions();
+          for (int oh = 0; oh < g.out_h; ++oh) {
+            const int in_row = oh * g.stride - g.padding + kh;
+            for (int ow = 0; ow < g.out_w; ++ow) {
+              const int in_col = ow * g.stride - g.padding + kw;
+              const bool inside = in_row >= 0 && in_row < g.in_h && in_col >= 0 && in_col < g.in_w;
+              row[oh * g.out_w + ow] = inside ? plane[in_row * g.in_w + in_col] : 0.0f;
+            }
+          }
+        }
+    }
+}
+
+// The transpose of im2col: adds every column entry back into the image it came from.
+void col2im_add(const float* columns, const WindowGeometry& g, int first, int count, float* dx) {
+  const size_t width = static_cast<size_t>(count) * g.positions();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int i = 0; i < count; ++i)
+    for (int c = 0; c < g.in_channels; ++c) {
+      float* plane = dx + (static_cast<size_t>(first + i) * g.in_channels + c) * g.in_h * g.in_w;
+      for (int kh = 0; kh < g.kernel_h; ++kh)
+        for (int kw = 0; kw < g.kernel_w; ++kw) {
+          const float* row = columns + ((static_cast<size_t>(c) * g.kernel_h + kh) * g.kernel_w + kw) * width +
+                             static_cast<size_t>(i) * g.positions();
+          for (int oh = 0; oh < g.out_h; ++oh) {
+            const int in_row = oh * g.stride - g.padding + kh;
+            if (in_row < 0 || in_row >= g.in_h) continue;
+            for (int ow = 0; ow < g.out_w; ++ow) {
+              const int in_col = ow * g.stride - g.padding + kw;
+              if (in_col >= 0 && in_col < g.in_w) plane[in_row * g.in_w + in_col] += row[oh * g.out_w + ow];
+            }
+          }
+        }
+    }
+}
+
+// Moves between the layer layout y[n][oc][p] and the gemm layout product[oc][i*P + p].
+void gather_outputs(const float* y, const WindowGeometry& g, int first, int count, float* product) {
+  const size_t positions = g.positions(), width = static_cast<size_t>(count) * positions;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int i = 0; i < count; ++i)
+    for (int oc = 0; oc < g.out_channels; ++oc)
+      std::copy_n(y + (static_cast<size_t>(first + i) * g.out_channels + oc) * positions, positions,
+                  product + oc * width + i * positions);
+}
+void scatter_outputs(const float* product, const WindowGeometry& g, int first, int count, float* y) {
+  const size_t positions = g.positions(), width = static_cast<size_t>(count) * positions;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int i = 0; i < count; ++i)
+    for (int oc = 0; oc < g.out_channels; ++oc)
+      std::copy_n(product + oc * width + i * positions, positions,
+                  y + (static_cast<size_t>(first + i) * g.out_channels + oc) * positions);
+}
+
+Shape input_shape(const WindowGeometry& g) { return {g.batch, g.in_channels, g.in_h, g.in_w}; }
+Shape output_shape(const WindowGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
+Shape filter_shape(const WindowGeometry& g) { return {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}; }
+}  // namespace
+
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
+  expect_shape(x, input_shape(g), "conv2d_forward input");
+  expect_shape(weights, filter_shape(g), "conv2d_forward weights");
+  expect_shape(y, output_shape(g), "conv2d_forward output");
+  const int chunk = images_per_chunk(g), k = g.patch_size();
+  for (int first = 0; first < g.batch; first += chunk) {
+    const int count = std::min(chunk, g.batch - first), width = count * g.positions();
+    float* columns = scratch(columns_, static_cast<size_t>(k) * width);
+    float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
+    im2col(x.data(), g, first, count, columns);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.out_channels, width, k, 1.0f, weights.data(), k,
+                columns, width, 0.0f, product, width);
+    scatter_outputs(product, g, first, count, y.data());
+  }
+}
+
+void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) {
+  expect_shape(dy, output_shape(g), "conv2d_backward_data gradient");
+  expect_shape(weights, filter_shape(g), "conv2d_backward_data weights");
+  expect_shape(dx, input_shape(g), "conv2d_backward_data input gradient");
+  fill(dx, 0.0f);
+  const int chunk = images_per_chunk(g), k = g.patch_size();
+  for (int first = 0; first < g.batch; first += chunk) {
+    const int count = std::min(chunk, g.batch - first), width = count * g.positions();
+    float* columns = scratch(columns_, static_cast<size_t>(k) * width);
+    float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
+    gather_outputs(dy.data(), g, first, count, product);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, width, g.out_channels, 1.0f, weights.data(), k, product,
+                width, 0.0f, columns, width);
+    col2im_add(columns, g, first, count, dx.data());
+  }
+}
+
+void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                                        const WindowGeometry& g) {
+  expect_shape(dy, output_shape(g), "conv2d_backward_filter gradient");
+  expect_shape(x, input_shape(g), "conv2d_backward_filter input");
+  expect_shape(dweights, filter_shape(g), "conv2d_backward_filter weight gradient");
+  const int chunk = images_per_chunk(g), k = g.patch_size();
+  for (int first = 0; first < g.batch; first += chunk) {
+    const int count = std::min(chunk, g.batch - first), width = count * g.positions();
+    float* columns = scratch(columns_, static_cast<size_t>(k) * width);
+    float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
+    im2col(x.data(), g, first, count, columns);
+    gather_outputs(dy.data(), g, first, count, product);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.out_channels, k, width, 1.0f, product, width, columns,
+                width, first == 0 ? beta : 1.0f, dweights.data(), k);
+  }
+}
+
+}  // namespace bioprop

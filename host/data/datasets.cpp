@@ -1,0 +1,81 @@
+// The dataset catalogue and the train / validation / test split.
+#include <filesystem>
+
+#include "bioprop/data.hpp"
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+const std::vector<DatasetInfo>& known_datasets() {
+  static const std::vector<DatasetInfo> datasets = {
+      {"fashion-mnist", "Fashion-MNIST, 28x28 grey clothing images, 10 classes (60k train, 10k test)",
+       "/usr/share/datasets/fashion-mnist"},
+      {"mnist", "MNIST, 28x28 grey digits, 10 classes (60k train, 10k test); idx files via --data-dir",
+       "/usr/share/datasets/mnist"},
+  };
+  return datasets;
+}
+
+Shape Dataset::sample_shape() const {
+  const auto& dims = images.shape().dims();
+  return Shape(std::vector<int>(dims.begin() + 1, dims.end()));
+}
+
+Dataset Dataset::subset(const std::vector<int>& indexes) const {
+  Dataset part;
+  part.name = name;
+  part.classes = classes;
+  const size_t sample = images.shape().sample_size();
+  part.images = Tensor(images.shape().with_batch(static_cast<int>(indexes.size())));
+  part.labels = Tensor({static_cast<int>(indexes.size())});
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    const size_t from = static_cast<size_t>(indexes[i]);
+    std::copy_n(images.data() + from * sample, sample, part.images.data() + i * sample);
+    part.labels.data()[i] = labels.data()[from];
+  }
+  return part;
+}
+
+namespace {
+// An idx file may be stored plain or gzip-compressed.
+std::string find_idx_file(const std::filesystem::path& dir, const std::string& stem, const std::string& dataset) {
+  for (const std::string& candidate : {stem, stem + ".gz"})
+    if (std::filesystem::exists(dir / candidate)) return (dir / candidate).string();
+  fail("dataset '{}': file not found: {} (nor {}.gz). Run scripts/install-deps.sh (Debian package "
+       "dataset-fashion-mnist) or pass --data-dir with the idx files",
+       dataset, (dir / stem).string(), stem);
+}
+}  // namespace
+
+DataSplits load_dataset(const DataRequest& request) {
+  const auto& datasets = known_datasets();
+  auto info = std::find_if(datasets.begin(), datasets.end(), [&](const DatasetInfo& d) { return d.name == request.name; });
+  if (info == datasets.end()) {
+    std::string known;
+    for (const auto& d : datasets) known += (known.empty() ? "" : ", ") + d.name;
+    fail("unknown dataset '{}' (known datasets: {})", request.name, known);
+  }
+  const std::filesystem::path dir = request.data_dir.empty() ? info->default_dir : request.data_dir;
+  auto load = [&](const std::string& prefix) {
+    const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte", info->name);
+    const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte", info->name);
+    return read_idx_dataset(images, labels, info->name, 10);
+  };
+  DataSplits splits;
+  Dataset train = load("train");
+  splits.test = load("t10k");
+  if (request.validation < 0 || request.validation >= train.size())
+    fail("validation size {} must be in [0, {})", request.validation, train.size());
+  const std::vector<int> order = shuffled_indexes(train.size(), request.seed, /*stream=*/1);
+  const int train_count = train.size() - request.validation;
+  std::vector<int> train_indexes(order.begin(), order.begin() + train_count);
+  const std::vector<int> validation_indexes(order.begin() + train_count, order.end());
+  if (request.train_limit > 0 && request.train_limit < train_count) train_indexes.resize(request.train_limit);
+  // Keep the file order inside each part so the split, not the storage order, is what the seed changes.
+  std::sort(train_indexes.begin(), train_indexes.end());
+  splits.train = train.subset(train_indexes);
+  splits.validation = train.subset(validation_indexes);
+  return splits;
+}
+
+}  // namespace bioprop

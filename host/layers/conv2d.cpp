@@ -1,0 +1,53 @@
+// Conv2d: shared filters W (out_channels, in_channels, k, k), stride and zero padding; bias per channel.
+#include "bioprop/layers.hpp"
+#include "window.hpp"
+
+namespace bioprop {
+namespace {
+
+class Conv2d final : public WeightedLayer {
+ public:
+  Conv2d(int channels, int kernel, int stride, int padding, bool use_bias)
+      : WeightedLayer(use_bias), channels_(channels), kernel_(kernel), stride_(stride), padding_(padding) {
+    if (channels < 1) fail("conv2d: channels must be at least 1, got {}", channels);
+  }
+  std::string kind() const override { return "conv2d"; }
+  std::string settings() const override {
+    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_, use_bias_ ? "" : " no-bias");
+  }
+
+  Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {
+    const WindowGeometry g = geometry(input, "layer " + std::to_string(index) + " (conv2d)");
+    create_weights({channels_, g.in_channels, kernel_, kernel_}, channels_, g.patch_size(),
+                   channels_ * kernel_ * kernel_, index, init, backend);
+    return output_shape_of(g);
+  }
+  Shape output_shape(const Shape& input) const override { return output_shape_of(geometry(input, "conv2d")); }
+
+  void forward(Backend& backend, const Tensor& x, Tensor& y) override {
+    backend.conv2d_forward(x, weights_.value, y, geometry(x.shape(), "conv2d"));
+    if (use_bias_) backend.add_bias(y, bias_.value);
+  }
+  void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx,
+                     Pathway pathway) override {
+    backend.conv2d_backward_data(dy, weights_for(pathway), dx, geometry(x.shape(), "conv2d"));
+  }
+  void weight_grad(Backend& backend, const Tensor& x, const Tensor& dy, float beta) override {
+    backend.conv2d_backward_filter(dy, x, beta, weights_.grad, geometry(x.shape(), "conv2d"));
+    if (use_bias_) backend.bias_grad(dy, beta, bias_.grad);
+  }
+
+ private:
+  WindowGeometry geometry(const Shape& input, const std::string& label) const {
+    return window_geometry(input, channels_, kernel_, stride_, padding_, label);
+  }
+  int channels_, kernel_, stride_, padding_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_conv2d(int channels, int kernel, int stride, int padding, bool use_bias) {
+  return std::make_unique<Conv2d>(channels, kernel, stride, padding, use_bias);
+}
+
+}  // namespace bioprop

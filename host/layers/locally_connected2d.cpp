@@ -1,0 +1,63 @@
+// LocallyConnected2d: like Conv2d but with unshared weights, one filter bank per output position:
+// W (out_h, out_w, out_channels, in_channels, k, k); the bias is unshared too (out_channels, out_h, out_w).
+#include "bioprop/layers.hpp"
+#include "window.hpp"
+
+namespace bioprop {
+namespace {
+
+class LocallyConnected2d final : public WeightedLayer {
+ public:
+  LocallyConnected2d(int channels, int kernel, int stride, int padding, bool use_bias)
+      : WeightedLayer(use_bias), channels_(channels), kernel_(kernel), stride_(stride), padding_(padding) {
+    if (channels < 1) fail("locally_connected2d: channels must be at least 1, got {}", channels);
+  }
+  std::string kind() const override { return "locally_connected2d"; }
+  std::string settings() const override {
+    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_, use_bias_ ? "" : " no-bias");
+  }
+
+  Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {
+    const WindowGeometry g = geometry(input, "layer " + std::to_string(index) + " (locally_connected2d)");
+    built_input_ = input;
+    create_weights({g.out_h, g.out_w, channels_, g.in_channels, kernel_, kernel_}, channels_ * g.positions(),
+                   g.patch_size(), channels_ * kernel_ * kernel_, index, init, backend);
+    return output_shape_of(g);
+  }
+  Shape output_shape(const Shape& input) const override {
+    return output_shape_of(geometry(input, "locally_connected2d"));
+  }
+
+  void forward(Backend& backend, const Tensor& x, Tensor& y) override {
+    backend.locally_connected_forward(x, weights_.value, y, geometry(x.shape(), "locally_connected2d"));
+    if (use_bias_) backend.add_bias(y, bias_.value);
+  }
+  void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx,
+                     Pathway pathway) override {
+    backend.locally_connected_backward_data(dy, weights_for(pathway), dx, geometry(x.shape(), "locally_connected2d"));
+  }
+  void weight_grad(Backend& backend, const Tensor& x, const Tensor& dy, float beta) override {
+    backend.locally_connected_backward_weight(dy, x, beta, weights_.grad, geometry(x.shape(), "locally_connected2d"));
+    if (use_bias_) backend.bias_grad(dy, beta, bias_.grad);
+  }
+
+ private:
+  // Unshared weights tie the layer to the image size it was built for.
+  WindowGeometry geometry(const Shape& input, const std::string& label) const {
+    if (built_input_.rank() == 4 && input.rank() == 4 &&
+        (input[1] != built_input_[1] || input[2] != built_input_[2] || input[3] != built_input_[3]))
+      fail("{}: built for {}x{}x{} inputs, got {}", label, built_input_[1], built_input_[2], built_input_[3],
+           input.str());
+    return window_geometry(input, channels_, kernel_, stride_, padding_, label);
+  }
+  int channels_, kernel_, stride_, padding_;
+  Shape built_input_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_locally_connected2d(int channels, int kernel, int stride, int padding, bool use_bias) {
+  return std::make_unique<LocallyConnected2d>(channels, kernel, stride, padding, use_bias);
+}
+
+}  // namespace bioprop

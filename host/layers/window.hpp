@@ -1,0 +1,34 @@
+#pragma once
+// Output geometry of window layers (conv, locally connected, pooling), with the shape checks that
+// turn a net that does not fit its input into a clear error.
+#include <string>
+
+#include "bioprop/backend.hpp"
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+inline WindowGeometry window_geometry(const Shape& input, int out_channels, int kernel, int stride, int padding,
+                                      const std::string& layer) {
+  if (input.rank() != 4)
+    fail("{} needs images (N,C,H,W) as input, got shape {}; put it before any dense or flatten layer", layer,
+         input.str());
+  if (kernel < 1 || stride < 1 || padding < 0)
+    fail("{}: kernel {} / stride {} / padding {} must be positive (padding >= 0)", layer, kernel, stride, padding);
+  WindowGeometry g;
+  g.batch = input[0];
+  g.in_channels = input[1], g.in_h = input[2], g.in_w = input[3];
+  g.kernel_h = g.kernel_w = kernel;
+  g.stride = stride, g.padding = padding;
+  if (input[2] + 2 * padding < kernel || input[3] + 2 * padding < kernel)
+    fail("{}: a {}x{} window (padding {}) does not fit the {}x{} input", layer, kernel, kernel, padding, input[2],
+         input[3]);
+  g.out_channels = out_channels < 0 ? g.in_channels : out_channels;
+  g.out_h = (g.in_h + 2 * padding - kernel) / stride + 1;
+  g.out_w = (g.in_w + 2 * padding - kernel) / stride + 1;
+  return g;
+}
+
+inline Shape output_shape_of(const WindowGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
+
+}  // namespace bioprop

@@ -1,0 +1,34 @@
+// bp: the baseline. delta_l = (W_{l+1}^T delta_{l+1}) * f'(a_l), dW_l = delta_l h_{l-1}^T
+// (Rumelhart, Hinton, Williams 1986), with softmax cross-entropy or mean squared error at the output.
+#include "builtin_rules.hpp"
+
+namespace bioprop {
+namespace {
+
+class Backprop final : public Rule {
+ public:
+  explicit Backprop(Loss loss) : loss_(loss) {}
+  std::string name() const override { return "bp"; }
+  StepResult step(Network& network, const Batch& batch, Backend& backend) override {
+    network.forward(backend, batch.inputs);
+    StepResult result;
+    result.loss = compute_loss(backend, loss_, network, batch.labels);
+    result.correct = backend.count_correct(network.output(), batch.labels);
+    network.backward(backend, Pathway::forward_weights);
+    return result;
+  }
+
+ private:
+  Loss loss_;
+};
+
+}  // namespace
+
+RuleInfo backprop_rule_info() {
+  return {"bp", "backpropagation (baseline); option loss = cross_entropy | mse",
+          [](Options& options) -> std::unique_ptr<Rule> {
+            return std::make_unique<Backprop>(parse_loss(options.get_string("loss", "cross_entropy"), options.where()));
+          }};
+}
+
+}  // namespace bioprop

@@ -1,0 +1,32 @@
+#include <algorithm>
+
+#include "bioprop/error.hpp"
+#include "builtin_rules.hpp"
+
+namespace bioprop {
+
+namespace {
+std::vector<RuleInfo>& registry() {
+  static std::vector<RuleInfo> rules = {backprop_rule_info()};
+  return rules;
+}
+}  // namespace
+
+void register_rule(RuleInfo info) { registry().push_back(std::move(info)); }
+
+const std::vector<RuleInfo>& registered_rules() { return registry(); }
+
+std::unique_ptr<Rule> make_rule(const std::string& name, Options& options) {
+  const auto& rules = registry();
+  auto it = std::find_if(rules.begin(), rules.end(), [&](const RuleInfo& r) { return r.name == name; });
+  if (it == rules.end()) {
+    std::string known;
+    for (const auto& r : rules) known += (known.empty() ? "" : ", ") + r.name;
+    fail("unknown rule '{}' (known rules: {})", name, known);
+  }
+  auto rule = it->make(options);
+  options.check_all_used();
+  return rule;
+}
+
+}  // namespace bioprop

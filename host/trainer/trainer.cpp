@@ -1,0 +1,138 @@
+#include "bioprop/trainer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "bioprop/error.hpp"
+#include "progress.hpp"
+
+namespace bioprop {
+
+Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
+  BatchIterator batches(data, batch_size, /*shuffle=*/false, 0, 0);
+  Batch batch;
+  double loss_sum = 0.0;
+  long correct = 0;
+  while (batches.next(backend, batch)) {
+    network.forward(backend, batch.inputs);
+    loss_sum += static_cast<double>(backend.softmax_cross_entropy(network.output(), batch.labels,
+                                                                  network.gradient(network.size()))) *
+                batch.size();
+    correct += backend.count_correct(network.output(), batch.labels);
+  }
+  const double n = std::max(1, data.size());
+  return {loss_sum / n, static_cast<double>(correct) / n};
+}
+
+namespace {
+
+nlohmann::json to_json(const EpochMetrics& m) {
+  nlohmann::json j = {{"epoch", m.epoch},
+                      {"train_loss", m.train_loss},
+                      {"train_accuracy", m.train_accuracy},
+                      {"test_loss", m.test_loss},
+                      {"test_accuracy", m.test_accuracy},
+                      {"seconds", m.seconds},
+                      {"images_per_second", m.images_per_second}};
+  if (m.validation_accuracy >= 0) j["validation_accuracy"] = m.validation_accuracy;
+  return j;
+}
+
+// metrics.jsonl and metrics.csv, rewritten whole (atomically) after every epoch.
+void write_metrics(const std::filesystem::path& folder, const std::vector<EpochMetrics>& epochs) {
+  std::string jsonl, csv = "epoch,train_loss,train_accuracy,validation_accuracy,test_loss,test_accuracy,seconds,"
+                           "images_per_second\n";
+  for (const EpochMetrics& m : epochs) {
+    jsonl += to_json(m).dump() + "\n";
+    csv += fmt::format("{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.1f}\n", m.epoch, m.train_loss, m.train_accuracy,
+                       m.validation_accuracy >= 0 ? fmt::format("{:.6f}", m.validation_accuracy) : "", m.test_loss,
+                       m.test_accuracy, m.seconds, m.images_per_second);
+  }
+  write_file_atomically((folder / "metrics.jsonl").string(), jsonl);
+  write_file_atomically((folder / "metrics.csv").string(), csv);
+}
+
+}  // namespace
+
+TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
+                   const TrainSettings& settings) {
+  const std::filesystem::path folder = settings.run_folder;
+  if (!folder.empty()) std::filesystem::create_directories(folder);
+  const std::string checkpoint =
+      settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string() : settings.checkpoint;
+  rule.attach(network, backend);
+  const auto parameters = network.parameters();
+  Progress progress(settings.show_progress);
+  TrainSummary summary;
+
+  for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    BatchIterator batches(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch);
+    progress.start_epoch(epoch, settings.epochs, batches.batches());
+    Batch batch;
+    double loss_sum = 0.0;
+    long correct = 0, seen = 0;
+    int done = 0;
+    while (batches.next(backend, batch)) {
+      const StepResult step = rule.step(network, batch, backend);
+      if (!std::isfinite(step.loss))
+        fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
+             step.loss, epoch, done + 1, rule.name(), optimizer.describe());
+      optimizer.step(backend, parameters);
+      loss_sum += static_cast<double>(step.loss) * batch.size();
+      correct += step.correct;
+      seen += batch.size();
+      progress.update(++done, seen, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen));
+    }
+    progress.finish_epoch();
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.train_loss = loss_sum / static_cast<double>(std::max(1L, seen));
+    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max(1L, seen));
+    if (data.validation.size() > 0) m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size).accuracy;
+    const Evaluation test = evaluate(network, data.test, backend, settings.batch_size);
+    m.test_loss = test.loss;
+    m.test_accuracy = test.accuracy;
+    m.seconds = train_seconds;
+    m.images_per_second = static_cast<double>(seen) / std::max(train_seconds, 1e-9);
+    summary.epochs.push_back(m);
+    summary.final_test_accuracy = m.test_accuracy;
+    summary.best_test_accuracy = std::max(summary.best_test_accuracy, m.test_accuracy);
+    spdlog::info("epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s", epoch,
+                 m.train_loss, 100 * m.train_accuracy,
+                 m.validation_accuracy >= 0 ? fmt::format("val acc {:.2f}% | ", 100 * m.validation_accuracy) : "",
+                 100 * m.test_accuracy, m.seconds, m.images_per_second);
+
+    const bool reached = settings.target_accuracy > 0 && m.test_accuracy >= settings.target_accuracy;
+    if (reached && summary.epochs_to_target < 0) {
+      summary.epochs_to_target = epoch;
+      spdlog::info("target test accuracy {:.2f}% reached after {} epoch(s)", 100 * settings.target_accuracy, epoch);
+    }
+    if (!folder.empty()) write_metrics(folder, summary.epochs);
+    if (!checkpoint.empty()) {
+      nlohmann::json record = settings.record;
+      record["epoch"] = epoch;
+      record["test_accuracy"] = m.test_accuracy;
+      save_checkpoint(checkpoint, network, backend, record);
+    }
+    if (reached && settings.stop_at_target) break;
+  }
+
+  if (!folder.empty()) {
+    nlohmann::json result = settings.record;
+    result["epochs_run"] = summary.epochs.size();
+    result["final_test_accuracy"] = summary.final_test_accuracy;
+    result["best_test_accuracy"] = summary.best_test_accuracy;
+    result["target_accuracy"] = settings.target_accuracy;
+    result["epochs_to_target"] = summary.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary.epochs_to_target);
+    write_file_atomically((folder / "summary.json").string(), result.dump(2) + "\n");
+  }
+  return summary;
+}
+
+}  // namespace bioprop

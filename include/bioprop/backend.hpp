@@ -1,0 +1,113 @@
+#pragma once
+// Backend: the only interface through which layers, rules and optimisers compute. CpuBackend is the
+// reference (host/cpu); CudaBackend (cuda/) implements the same operations and is tested against it.
+// Rules never touch raw pointers: they call these operations on Tensors.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "bioprop/tensor.hpp"
+
+namespace bioprop {
+
+// Geometry of a 2-D window operation (convolution, locally connected, pooling): input N,C,H,W,
+// output N,out_channels,out_h,out_w, square stride and zero padding on every side.
+struct WindowGeometry {
+  int batch = 0;
+  int in_channels = 0, in_h = 0, in_w = 0;
+  int out_channels = 0, out_h = 0, out_w = 0;
+  int kernel_h = 0, kernel_w = 0;
+  int stride = 1, padding = 0;
+
+  int positions() const { return out_h * out_w; }
+  // Length of one receptive field: in_channels * kernel_h * kernel_w.
+  int patch_size() const { return in_channels * kernel_h * kernel_w; }
+};
+
+enum class Activation { relu, sigmoid, tanh, softplus };
+
+struct SgdSettings {
+  float learning_rate = 0.01f;
+  float momentum = 0.0f;
+  float weight_decay = 0.0f;  // L2 penalty, added to the gradient
+};
+
+struct AdamSettings {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;
+  float weight_decay = 0.0f;  // L2 penalty, added to the gradient
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // --- dense algebra. Tensors are read as row-major matrices: rows = dim 0, cols = the rest.
+  // c = alpha * op(a) * op(b) + beta * c
+  virtual void gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                    Tensor& c) = 0;
+  // y += bias, broadcast: bias index = (i / inner) % bias.numel() with inner = sample_size / bias.numel()
+  // (per feature for dense and locally connected layers, per channel for convolutions).
+  virtual void add_bias(Tensor& y, const Tensor& bias) = 0;
+  // dbias = beta * dbias + sum of dy over everything but the bias index.
+  virtual void bias_grad(const Tensor& dy, float beta, Tensor& dbias) = 0;
+
+  // --- convolution, weights (out_channels, in_channels, kernel_h, kernel_w).
+  virtual void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) = 0;
+  virtual void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) = 0;
+  // dweights = beta * dweights + gradient
+  virtual void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                                      const WindowGeometry& g) = 0;
+
+  // --- locally connected (unshared) 2-D, weights (out_h, out_w, out_channels, in_channels, kernel_h, kernel_w).
+  virtual void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y,
+                                         const WindowGeometry& g) = 0;
+  virtual void locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
+                                               const WindowGeometry& g) = 0;
+  virtual void locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                                                 const WindowGeometry& g) = 0;
+
+  // --- pooling (no padding); out_channels == in_channels.
+  virtual void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) = 0;
+  virtual void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) = 0;
+  virtual void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) = 0;
+  virtual void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) = 0;
+
+  // --- element-wise
+  virtual void activation_forward(Activation f, const Tensor& a, Tensor& h) = 0;
+  // da = dh * f'(a); h = f(a) is passed so f' can reuse it (sigmoid, tanh).
+  virtual void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) = 0;
+  virtual void fill(Tensor& x, float value) = 0;
+  virtual void copy(const Tensor& from, Tensor& to) = 0;
+  // y = alpha * x + y
+  virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;
+  virtual void scale(float alpha, Tensor& x) = 0;
+  virtual void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) = 0;
+  virtual void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) = 0;
+
+  // --- losses over a batch; labels hold class indexes as floats (N). Both return the mean loss over
+  // the batch and write its gradient with respect to the outputs.
+  // softmax cross-entropy: L = -1/N sum_n log softmax(z_n)[label_n]
+  virtual float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) = 0;
+  // mean squared error to the one-hot target: L = 1/(2N) sum_n ||y_n - onehot(label_n)||^2
+  virtual float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) = 0;
+  // Number of rows whose largest output is at the label.
+  virtual int count_correct(const Tensor& outputs, const Tensor& labels) = 0;
+
+  // --- optimiser steps, in place. velocity / moments have the shape of the weights.
+  virtual void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) = 0;
+  virtual void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
+                         const AdamSettings& s, int step) = 0;
+
+  // Host <-> backend transfers: a tensor on this backend's device holding the same values.
+  virtual Tensor to_device(const Tensor& host) = 0;
+  virtual Tensor to_host(const Tensor& on_device) = 0;
+  // Blocks until queued work is done (a no-op on the CPU).
+  virtual void synchronize() {}
+};
+
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace bioprop

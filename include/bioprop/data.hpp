@@ -1,0 +1,70 @@
+#pragma once
+// Datasets held in host memory, and the batches cut from them. The background prefetching scheduler
+// of DESIGN.md section 5 builds on BatchIterator (issue 4).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bioprop/backend.hpp"
+#include "bioprop/rule.hpp"
+
+namespace bioprop {
+
+struct Dataset {
+  std::string name;
+  Tensor images;  // (N, C, H, W), values in [0, 1]
+  Tensor labels;  // (N), class indexes as floats
+  int classes = 0;
+  int size() const { return images.empty() ? 0 : images.dim(0); }
+  // Shape of one sample, without the batch axis.
+  Shape sample_shape() const;
+  // The samples at `indexes`, in that order.
+  Dataset subset(const std::vector<int>& indexes) const;
+};
+
+struct DatasetInfo {
+  std::string name;
+  std::string description;
+  std::string default_dir;  // where the files are looked for without --data-dir
+};
+const std::vector<DatasetInfo>& known_datasets();
+
+struct DataSplits {
+  Dataset train, validation, test;
+};
+
+struct DataRequest {
+  std::string name = "fashion-mnist";
+  std::string data_dir;    // empty: the dataset's default folder
+  int validation = 0;      // training images held out (chosen by seed) for validation
+  int train_limit = 0;     // >0: use only this many training images (after the split)
+  uint64_t seed = 0;
+};
+// Loads train and test sets; throws Error naming the file for a missing, corrupt or truncated file.
+DataSplits load_dataset(const DataRequest& request);
+
+// Reads an idx image file and its label file (plain or gzip-compressed; Y. LeCun's MNIST format).
+Dataset read_idx_dataset(const std::string& images_path, const std::string& labels_path, const std::string& name,
+                         int classes);
+
+// A permutation of [0, n) drawn from (seed, stream): deterministic on every platform.
+std::vector<int> shuffled_indexes(int n, uint64_t seed, uint64_t stream);
+
+// Cuts a dataset into batches, in a seeded random order when shuffle is set. The last batch may be
+// smaller. Batches are staged in reused host buffers and moved to the backend's device.
+class BatchIterator {
+ public:
+  BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch);
+  // Fills `batch` with the next batch; false at the end of the epoch.
+  bool next(Backend& backend, Batch& batch);
+  int batches() const { return (static_cast<int>(order_.size()) + batch_size_ - 1) / batch_size_; }
+
+ private:
+  const Dataset& data_;
+  int batch_size_;
+  std::vector<int> order_;
+  size_t position_ = 0;
+  Tensor host_inputs_, host_labels_;
+};
+
+}  // namespace bioprop

@@ -1,0 +1,88 @@
+#pragma once
+// Layers: Dense, Conv2d, LocallyConnected2d, MaxPool2d, AvgPool2d, Flatten and the activations.
+// Layers hold their parameters but no per-batch state: the Network keeps every layer's input x and
+// output y for the current batch and hands them back in the backward calls, which keeps layers
+// re-entrant and lets a rule run several backward passes over one forward pass.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bioprop/backend.hpp"
+
+namespace bioprop {
+
+// Which matrix carries an error down through a layer: the forward weights W (backprop) or the
+// layer's explicit feedback weights B (feedback alignment and kin).
+enum class Pathway { forward_weights, feedback_weights };
+
+enum class InitKind { he, glorot, normal };
+struct Initializer {
+  InitKind kind = InitKind::he;
+  float stddev = 0.01f;  // for InitKind::normal
+  uint64_t seed = 0;
+};
+
+struct Parameter {
+  std::string name;  // e.g. "layer2.conv2d.weights"
+  Tensor value;
+  Tensor grad;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string kind() const = 0;
+  // Human-readable settings, e.g. "32 3x3 s2 p0".
+  virtual std::string settings() const { return ""; }
+  // Allocates and initialises the parameters for samples of shape `input` (batch axis first, any
+  // batch size) and returns the output shape. `index` is the layer's position in the net; it names
+  // the parameters and separates their random streams. Throws Error when the shape does not fit.
+  virtual Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) = 0;
+  // Output shape for an input of this shape (after build).
+  virtual Shape output_shape(const Shape& input) const = 0;
+  virtual void forward(Backend& backend, const Tensor& x, Tensor& y) = 0;
+  // dx = (dL/dy pulled back through the layer). For weighted layers `pathway` picks W or B.
+  virtual void backward_data(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                             Pathway pathway = Pathway::forward_weights) = 0;
+  // Weight (and bias) gradients: grad = beta * grad + dL/dW. No-op for layers without weights.
+  virtual void weight_grad(Backend& /*backend*/, const Tensor& /*x*/, const Tensor& /*dy*/, float /*beta*/) {}
+  virtual std::vector<Parameter*> parameters() { return {}; }
+};
+
+// Base of the layers with weights W, an optional bias and optional feedback weights B.
+// B has the shape of W, so B = W reproduces backprop exactly; rules decide how B is made and learnt.
+class WeightedLayer : public Layer {
+ public:
+  explicit WeightedLayer(bool use_bias) : use_bias_(use_bias) {}
+  std::vector<Parameter*> parameters() override;
+  Parameter& weights() { return weights_; }
+  Parameter* bias() { return use_bias_ ? &bias_ : nullptr; }
+  bool has_feedback() const { return feedback_.has_value(); }
+  Tensor& feedback_weights();
+  void set_feedback_weights(Tensor feedback);
+
+ protected:
+  // Allocates W (and the bias) and draws W from the initializer with fan-in / fan-out given.
+  void create_weights(const Shape& weight_shape, int bias_size, int fan_in, int fan_out, int index,
+                      const Initializer& init, Backend& backend);
+  const Tensor& weights_for(Pathway pathway);
+
+  bool use_bias_;
+  Parameter weights_, bias_;
+  std::optional<Tensor> feedback_;
+};
+
+std::unique_ptr<Layer> make_dense(int units, bool use_bias = true);
+std::unique_ptr<Layer> make_conv2d(int channels, int kernel, int stride = 1, int padding = 0, bool use_bias = true);
+std::unique_ptr<Layer> make_locally_connected2d(int channels, int kernel, int stride = 1, int padding = 0,
+                                                bool use_bias = true);
+std::unique_ptr<Layer> make_max_pool2d(int kernel, int stride);
+std::unique_ptr<Layer> make_avg_pool2d(int kernel, int stride);
+std::unique_ptr<Layer> make_flatten();
+std::unique_ptr<Layer> make_activation(Activation f);
+
+std::string to_string(Activation f);
+
+}  // namespace bioprop

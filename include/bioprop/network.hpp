@@ -1,0 +1,49 @@
+#pragma once
+// Network: an ordered list of layers plus the activations of the current batch. activations(i) is
+// the input of layer i; activations(size()) is the net's output. Buffers are sized for the largest
+// batch seen and reused, so the training loop does not allocate.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bioprop/layers.hpp"
+
+namespace bioprop {
+
+class Network {
+ public:
+  // Builds every layer for samples of shape `sample` (C,H,W or F, no batch axis).
+  Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, const Initializer& init, Backend& backend,
+          std::string name = "net");
+
+  const std::string& name() const { return name_; }
+  int size() const { return static_cast<int>(layers_.size()); }
+  Layer& layer(int i) { return *layers_.at(static_cast<size_t>(i)); }
+  const Shape& sample_shape() const { return sample_; }
+  int outputs() const;
+
+  // Runs every layer on x (N, sample...) and returns the output (N, outputs).
+  const Tensor& forward(Backend& backend, const Tensor& x);
+  const Tensor& activations(int i) const { return activations_.at(static_cast<size_t>(i)); }
+  const Tensor& output() const { return activations_.back(); }
+  // Per-layer gradient buffers with the shape of activations(i), for rules to fill.
+  Tensor& gradient(int i) { return gradients_.at(static_cast<size_t>(i)); }
+
+  // Backprop from dL/d(output) = gradient(size()): every layer's weight_grad and backward_data,
+  // through W or through the feedback weights B.
+  void backward(Backend& backend, Pathway pathway);
+
+  std::vector<Parameter*> parameters();
+  size_t parameter_count();
+  // One line per layer: kind, settings, output shape, parameter count.
+  std::string summary();
+
+ private:
+  std::string name_;
+  Shape sample_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Shape> sample_shapes_;  // output shape of every layer for batch 1; [0] is the input
+  std::vector<Tensor> activations_, gradients_;
+};
+
+}  // namespace bioprop

@@ -1,0 +1,53 @@
+#pragma once
+// Rule: one learning rule. step() runs the forward pass, assigns credit and leaves the update in every
+// parameter's grad (as a gradient to descend: the optimiser applies w -= lr * grad). Rules are
+// created by name from a registry so the command line and config files can pick them.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bioprop/network.hpp"
+#include "bioprop/options.hpp"
+
+namespace bioprop {
+
+struct Batch {
+  Tensor inputs;  // (N, C, H, W) or (N, F), on the backend's device
+  Tensor labels;  // (N) class indexes as floats, on the backend's device
+  int size() const { return inputs.empty() ? 0 : inputs.dim(0); }
+};
+
+struct StepResult {
+  float loss = 0.0f;  // mean loss over the batch, before the update
+  int correct = 0;    // samples whose largest output was the label, before the update
+};
+
+enum class Loss { cross_entropy, mean_squared_error };
+Loss parse_loss(const std::string& name, const std::string& where);
+std::string to_string(Loss loss);
+// Mean loss of the net's output; writes dL/d(output) into network.gradient(network.size()).
+float compute_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels);
+
+class Rule {
+ public:
+  virtual ~Rule() = default;
+  virtual std::string name() const = 0;
+  // Called once before training: create feedback weights or other state the rule needs.
+  virtual void attach(Network& /*network*/, Backend& /*backend*/) {}
+  virtual StepResult step(Network& network, const Batch& batch, Backend& backend) = 0;
+};
+
+struct RuleInfo {
+  std::string name;
+  std::string description;
+  std::function<std::unique_ptr<Rule>(Options&)> make;
+};
+
+// Adds a rule to the registry (the built-in rules are registered on first use; see host/rules/registry.cpp).
+void register_rule(RuleInfo info);
+const std::vector<RuleInfo>& registered_rules();
+// Makes the rule `name` with its options; throws Error for an unknown name or option.
+std::unique_ptr<Rule> make_rule(const std::string& name, Options& options);
+
+}  // namespace bioprop

@@ -1,0 +1,71 @@
+#pragma once
+// Tensor: float32 values with a shape (N,F or N,C,H,W), on one device, with shared owning storage.
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bioprop {
+
+enum class Device { cpu, cuda };
+std::string to_string(Device device);
+
+class Shape {
+ public:
+  Shape() = default;
+  Shape(std::initializer_list<int> dims) : dims_(dims) {}
+  explicit Shape(std::vector<int> dims) : dims_(std::move(dims)) {}
+
+  int rank() const { return static_cast<int>(dims_.size()); }
+  int operator[](int axis) const { return dims_.at(static_cast<size_t>(axis)); }
+  const std::vector<int>& dims() const { return dims_; }
+  size_t numel() const;
+  // The shape with the leading (batch) axis replaced.
+  Shape with_batch(int batch) const;
+  // Number of values per sample: the product of every axis but the first.
+  size_t sample_size() const;
+  bool operator==(const Shape&) const = default;
+  std::string str() const;
+
+ private:
+  std::vector<int> dims_;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Zero-filled tensor.
+  explicit Tensor(const Shape& shape, Device device = Device::cpu);
+  static Tensor from(const Shape& shape, std::span<const float> values);
+
+  const Shape& shape() const { return shape_; }
+  int dim(int axis) const { return shape_[axis]; }
+  size_t numel() const { return shape_.numel(); }
+  Device device() const { return device_; }
+  bool empty() const { return numel() == 0; }
+
+  float* data() { return storage_.get(); }
+  const float* data() const { return storage_.get(); }
+  // Host views; only valid on the CPU.
+  std::span<float> values();
+  std::span<const float> values() const;
+  float& at(size_t i) { return values()[i]; }
+  float at(size_t i) const { return values()[i]; }
+
+  // Changes the shape; reallocates only when the new shape needs more room than the storage has,
+  // so buffers sized for the largest batch are reused by every smaller one.
+  void resize(const Shape& shape);
+  // A view of the same storage with another shape of the same size.
+  Tensor reshaped(const Shape& shape) const;
+  Tensor clone() const;
+
+ private:
+  Shape shape_;
+  Device device_ = Device::cpu;
+  size_t capacity_ = 0;
+  std::shared_ptr<float> storage_;
+};
+
+}  // namespace bioprop

@@ -1,0 +1,64 @@
+#pragma once
+// The epoch loop: train with a rule and an optimiser, evaluate on the test (and validation) set each
+// epoch, record metrics (JSON lines + CSV) and a checkpoint in a run folder, and stop at a target
+// accuracy. Every file is written to a temporary name and renamed, so a killed run leaves either the
+// previous version or the new one, never half a file.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bioprop/data.hpp"
+#include "bioprop/optimizer.hpp"
+#include "bioprop/rule.hpp"
+
+namespace bioprop {
+
+struct Evaluation {
+  double loss = 0.0;  // mean softmax cross-entropy of the outputs
+  double accuracy = 0.0;
+};
+Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size);
+
+struct EpochMetrics {
+  int epoch = 0;
+  double train_loss = 0.0, train_accuracy = 0.0;
+  double validation_accuracy = -1.0;  // -1: no validation set
+  double test_loss = 0.0, test_accuracy = 0.0;
+  double seconds = 0.0, images_per_second = 0.0;
+};
+
+struct TrainSettings {
+  int epochs = 1;
+  int batch_size = 64;
+  double target_accuracy = 0.0;  // 0: none
+  bool stop_at_target = false;
+  uint64_t seed = 1;
+  std::string run_folder;   // empty: write nothing
+  std::string checkpoint;   // empty: <run_folder>/checkpoint.bin
+  bool show_progress = true;
+  nlohmann::json record;    // the run's configuration, saved with the metrics and the checkpoint
+};
+
+struct TrainSummary {
+  std::vector<EpochMetrics> epochs;
+  int epochs_to_target = -1;  // first epoch whose test accuracy reached the target; -1: never
+  double final_test_accuracy = 0.0;
+  double best_test_accuracy = 0.0;
+};
+
+TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
+                   const TrainSettings& settings);
+
+// Writes `text` to `path` through a temporary file and a rename.
+void write_file_atomically(const std::string& path, const std::string& text);
+
+// Checkpoints: the run record (JSON, which holds the net definition) and every parameter by name.
+void save_checkpoint(const std::string& path, Network& network, Backend& backend, const nlohmann::json& record);
+// Reads the record of a checkpoint (to rebuild its net) without the weights.
+nlohmann::json read_checkpoint_record(const std::string& path);
+// Loads the weights into a net built from the record; names and shapes must match.
+void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend);
+
+}  // namespace bioprop

@@ -1,0 +1,187 @@
+// CpuBackend against direct (naive) formulas: the reference must itself be right.
+#include <cmath>
+
+#include "bioprop/backend.hpp"
+#include "gradient_check.hpp"
+
+namespace bioprop {
+namespace {
+
+using testing::random_tensor;
+
+class CpuBackendTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> backend = make_cpu_backend();
+};
+
+TEST_F(CpuBackendTest, GemmAllTransposes) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const int m = 5, k = 7, n = 3;
+      const Tensor a = random_tensor(*backend, ta ? Shape{k, m} : Shape{m, k}, 1);
+      const Tensor b = random_tensor(*backend, tb ? Shape{n, k} : Shape{k, n}, 2);
+      Tensor c = random_tensor(*backend, {m, n}, 3);
+      const Tensor c0 = c.clone();
+      backend->gemm(ta, tb, 2.0f, a, b, 0.5f, c);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          double sum = 0;
+          for (int l = 0; l < k; ++l)
+            sum += a.at(ta ? l * m + i : i * k + l) * b.at(tb ? j * k + l : l * n + j);
+          EXPECT_NEAR(c.at(i * n + j), 2 * sum + 0.5 * c0.at(i * n + j), 1e-4) << ta << tb;
+        }
+    }
+}
+
+TEST_F(CpuBackendTest, GemmShapeMismatchIsAnError) {
+  Tensor a({2, 3}), b({4, 5}), c({2, 5});
+  EXPECT_THROW(backend->gemm(false, false, 1, a, b, 0, c), Error);
+}
+
+// Direct convolution: y[n][o][i][j] = sum_{c,u,v} w[o][c][u][v] x[n][c][i*s-p+u][j*s-p+v].
+TEST_F(CpuBackendTest, Conv2dForwardMatchesDirectFormula) {
+  WindowGeometry g{3, 2, 9, 8, 4, 0, 0, 3, 3, 2, 1};
+  g.out_h = (9 + 2 - 3) / 2 + 1, g.out_w = (8 + 2 - 3) / 2 + 1;
+  const Tensor x = random_tensor(*backend, {3, 2, 9, 8}, 1), w = random_tensor(*backend, {4, 2, 3, 3}, 2);
+  Tensor y({3, 4, g.out_h, g.out_w});
+  backend->conv2d_forward(x, w, y, g);
+  for (int n = 0; n < 3; ++n)
+    for (int o = 0; o < 4; ++o)
+      for (int i = 0; i < g.out_h; ++i)
+        for (int j = 0; j < g.out_w; ++j) {
+          double sum = 0;
+          for (int c = 0; c < 2; ++c)
+            for (int u = 0; u < 3; ++u)
+              for (int v = 0; v < 3; ++v) {
+                const int r = i * 2 - 1 + u, q = j * 2 - 1 + v;
+                if (r >= 0 && r < 9 && q >= 0 && q < 8) sum += w.at(((o * 2 + c) * 3 + u) * 3 + v) * x.at(((n * 2 + c) * 9 + r) * 8 + q);
+              }
+          EXPECT_NEAR(y.at(((n * 4 + o) * g.out_h + i) * g.out_w + j), sum, 1e-4);
+        }
+}
+
+// Direct locally connected: y[n][o][i][j] = sum_{c,u,v} W[i][j][o][c][u][v] x[n][c][i*s-p+u][j*s-p+v].
+TEST_F(CpuBackendTest, LocallyConnectedForwardMatchesDirectFormula) {
+  WindowGeometry g{2, 3, 7, 6, 4, 0, 0, 3, 3, 2, 1};
+  g.out_h = (7 + 2 - 3) / 2 + 1, g.out_w = (6 + 2 - 3) / 2 + 1;
+  const Tensor x = random_tensor(*backend, {2, 3, 7, 6}, 1);
+  const Tensor w = random_tensor(*backend, {g.out_h, g.out_w, 4, 3, 3, 3}, 2);
+  Tensor y({2, 4, g.out_h, g.out_w});
+  backend->locally_connected_forward(x, w, y, g);
+  for (int n = 0; n < 2; ++n)
+    for (int o = 0; o < 4; ++o)
+      for (int i = 0; i < g.out_h; ++i)
+        for (int j = 0; j < g.out_w; ++j) {
+          double sum = 0;
+          for (int c = 0; c < 3; ++c)
+            for (int u = 0; u < 3; ++u)
+              for (int v = 0; v < 3; ++v) {
+                const int r = i * 2 - 1 + u, q = j * 2 - 1 + v;
+                if (r >= 0 && r < 7 && q >= 0 && q < 6)
+                  sum += w.at(((((i * g.out_w + j) * 4 + o) * 3 + c) * 3 + u) * 3 + v) * x.at(((n * 3 + c) * 7 + r) * 6 + q);
+              }
+          EXPECT_NEAR(y.at(((n * 4 + o) * g.out_h + i) * g.out_w + j), sum, 1e-4);
+        }
+}
+
+TEST_F(CpuBackendTest, PoolingOnAKnownImage) {
+  // 1 image, 1 channel, 3x4: max and mean of each 2x2 block (the last row is dropped: floor).
+  const Tensor x = Tensor::from({1, 1, 3, 4}, std::vector<float>{1, 5, 2, 0, 3, 4, 8, 6, 9, 9, 9, 9});
+  WindowGeometry g{1, 1, 3, 4, 1, 1, 2, 2, 2, 2, 0};
+  Tensor y({1, 1, 1, 2});
+  backend->max_pool_forward(x, y, g);
+  EXPECT_EQ(y.at(0), 5);
+  EXPECT_EQ(y.at(1), 8);
+  backend->avg_pool_forward(x, y, g);
+  EXPECT_FLOAT_EQ(y.at(0), 13.0f / 4);
+  EXPECT_FLOAT_EQ(y.at(1), 16.0f / 4);
+}
+
+TEST_F(CpuBackendTest, BiasBroadcastPerFeatureAndPerChannel) {
+  Tensor y({2, 3, 2, 2});
+  const Tensor per_channel = Tensor::from({3}, std::vector<float>{1, 2, 3});
+  backend->add_bias(y, per_channel);
+  EXPECT_EQ(y.at(0), 1);
+  EXPECT_EQ(y.at(4), 2);
+  EXPECT_EQ(y.at(12 + 11), 3);
+  Tensor grad({3});
+  backend->bias_grad(y, 0.0f, grad);
+  EXPECT_FLOAT_EQ(grad.at(1), 2 * 4 * 2);  // 2 images x 4 positions x value 2
+}
+
+TEST_F(CpuBackendTest, SoftmaxCrossEntropyValueAndGradient) {
+  Tensor logits = random_tensor(*backend, {4, 5}, 3, 2.0f);
+  const Tensor labels = Tensor::from({4}, std::vector<float>{0, 4, 2, 2});
+  Tensor grad({4, 5}), scratch({4, 5});
+  const float loss = backend->softmax_cross_entropy(logits, labels, grad);
+  double expected = 0;
+  for (int n = 0; n < 4; ++n) {
+    double sum = 0;
+    for (int k = 0; k < 5; ++k) sum += std::exp(logits.at(n * 5 + k));
+    expected += std::log(sum) - logits.at(n * 5 + static_cast<int>(labels.at(n)));
+  }
+  EXPECT_NEAR(loss, expected / 4, 1e-5);
+  testing::expect_matches_finite_differences("cross-entropy", logits, grad, [&] {
+    return static_cast<double>(backend->softmax_cross_entropy(logits, labels, scratch));
+  });
+}
+
+TEST_F(CpuBackendTest, MeanSquaredErrorValueAndGradient) {
+  Tensor outputs = random_tensor(*backend, {3, 4}, 4);
+  const Tensor labels = Tensor::from({3}, std::vector<float>{1, 0, 3});
+  Tensor grad({3, 4}), scratch({3, 4});
+  const float loss = backend->mean_squared_error(outputs, labels, grad);
+  double expected = 0;
+  for (int n = 0; n < 3; ++n)
+    for (int k = 0; k < 4; ++k) {
+      const double e = outputs.at(n * 4 + k) - (static_cast<float>(k) == labels.at(n) ? 1.0 : 0.0);
+      expected += 0.5 * e * e;
+    }
+  EXPECT_NEAR(loss, expected / 3, 1e-5);
+  testing::expect_matches_finite_differences("mse", outputs, grad, [&] {
+    return static_cast<double>(backend->mean_squared_error(outputs, labels, scratch));
+  });
+}
+
+TEST_F(CpuBackendTest, LabelOutsideTheClassesIsAnError) {
+  Tensor outputs({1, 3}), grad({1, 3});
+  EXPECT_THROW(backend->softmax_cross_entropy(outputs, Tensor::from({1}, std::vector<float>{3}), grad), Error);
+}
+
+TEST_F(CpuBackendTest, CountCorrect) {
+  const Tensor outputs = Tensor::from({3, 3}, std::vector<float>{0, 1, 0, 5, 2, 1, 0, 0, 9});
+  EXPECT_EQ(backend->count_correct(outputs, Tensor::from({3}, std::vector<float>{1, 1, 2})), 2);
+}
+
+TEST_F(CpuBackendTest, SgdWithMomentumAndWeightDecay) {
+  Tensor w = Tensor::from({2}, std::vector<float>{1, -2}), v({2});
+  const Tensor g = Tensor::from({2}, std::vector<float>{0.5f, 0.25f});
+  const SgdSettings s{0.1f, 0.9f, 0.01f};
+  backend->sgd_step(w, g, v, s);  // v = g + wd w; w -= lr v
+  EXPECT_FLOAT_EQ(v.at(0), 0.5f + 0.01f);
+  EXPECT_FLOAT_EQ(w.at(0), 1 - 0.1f * 0.51f);
+  backend->sgd_step(w, g, v, s);  // v = 0.9 v + g + wd w
+  EXPECT_NEAR(v.at(0), 0.9 * 0.51 + 0.5 + 0.01 * (1 - 0.051), 1e-6);
+}
+
+TEST_F(CpuBackendTest, AdamFirstStepMovesByTheLearningRate) {
+  // After one step m_hat = g and v_hat = g^2, so every weight moves by lr * sign(g) (Kingma & Ba).
+  Tensor w = Tensor::from({3}, std::vector<float>{1, 2, 3}), m({3}), v({3});
+  const Tensor g = Tensor::from({3}, std::vector<float>{0.3f, -4, 1e-3f});
+  backend->adam_step(w, g, m, v, AdamSettings{0.01f}, 1);
+  EXPECT_NEAR(w.at(0), 1 - 0.01, 1e-5);
+  EXPECT_NEAR(w.at(1), 2 + 0.01, 1e-5);
+  EXPECT_NEAR(w.at(2), 3 - 0.01, 1e-4);
+}
+
+TEST_F(CpuBackendTest, RandomNormalMoments) {
+  Tensor x({100000});
+  backend->random_normal(x, 1.0f, 2.0f, 42, 0);
+  double sum = 0, squares = 0;
+  for (float v : x.values()) sum += v, squares += (v - 1.0) * (v - 1.0);
+  EXPECT_NEAR(sum / 1e5, 1.0, 0.02);
+  EXPECT_NEAR(std::sqrt(squares / 1e5), 2.0, 0.02);
+}
+
+}  // namespace
+}  // namespace bioprop

@@ -1,0 +1,85 @@
+// Finite-difference gradient checks for every layer: backward_data and weight_grad, odd sizes,
+// stride and padding cases.
+#include "bioprop/layers.hpp"
+#include "gradient_check.hpp"
+
+namespace bioprop {
+namespace {
+
+using testing::check_layer;
+
+class LayerGradients : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> backend = make_cpu_backend();
+};
+
+TEST_F(LayerGradients, DenseOnVectors) { check_layer(*backend, *make_dense(7), {3, 11}); }
+TEST_F(LayerGradients, DenseFlattensImages) { check_layer(*backend, *make_dense(5), {2, 3, 4, 5}); }
+TEST_F(LayerGradients, DenseWithoutBias) { check_layer(*backend, *make_dense(4, false), {5, 9}); }
+TEST_F(LayerGradients, DenseBatchOne) { check_layer(*backend, *make_dense(3), {1, 6}); }
+
+TEST_F(LayerGradients, Conv2dStride1NoPadding) { check_layer(*backend, *make_conv2d(4, 3, 1, 0), {2, 3, 7, 6}); }
+TEST_F(LayerGradients, Conv2dStride2Padding1) { check_layer(*backend, *make_conv2d(5, 3, 2, 1), {3, 2, 9, 8}); }
+TEST_F(LayerGradients, Conv2dKernel5Stride3Padding2) { check_layer(*backend, *make_conv2d(3, 5, 3, 2), {2, 2, 11, 7}); }
+TEST_F(LayerGradients, Conv2dPointwiseNoBias) { check_layer(*backend, *make_conv2d(6, 1, 1, 0, false), {2, 4, 5, 5}); }
+
+TEST_F(LayerGradients, LocallyConnectedStride1) {
+  check_layer(*backend, *make_locally_connected2d(4, 3, 1, 0), {2, 3, 7, 6});
+}
+TEST_F(LayerGradients, LocallyConnectedStride2Padding1) {
+  check_layer(*backend, *make_locally_connected2d(3, 3, 2, 1), {3, 2, 9, 8});
+}
+TEST_F(LayerGradients, LocallyConnectedKernel4Stride3NoBiasBatchOne) {
+  check_layer(*backend, *make_locally_connected2d(5, 4, 3, 2, false), {1, 2, 10, 7});
+}
+
+TEST_F(LayerGradients, MaxPool2x2OddInput) { check_layer(*backend, *make_max_pool2d(2, 2), {2, 3, 7, 5}); }
+TEST_F(LayerGradients, MaxPool3x3Overlapping) { check_layer(*backend, *make_max_pool2d(3, 2), {2, 2, 9, 8}); }
+TEST_F(LayerGradients, AvgPool2x2OddInput) { check_layer(*backend, *make_avg_pool2d(2, 2), {2, 3, 7, 5}); }
+TEST_F(LayerGradients, AvgPool3x3Overlapping) { check_layer(*backend, *make_avg_pool2d(3, 1), {1, 2, 6, 7}); }
+
+TEST_F(LayerGradients, Flatten) { check_layer(*backend, *make_flatten(), {2, 3, 4, 5}); }
+TEST_F(LayerGradients, Relu) { check_layer(*backend, *make_activation(Activation::relu), {3, 40}, true); }
+TEST_F(LayerGradients, Sigmoid) { check_layer(*backend, *make_activation(Activation::sigmoid), {3, 40}); }
+TEST_F(LayerGradients, Tanh) { check_layer(*backend, *make_activation(Activation::tanh), {2, 2, 5, 4}); }
+TEST_F(LayerGradients, Softplus) { check_layer(*backend, *make_activation(Activation::softplus), {3, 40}); }
+
+TEST_F(LayerGradients, FeedbackPathwayEqualToWeightsGivesTheSameDelta) {
+  for (auto make : {+[] { return make_dense(6); }, +[] { return make_conv2d(3, 3, 2, 1); },
+                    +[] { return make_locally_connected2d(3, 3, 1, 0); }}) {
+    auto layer = make();
+    auto* weighted = dynamic_cast<WeightedLayer*>(layer.get());
+    ASSERT_NE(weighted, nullptr);
+    const Shape input{2, 2, 6, 5};
+    const Shape output = layer->build(input, 0, {InitKind::he, 0, 3}, *backend);
+    const Tensor x = testing::random_tensor(*backend, input, 5), dy = testing::random_tensor(*backend, output, 6);
+    Tensor y(output), through_w(input), through_b(input);
+    layer->forward(*backend, x, y);
+    layer->backward_data(*backend, x, y, dy, through_w, Pathway::forward_weights);
+    EXPECT_THROW(layer->backward_data(*backend, x, y, dy, through_b, Pathway::feedback_weights), Error);
+    weighted->set_feedback_weights(weighted->weights().value.clone());
+    layer->backward_data(*backend, x, y, dy, through_b, Pathway::feedback_weights);
+    for (size_t i = 0; i < through_w.numel(); ++i) ASSERT_EQ(through_w.at(i), through_b.at(i)) << layer->kind();
+    // A different B must change the delta (the pathway is really used).
+    backend->random_normal(weighted->feedback_weights(), 0, 1, 99, 0);
+    layer->backward_data(*backend, x, y, dy, through_b, Pathway::feedback_weights);
+    double difference = 0;
+    for (size_t i = 0; i < through_w.numel(); ++i) difference += std::abs(through_w.at(i) - through_b.at(i));
+    EXPECT_GT(difference, 1e-3) << layer->kind();
+  }
+}
+
+TEST_F(LayerGradients, WindowThatDoesNotFitIsAClearError) {
+  auto layer = make_conv2d(4, 5);
+  try {
+    layer->build({1, 1, 3, 3}, 2, {}, *backend);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 2 (conv2d): a 5x5 window (padding 0) does not fit the 3x3 input"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace bioprop
