@@ -9,20 +9,20 @@ find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(nlohmann_json REQUIRED)
 
-# OpenBLAS: Debian's cmake config gives the include folder and library path variables.
-find_package(OpenBLAS CONFIG QUIET)
-find_path(OPENBLAS_CBLAS_INCLUDE cblas.h PATHS ${OpenBLAS_INCLUDE_DIRS} /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas)
-if(OpenBLAS_LIBRARIES AND EXISTS "${OpenBLAS_LIBRARIES}")
-  set(OPENBLAS_LIBRARY ${OpenBLAS_LIBRARIES})
-else()
-  find_library(OPENBLAS_LIBRARY NAMES openblas)
-endif()
-if(NOT OPENBLAS_CBLAS_INCLUDE OR NOT OPENBLAS_LIBRARY)
-  message(FATAL_ERROR "OpenBLAS not found: run scripts/install-deps.sh (Debian package libopenblas-dev)")
+# OpenBLAS, its OpenMP build, linked statically: sharing one OpenMP runtime with our own parallel
+# loops avoids two thread pools spinning against each other (the pthread build halved our training
+# speed on 2 cores), and a static link lets the binaries travel to a GPU machine without Debian.
+find_path(OPENBLAS_CBLAS_INCLUDE cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
+find_library(OPENBLAS_LIBRARY NAMES libopenblasp-r0.3.21.a libopenblas.a openblasp-r0.3.21 openblas
+             PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
+find_library(GFORTRAN_LIBRARY NAMES libgfortran.a gfortran PATHS /usr/lib/gcc/x86_64-linux-gnu/12)
+if(NOT OPENBLAS_CBLAS_INCLUDE OR NOT OPENBLAS_LIBRARY OR NOT GFORTRAN_LIBRARY)
+  message(FATAL_ERROR "OpenBLAS (OpenMP build) not found: run scripts/install-deps.sh "
+                      "(Debian packages libopenblas-openmp-dev, libgfortran-12-dev)")
 endif()
 add_library(bioprop_openblas INTERFACE)
 target_include_directories(bioprop_openblas INTERFACE ${OPENBLAS_CBLAS_INCLUDE})
-target_link_libraries(bioprop_openblas INTERFACE ${OPENBLAS_LIBRARY})
+target_link_libraries(bioprop_openblas INTERFACE ${OPENBLAS_LIBRARY} ${GFORTRAN_LIBRARY} OpenMP::OpenMP_CXX m)
 
 # cuDNN ships inside the CUDA toolkit folder on our machines.
 find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})

@@ -1,0 +1,149 @@
+// End to end: bp learns real Fashion-MNIST images, the epoch loop writes its files atomically,
+// checkpoints round-trip, and a diverging run stops with a clear error.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "bioprop/config.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/trainer.hpp"
+#include "gradient_check.hpp"
+
+namespace bioprop {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* small_mlp = "[[layer]]\ntype = \"dense\"\nunits = 64\nactivation = \"relu\"\n";
+
+class Training : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    DataRequest request;
+    request.train_limit = 2000;
+    request.seed = 3;
+    data = new DataSplits(load_dataset(request));  // the Debian package's real Fashion-MNIST files
+  }
+  static void TearDownTestSuite() { delete data; }
+  void SetUp() override {
+    folder = fs::temp_directory_path() / ("bioprop-train-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(folder);
+  }
+  void TearDown() override { fs::remove_all(folder); }
+
+  std::unique_ptr<Network> mlp() {
+    return build_network({"mlp", "mlp.toml", small_mlp}, data->train.sample_shape(), 10, 5, *backend);
+  }
+  TrainSettings settings(int epochs) {
+    TrainSettings s;
+    s.epochs = epochs;
+    s.batch_size = 32;
+    s.show_progress = false;
+    s.run_folder = folder.string();
+    s.record = {{"net_toml", small_mlp}};
+    return s;
+  }
+
+  static DataSplits* data;
+  std::unique_ptr<Backend> backend = make_cpu_backend();
+  fs::path folder;
+};
+DataSplits* Training::data = nullptr;
+
+TEST_F(Training, BackpropLearnsAFashionMnistSubsetWellAboveChance) {
+  auto net = mlp();
+  Options rule_options, optimizer_options;
+  optimizer_options.set("learning_rate", 0.01);
+  auto rule = make_rule("bp", rule_options);
+  auto sgd = make_optimizer("sgd", optimizer_options);
+  const double before = evaluate(*net, data->test, *backend, 256).accuracy;
+  TrainSettings s = settings(5);
+  s.target_accuracy = 0.6;
+  const TrainSummary summary = train(*net, *rule, *sgd, *data, *backend, s);
+  EXPECT_LT(before, 0.25);
+  EXPECT_GT(summary.final_test_accuracy, 0.70) << "10 classes: chance is 0.10";
+  EXPECT_GE(summary.epochs_to_target, 1);
+  EXPECT_LT(summary.epochs.back().train_loss, summary.epochs.front().train_loss);
+}
+
+TEST_F(Training, WritesMetricsSummaryAndACheckpointThatRoundTrips) {
+  auto net = mlp();
+  Options rule_options, optimizer_options;
+  auto rule = make_rule("bp", rule_options);
+  auto adam = make_optimizer("adam", optimizer_options);
+  const TrainSummary summary = train(*net, *rule, *adam, *data, *backend, settings(2));
+  std::ifstream csv(folder / "metrics.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("epoch,train_loss,train_accuracy", 0), 0u);
+  int rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 2);
+  EXPECT_TRUE(fs::exists(folder / "metrics.jsonl"));
+  EXPECT_TRUE(fs::exists(folder / "summary.json"));
+  for (const auto& entry : fs::directory_iterator(folder)) EXPECT_NE(entry.path().extension(), ".tmp");
+
+  const std::string checkpoint = (folder / "checkpoint.bin").string();
+  const nlohmann::json record = read_checkpoint_record(checkpoint);
+  EXPECT_EQ(record.at("epoch"), 2);
+  auto restored = build_network({"mlp", "saved", record.at("net_toml")}, data->train.sample_shape(), 10, 99, *backend);
+  EXPECT_NE(evaluate(*restored, data->test, *backend, 500).accuracy, summary.final_test_accuracy);
+  load_checkpoint_weights(checkpoint, *restored, *backend);
+  EXPECT_DOUBLE_EQ(evaluate(*restored, data->test, *backend, 500).accuracy, summary.final_test_accuracy);
+}
+
+TEST_F(Training, CorruptCheckpointsAreRejected) {
+  fs::create_directories(folder);
+  auto net = mlp();
+  const std::string path = (folder / "c.bin").string();
+  save_checkpoint(path, *net, *backend, {{"net_toml", small_mlp}});
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size - 8);
+  EXPECT_THROW(load_checkpoint_weights(path, *net, *backend), Error);
+  auto other = build_network({"other", "o", "[[layer]]\ntype=\"dense\"\nunits=3\n"}, data->train.sample_shape(), 10, 1, *backend);
+  save_checkpoint(path, *net, *backend, {});
+  EXPECT_THROW(load_checkpoint_weights(path, *other, *backend), Error);
+}
+
+TEST_F(Training, DivergingRunStopsWithAClearError) {
+  auto net = mlp();
+  Options rule_options, optimizer_options;
+  optimizer_options.set("learning_rate", 1e3);
+  rule_options.set("loss", std::string("mse"));  // squared error grows with the outputs: the run blows up
+  auto rule = make_rule("bp", rule_options);
+  auto sgd = make_optimizer("sgd", optimizer_options);
+  try {
+    train(*net, *rule, *sgd, *data, *backend, settings(2));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the run diverged; lower the learning rate"), std::string::npos) << e.what();
+  }
+}
+
+// The whole bp pass through a small conv net equals finite differences of the network's loss.
+TEST_F(Training, NetworkBackwardMatchesFiniteDifferencesOfTheLoss) {
+  const char* text =
+      "[[layer]]\ntype=\"conv2d\"\nchannels=3\nkernel=3\nstride=2\npadding=1\nactivation=\"tanh\"\n"
+      "[[layer]]\ntype=\"avg_pool2d\"\nkernel=2\n"
+      "[[layer]]\ntype=\"locally_connected2d\"\nchannels=2\nkernel=2\nactivation=\"sigmoid\"\n"
+      "[[layer]]\ntype=\"dense\"\nunits=6\nactivation=\"softplus\"\n";
+  auto net = build_network({"t", "t", text}, {2, 9, 9}, 4, 2, *backend);
+  const Tensor x = testing::random_tensor(*backend, {3, 2, 9, 9}, 8);
+  const Tensor labels = Tensor::from({3}, std::vector<float>{0, 3, 1});
+  for (Loss loss : {Loss::cross_entropy, Loss::mean_squared_error}) {
+    auto value = [&] {
+      net->forward(*backend, x);
+      return static_cast<double>(compute_loss(*backend, loss, *net, labels));
+    };
+    value();
+    net->backward(*backend, Pathway::forward_weights);
+    for (Parameter* p : net->parameters()) {
+      const Tensor grad = p->grad.clone();
+      testing::expect_matches_finite_differences(p->name + " " + to_string(loss), p->value, grad, value, 1e-2f, 30);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bioprop
