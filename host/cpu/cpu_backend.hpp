@@ -47,6 +47,10 @@ class CpuBackend final : public Backend {
   float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override;
   int count_correct(const Tensor& outputs, const Tensor& labels) override;
 
+  void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
+                      uint64_t offset, GateOutputs& out, Tensor& tags) override;
+  void scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) override;
+
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override;
   void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
                  const AdamSettings& s, int step) override;

@@ -6,20 +6,28 @@
 namespace bioprop {
 
 std::vector<Parameter*> WeightedLayer::parameters() {
-  if (use_bias_) return {&weights_, &bias_};
-  return {&weights_};
+  std::vector<Parameter*> all{&weights_};
+  if (use_bias_) all.push_back(&bias_);
+  if (feedback_ && feedback_learns_) all.push_back(&*feedback_);
+  return all;
 }
 
-Tensor& WeightedLayer::feedback_weights() {
+Parameter& WeightedLayer::feedback() {
   if (!feedback_) fail("{} has no feedback weights: the learning rule did not create them", weights_.name);
   return *feedback_;
 }
 
-void WeightedLayer::set_feedback_weights(Tensor feedback) {
+Tensor& WeightedLayer::feedback_weights() { return feedback().value; }
+
+void WeightedLayer::set_feedback_weights(Tensor feedback, bool learns) {
   if (feedback.shape() != weights_.value.shape())
     fail("{}: feedback weights of shape {} do not match the weights {}", weights_.name, feedback.shape().str(),
          weights_.value.shape().str());
-  feedback_ = std::move(feedback);
+  std::string name = weights_.name;
+  name.replace(name.rfind(".weights"), std::string::npos, ".feedback");
+  Tensor grad(feedback.shape(), feedback.device());
+  feedback_ = Parameter{std::move(name), std::move(feedback), std::move(grad)};
+  feedback_learns_ = learns;
 }
 
 const Tensor& WeightedLayer::weights_for(Pathway pathway) {

@@ -6,5 +6,7 @@
 namespace bioprop {
 
 RuleInfo backprop_rule_info();
+RuleInfo brainprop_rule_info();
+RuleInfo qagrel_rule_info();
 
 }  // namespace bioprop

@@ -7,7 +7,7 @@ namespace bioprop {
 
 namespace {
 std::vector<RuleInfo>& registry() {
-  static std::vector<RuleInfo> rules = {backprop_rule_info()};
+  static std::vector<RuleInfo> rules = {backprop_rule_info(), brainprop_rule_info(), qagrel_rule_info()};
   return rules;
 }
 }  // namespace

@@ -1,6 +1,8 @@
 // Checkpoint format: "BIOPROP-CKPT-1\n", the byte length of the JSON record (8 bytes, little endian),
 // the record, then for every parameter in record["parameters"] order its float32 values.
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <fstream>
 
 #include "bioprop/error.hpp"
@@ -60,20 +62,30 @@ nlohmann::json read_checkpoint_record(const std::string& path) { return Checkpoi
 
 void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend) {
   CheckpointReader reader(path);
-  const auto& saved = reader.record.at("parameters");
-  const auto parameters = network.parameters();
-  if (saved.size() != parameters.size())
-    fail("{}: holds {} parameter tensors, the net has {}", path, saved.size(), parameters.size());
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    Parameter& p = *parameters[i];
-    const std::string name = saved[i].at("name");
-    const std::vector<int> dims = saved[i].at("shape");
-    if (name != p.name || Shape(dims) != p.value.shape())
-      fail("{}: parameter {} is {} {}, the net expects {} {}", path, i, name, Shape(dims).str(), p.name,
-           p.value.shape().str());
-    Tensor host(p.value.shape());
-    reader.read(host.data(), host.numel() * sizeof(float), p.name.c_str());
-    backend.copy(backend.to_device(host), p.value);
+  // Parameters are matched by name; the checkpoint may hold more (a rule's learned feedback weights,
+  // which evaluation does not need), but every parameter of the net must be there with its shape.
+  std::map<std::string, Parameter*> wanted;
+  for (Parameter* p : network.parameters()) wanted[p->name] = p;
+  size_t found = 0;
+  for (const auto& saved : reader.record.at("parameters")) {
+    const std::string name = saved.at("name");
+    const Shape shape(saved.at("shape").get<std::vector<int>>());
+    Tensor host(shape);
+    reader.read(host.data(), host.numel() * sizeof(float), name.c_str());
+    auto it = wanted.find(name);
+    if (it == wanted.end()) continue;
+    if (it->second->value.shape() != shape)
+      fail("{}: parameter {} has shape {}, the net expects {}", path, name, shape.str(), it->second->value.shape().str());
+    backend.copy(backend.to_device(host), it->second->value);
+    ++found;
+  }
+  if (found != wanted.size()) {
+    std::string missing;
+    for (const auto& [name, p] : wanted)
+      if (std::none_of(reader.record.at("parameters").begin(), reader.record.at("parameters").end(),
+                       [&](const nlohmann::json& s) { return s.at("name") == name; }))
+        missing += (missing.empty() ? "" : ", ") + name;
+    fail("{}: the checkpoint lacks parameter(s) {} of this net", path, missing);
   }
 }
 

@@ -63,7 +63,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   if (!folder.empty()) std::filesystem::create_directories(folder);
   const std::string checkpoint =
       settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string() : settings.checkpoint;
-  rule.attach(network, backend);
+  rule.attach(network, backend, settings.seed);
   const auto parameters = network.parameters();
   Progress progress(settings.show_progress);
   TrainSummary summary;

@@ -26,6 +26,21 @@ struct WindowGeometry {
 
 enum class Activation { relu, sigmoid, tanh, softplus };
 
+// Action selection of the reward-based rules (Q-AGREL, BrainProp): with probability 1 - epsilon the
+// greedy action (argmax of the action values), otherwise one drawn from softmax(values / temperature)
+// (a Max-Boltzmann controller, Wiering 1999).
+struct ExplorationPolicy {
+  float epsilon = 0.02f;
+  float temperature = 1.0f;
+};
+
+// Outputs of attention_gate, one entry per trial (sample) of the batch.
+struct GateOutputs {
+  Tensor actions;  // (N) chosen output unit, as float
+  Tensor rewards;  // (N) 1 if the action is the label, else 0
+  Tensor rpe;      // (N) reward-prediction error r - Z_a
+};
+
 struct SgdSettings {
   float learning_rate = 0.01f;
   float momentum = 0.0f;
@@ -95,6 +110,16 @@ class Backend {
   virtual float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) = 0;
   // Number of rows whose largest output is at the label.
   virtual int count_correct(const Tensor& outputs, const Tensor& labels) = 0;
+
+  // --- reward-based credit assignment (DESIGN.md section 2).
+  // For every trial b: selects an action a_b from values q_b (N,K) with the policy, using uniform draws
+  // (seed, offset, 2b) to decide on exploring and (seed, offset, 2b+1) to sample; gives reward
+  // r_b = [a_b == label_b] and rpe_b = r_b - q_b[a_b]; writes the output attention tag onehot(a_b)
+  // into tags (N,K). One pass over the batch (one launch on the GPU).
+  virtual void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
+                              uint64_t offset, GateOutputs& out, Tensor& tags) = 0;
+  // out_b = alpha * scale_b * x_b for every sample b: a per-trial neuromodulator applied to tags.
+  virtual void scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) = 0;
 
   // --- optimiser steps, in place. velocity / moments have the shape of the weights.
   virtual void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) = 0;

@@ -52,7 +52,9 @@ class Layer {
 };
 
 // Base of the layers with weights W, an optional bias and optional feedback weights B.
-// B has the shape of W, so B = W reproduces backprop exactly; rules decide how B is made and learnt.
+// B is an explicit, inspectable parameter with the shape of W (so B = W reproduces backprop exactly);
+// rules decide how B is made and whether it learns. A learning B is listed in parameters(), so the
+// optimiser updates it and checkpoints save it.
 class WeightedLayer : public Layer {
  public:
   explicit WeightedLayer(bool use_bias) : use_bias_(use_bias) {}
@@ -61,7 +63,9 @@ class WeightedLayer : public Layer {
   Parameter* bias() { return use_bias_ ? &bias_ : nullptr; }
   bool has_feedback() const { return feedback_.has_value(); }
   Tensor& feedback_weights();
-  void set_feedback_weights(Tensor feedback);
+  Parameter& feedback();
+  // Installs B (shape of W). With `learns`, B joins parameters() and needs a grad every step.
+  void set_feedback_weights(Tensor feedback, bool learns = false);
 
  protected:
   // Allocates W (and the bias) and draws W from the initializer with fan-in / fan-out given.
@@ -71,7 +75,8 @@ class WeightedLayer : public Layer {
 
   bool use_bias_;
   Parameter weights_, bias_;
-  std::optional<Tensor> feedback_;
+  std::optional<Parameter> feedback_;
+  bool feedback_learns_ = false;
 };
 
 std::unique_ptr<Layer> make_dense(int units, bool use_bias = true);

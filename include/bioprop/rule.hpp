@@ -33,8 +33,9 @@ class Rule {
  public:
   virtual ~Rule() = default;
   virtual std::string name() const = 0;
-  // Called once before training: create feedback weights or other state the rule needs.
-  virtual void attach(Network& /*network*/, Backend& /*backend*/) {}
+  // Called once before training: create feedback weights or other state the rule needs. `seed`
+  // feeds the rule's own random draws (feedback matrices, exploration).
+  virtual void attach(Network& /*network*/, Backend& /*backend*/, uint64_t /*seed*/) {}
   virtual StepResult step(Network& network, const Batch& batch, Backend& backend) = 0;
 };
 

@@ -1,0 +1,61 @@
+// Reference attention gate and per-trial modulation for the reward-based rules (Pozzi et al. 2018,
+// 2020): action selection, reward, reward-prediction error, and the output tag of the chosen unit.
+#include <algorithm>
+#include <cmath>
+
+#include "bioprop/error.hpp"
+#include "bioprop/rng.hpp"
+#include "cpu_backend.hpp"
+
+namespace bioprop {
+
+void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
+                                uint64_t offset, GateOutputs& out, Tensor& tags) {
+  const int batch = q.dim(0), actions = static_cast<int>(q.shape().sample_size());
+  if (labels.numel() != static_cast<size_t>(batch)) fail("attention_gate: {} labels for {} trials", labels.numel(), batch);
+  if (!(policy.temperature > 0.0f)) fail("attention_gate: temperature must be > 0, got {}", policy.temperature);
+  expect_shape(tags, q.shape(), "attention_gate tags");
+  for (Tensor* t : {&out.actions, &out.rewards, &out.rpe}) t->resize({batch});
+  fill(tags, 0.0f);
+  for (int b = 0; b < batch; ++b) {
+    const float* values = q.data() + static_cast<size_t>(b) * actions;
+    const float top = *std::max_element(values, values + actions);
+    int action = static_cast<int>(std::max_element(values, values + actions) - values);  // first maximum
+    const uint64_t index = 2 * static_cast<uint64_t>(b);
+    if (philox_uniform(seed, offset, index) < policy.epsilon) {
+      // Inverse-CDF draw from softmax(values / T); subtracting the max keeps exp() finite.
+      double total = 0;
+      for (int k = 0; k < actions; ++k) total += std::exp((values[k] - top) / policy.temperature);
+      const double target = philox_uniform(seed, offset, index + 1) * total;
+      double cumulative = 0;
+      action = actions - 1;
+      for (int k = 0; k < actions; ++k) {
+        cumulative += std::exp((values[k] - top) / policy.temperature);
+        if (target < cumulative) {
+          action = k;
+          break;
+        }
+      }
+    }
+    const float reward = static_cast<float>(action) == labels.data()[b] ? 1.0f : 0.0f;
+    out.actions.data()[b] = static_cast<float>(action);
+    out.rewards.data()[b] = reward;
+    out.rpe.data()[b] = reward - values[action];
+    tags.data()[static_cast<size_t>(b) * actions + action] = 1.0f;
+  }
+}
+
+void CpuBackend::scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) {
+  const size_t batch = static_cast<size_t>(x.dim(0)), sample = x.shape().sample_size();
+  if (scale.numel() != batch) fail("scale_samples: {} scales for {} samples", scale.numel(), batch);
+  if (out.numel() != x.numel()) fail("scale_samples: output {} for input {}", out.shape().str(), x.shape().str());
+  const float* in = x.data();
+  float* result = out.data();
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < batch; ++b) {
+    const float factor = alpha * scale.data()[b];
+    for (size_t i = 0; i < sample; ++i) result[b * sample + i] = factor * in[b * sample + i];
+  }
+}
+
+}  // namespace bioprop
