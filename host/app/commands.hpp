@@ -12,8 +12,9 @@ struct TrainFlags {
   // Which overrides the user actually gave (CLI11 fills `overrides` only for those).
   bool rule = false, net = false, dataset = false, data_dir = false, epochs = false, batch_size = false, lr = false,
        seed = false, device = false, optimizer = false, target = false, stop_at_target = false, validation = false,
-       train_limit = false, run_dir = false;
-  double learning_rate = 0.0;
+       train_limit = false, run_dir = false, init = false, init_std = false, checkpoint = false, momentum = false, weight_decay = false;
+  double learning_rate = 0.0, momentum_value = 0.0, weight_decay_value = 0.0;
+  bool no_bias = false;
   bool no_progress = false;
 };
 

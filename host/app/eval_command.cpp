@@ -25,7 +25,9 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, const s
     fail("{}: the checkpoint record lacks a field: {}", checkpoint, e.what());
   }
   request.data_dir = data_dir;
-  auto network = build_network(source, Shape(sample), classes, 0, *backend);
+  NetOverrides overrides;
+  if (record.contains("bias") && record["bias"].is_boolean()) overrides.bias = record["bias"].get<bool>();
+  auto network = build_network(source, Shape(sample), classes, 0, *backend, overrides);
   load_checkpoint_weights(checkpoint, *network, *backend);
   const DataSplits data = load_dataset(request);
   const Evaluation result = evaluate(*network, data.test, *backend, batch_size);

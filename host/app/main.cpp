@@ -26,6 +26,11 @@ int main(int argc, char** argv) {
   flag("--epochs", t.overrides.epochs, t.epochs, "Number of epochs [3]");
   flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [64]");
   flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [0.05]");
+  flag("--momentum", t.momentum_value, t.momentum, "SGD momentum [0.9]");
+  flag("--weight-decay", t.weight_decay_value, t.weight_decay, "L2 weight decay [0]");
+  flag("--init", t.overrides.net_overrides.init, t.init, "Replace the net's initialiser: he, glorot or normal");
+  flag("--init-std", t.overrides.net_overrides.init_std, t.init_std, "Standard deviation for --init normal");
+  train->add_flag("--no-bias", t.no_bias, "Build the net without biases (as BrainProp's reference code)");
   flag("--seed", t.overrides.seed, t.seed, "Seed for initial weights, shuffling and the split [1]");
   flag("--device", t.overrides.device, t.device, "auto, cpu, cuda or cuda:N [auto]");
   flag("--optimizer", t.overrides.optimizer, t.optimizer, "sgd or adam [sgd]");
@@ -34,6 +39,7 @@ int main(int argc, char** argv) {
   flag("--validation", t.overrides.data.validation, t.validation, "Training images held out for validation [0]");
   flag("--train-limit", t.overrides.data.train_limit, t.train_limit, "Use only this many training images [all]");
   flag("--run-dir", t.overrides.run_dir, t.run_dir, "Folder that receives a folder per run [runs]");
+  flag("--checkpoint", t.overrides.checkpoint, t.checkpoint, "Checkpoint path [<run folder>/checkpoint.bin]");
   train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
       ->each([&t](const std::string&) { t.stop_at_target = true; });
   train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");

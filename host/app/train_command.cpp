@@ -30,7 +30,13 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.validation) c.data.validation = o.data.validation;
   if (f.train_limit) c.data.train_limit = o.data.train_limit;
   if (f.run_dir) c.run_dir = o.run_dir;
+  if (f.checkpoint) c.checkpoint = o.checkpoint;
   if (f.lr) c.optimizer_options.set("learning_rate", f.learning_rate);
+  if (f.momentum) c.optimizer_options.set("momentum", f.momentum_value);
+  if (f.weight_decay) c.optimizer_options.set("weight_decay", f.weight_decay_value);
+  if (f.init) c.net_overrides.init = o.net_overrides.init;
+  if (f.init_std) c.net_overrides.init_std = o.net_overrides.init_std;
+  if (f.no_bias) c.net_overrides.bias = false;
   if (c.epochs < 1) fail("--epochs must be at least 1, got {}", c.epochs);
   if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
@@ -70,7 +76,8 @@ int run_train(const TrainFlags& flags) {
   spdlog::info("data: {} — {} train, {} validation, {} test images of shape {} ({:.1f} s)", c.data.name,
                data.train.size(), data.validation.size(), data.test.size(), data.train.sample_shape().str(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
-  auto network = build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend);
+  auto network =
+      build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend, c.net_overrides);
   spdlog::info("{}", network->summary());
   spdlog::info("rule: {}, optimizer: {}, {} epochs of batch {}", rule->name(), optimizer->describe(), c.epochs,
                c.batch_size);
@@ -88,6 +95,7 @@ int run_train(const TrainFlags& flags) {
   settings.record = {{"rule", c.rule},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},
+                     {"bias", c.net_overrides.bias ? nlohmann::json(*c.net_overrides.bias) : nlohmann::json(nullptr)},
                      {"dataset", c.data.name},
                      {"sample_shape", data.train.sample_shape().dims()},
                      {"classes", data.train.classes},

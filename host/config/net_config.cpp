@@ -87,15 +87,17 @@ void add_layer(const toml::table& table, const std::string& where, bool default_
 }  // namespace
 
 std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sample, int classes, uint64_t seed,
-                                       Backend& backend) {
+                                       Backend& backend, const NetOverrides& overrides) {
   const toml::table table = parse_toml(source.text, source.origin);
   TomlFields fields(table, source.origin);
   fields.get<std::string>("description", "");
   Initializer init;
-  init.kind = parse_init(fields.get<std::string>("init", "he"), source.origin);
+  const std::string init_kind = fields.get<std::string>("init", "he");
+  init.kind = parse_init(overrides.init.empty() ? init_kind : overrides.init, source.origin);
   init.stddev = static_cast<float>(fields.get<double>("init_std", 0.01));
+  if (overrides.init_std > 0) init.stddev = static_cast<float>(overrides.init_std);
   init.seed = seed;
-  const bool bias = fields.get<bool>("bias", true);
+  const bool bias = overrides.bias.value_or(fields.get<bool>("bias", true));
   const toml::array* layer_tables = fields.array("layer");
   if (!layer_tables || layer_tables->empty()) fail("{}: no [[layer]] tables", source.origin);
   fields.check_no_unknown_keys();

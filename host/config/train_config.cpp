@@ -13,6 +13,9 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   TrainConfig c;
   c.rule = fields.get<std::string>("rule", c.rule);
   c.net = fields.get<std::string>("net", c.net);
+  c.net_overrides.init = fields.get<std::string>("init", c.net_overrides.init);
+  c.net_overrides.init_std = fields.get<double>("init_std", c.net_overrides.init_std);
+  if (table.contains("bias")) c.net_overrides.bias = fields.get<bool>("bias", true);
   c.data.name = fields.get<std::string>("dataset", c.data.name);
   c.data.data_dir = fields.get<std::string>("data_dir", c.data.data_dir);
   c.data.validation = fields.get<int>("validation", c.data.validation);

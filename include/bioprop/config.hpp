@@ -2,6 +2,7 @@
 // Experiment and net configuration from TOML files. Every key is checked: an unknown key, a value of
 // the wrong type or out of range stops with an Error naming the file, the field and the value.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +24,24 @@ NetSource load_net_source(const std::string& name_or_path);
 // A net's description line ("description" key), for listings.
 std::string net_description(const NetSource& source);
 
+// Settings of an experiment that replace a net file's own (e.g. BrainProp's reference init N(0, 0.005)
+// without biases, on any net).
+struct NetOverrides {
+  std::string init;           // empty: the net's "init"
+  double init_std = 0.0;      // > 0: replaces the net's "init_std"
+  std::optional<bool> bias;   // replaces the net's "bias" default (layers that set "bias" keep theirs)
+};
+
 // Parses the net and builds it for samples of shape `sample` with a dense readout of `classes` units
-// appended. `init_override`, when not empty, replaces the net's "init" setting.
+// appended.
 std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sample, int classes, uint64_t seed,
-                                       Backend& backend);
+                                       Backend& backend, const NetOverrides& overrides = {});
 
 struct TrainConfig {
   std::string rule = "bp";
   Options rule_options{"[rule]"};
   std::string net = "conv";
+  NetOverrides net_overrides;
   DataRequest data;
   int epochs = 3;
   int batch_size = 64;
