@@ -1,21 +1,7 @@
 #include "bioprop/rng.hpp"
 
-#include <cmath>
-#include <numbers>
 
 namespace bioprop {
-
-float philox_uniform(uint64_t seed, uint64_t offset, uint64_t index) {
-  return uniform_from_bits(philox_block(seed, offset + index / 4)[index % 4]);
-}
-
-float philox_normal(uint64_t seed, uint64_t offset, uint64_t index) {
-  const PhiloxBlock words = philox_block(seed, offset + index / 4);
-  const size_t lane = index % 4 & ~size_t{1};
-  const float radius = std::sqrt(-2.0f * std::log(uniform_from_bits(words[lane])));
-  const float angle = 2.0f * std::numbers::pi_v<float> * uniform_from_bits(words[lane + 1]);
-  return index % 2 == 0 ? radius * std::cos(angle) : radius * std::sin(angle);
-}
 
 uint32_t HostRng::next_word() {
   if (used_ == 4) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bioprop/activation_math.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/rng.hpp"
 
@@ -71,27 +72,6 @@ void CpuBackend::bias_grad(const Tensor& dy, float beta, Tensor& dbias) {
   }
 }
 
-namespace {
-float activate(Activation f, float a) {
-  switch (f) {
-    case Activation::relu: return a > 0.0f ? a : 0.0f;
-    case Activation::sigmoid: return 1.0f / (1.0f + std::exp(-a));
-    case Activation::tanh: return std::tanh(a);
-    case Activation::softplus: return a > 20.0f ? a : std::log1p(std::exp(a));  // log(1+e^a), no overflow
-  }
-  return 0.0f;
-}
-float derivative(Activation f, float a, float h) {
-  switch (f) {
-    case Activation::relu: return a > 0.0f ? 1.0f : 0.0f;
-    case Activation::sigmoid: return h * (1.0f - h);
-    case Activation::tanh: return 1.0f - h * h;
-    case Activation::softplus: return 1.0f / (1.0f + std::exp(-a));
-  }
-  return 0.0f;
-}
-}  // namespace
-
 void CpuBackend::activation_forward(Activation f, const Tensor& a, Tensor& h) {
   expect_same_size(a, h, "activation_forward");
   const size_t total = a.numel();
@@ -107,7 +87,7 @@ void CpuBackend::activation_backward(Activation f, const Tensor& a, const Tensor
   const float *in = a.data(), *out = h.data(), *grad_out = dh.data();
   float* grad_in = da.data();
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < total; ++i) grad_in[i] = grad_out[i] * derivative(f, in[i], out[i]);
+  for (size_t i = 0; i < total; ++i) grad_in[i] = grad_out[i] * activation_derivative(f, in[i], out[i]);
 }
 
 void CpuBackend::fill(Tensor& x, float value) { std::fill_n(x.data(), x.numel(), value); }

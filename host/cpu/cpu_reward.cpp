@@ -1,8 +1,6 @@
 // Reference attention gate and per-trial modulation for the reward-based rules (Pozzi et al. 2018,
 // 2020): action selection, reward, reward-prediction error, and the output tag of the chosen unit.
-#include <algorithm>
-#include <cmath>
-
+#include "bioprop/attention_gate_math.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/rng.hpp"
 #include "cpu_backend.hpp"
@@ -19,24 +17,9 @@ void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const Exp
   fill(tags, 0.0f);
   for (int b = 0; b < batch; ++b) {
     const float* values = q.data() + static_cast<size_t>(b) * actions;
-    const float top = *std::max_element(values, values + actions);
-    int action = static_cast<int>(std::max_element(values, values + actions) - values);  // first maximum
-    const uint64_t index = 2 * static_cast<uint64_t>(b);
-    if (philox_uniform(seed, offset, index) < policy.epsilon) {
-      // Inverse-CDF draw from softmax(values / T); subtracting the max keeps exp() finite.
-      double total = 0;
-      for (int k = 0; k < actions; ++k) total += std::exp((values[k] - top) / policy.temperature);
-      const double target = philox_uniform(seed, offset, index + 1) * total;
-      double cumulative = 0;
-      action = actions - 1;
-      for (int k = 0; k < actions; ++k) {
-        cumulative += std::exp((values[k] - top) / policy.temperature);
-        if (target < cumulative) {
-          action = k;
-          break;
-        }
-      }
-    }
+    const uint64_t draw = 2 * static_cast<uint64_t>(b);
+    const int action = choose_action(values, actions, policy, philox_uniform(seed, offset, draw),
+                                     philox_uniform(seed, offset, draw + 1));
     const float reward = static_cast<float>(action) == labels.data()[b] ? 1.0f : 0.0f;
     out.actions.data()[b] = static_cast<float>(action);
     out.rewards.data()[b] = reward;

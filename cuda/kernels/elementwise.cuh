@@ -1,0 +1,67 @@
+#pragma once
+// Element-wise kernels: activations and their derivatives (math shared with the CPU reference in
+// activation_math.hpp), per-trial scaling of tags, and Philox random fills.
+#include "bioprop/activation_math.hpp"
+#include "bioprop/cuda_launch.hpp"
+#include "bioprop/rng.hpp"
+
+namespace bioprop::kernels {
+
+constexpr unsigned elementwise_block = 256;
+
+__global__ void activation_forward_kernel(Activation f, const float* __restrict__ a, float* __restrict__ h, size_t n) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) h[i] = activate(f, a[i]);
+}
+
+__global__ void activation_backward_kernel(Activation f, const float* __restrict__ a, const float* __restrict__ h,
+                                           const float* __restrict__ dh, float* __restrict__ da, size_t n) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) da[i] = dh[i] * activation_derivative(f, a[i], h[i]);
+}
+
+// out[b][i] = alpha * scale[b] * x[b][i]
+__global__ void scale_samples_kernel(const float* __restrict__ x, const float* __restrict__ scale, float alpha,
+                                     float* __restrict__ out, size_t sample, size_t n) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = alpha * scale[i / sample] * x[i];
+}
+
+__global__ void random_normal_kernel(float* __restrict__ x, size_t n, float mean, float stddev, uint64_t seed,
+                                     uint64_t offset) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = mean + stddev * philox_normal(seed, offset, i);
+}
+
+__global__ void random_uniform_kernel(float* __restrict__ x, size_t n, float low, float high, uint64_t seed,
+                                      uint64_t offset) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = low + (high - low) * philox_uniform(seed, offset, i);
+}
+
+inline void activation_forward(Activation f, const float* a, float* h, size_t n, cudaStream_t stream) {
+  launch(activation_forward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h, n);
+}
+inline void activation_backward(Activation f, const float* a, const float* h, const float* dh, float* da, size_t n,
+                                cudaStream_t stream) {
+  launch(activation_backward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a,
+         h, dh, da, n);
+}
+inline void scale_samples(const float* x, const float* scale, float alpha, float* out, size_t batch, size_t sample,
+                          cudaStream_t stream) {
+  const size_t n = batch * sample;
+  launch(scale_samples_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale,
+         alpha, out, sample, n);
+}
+inline void random_normal(float* x, size_t n, float mean, float stddev, uint64_t seed, uint64_t offset,
+                          cudaStream_t stream) {
+  launch(random_normal_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, mean,
+         stddev, seed, offset);
+}
+inline void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, uint64_t offset,
+                           cudaStream_t stream) {
+  launch(random_uniform_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, low,
+         high, seed, offset);
+}
+
+}  // namespace bioprop::kernels
