@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   flag("--epochs", t.overrides.epochs, t.epochs, "Number of epochs [3]");
   flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [64]");
   flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [0.05]");
+  train->add_option("--rule-option", t.rule_options,
+                    "A rule setting KEY=VALUE, repeatable (e.g. --rule-option epsilon=0.05; see `bioprop list`)");
   flag("--momentum", t.momentum_value, t.momentum, "SGD momentum [0.9]");
   flag("--weight-decay", t.weight_decay_value, t.weight_decay, "L2 weight decay [0]");
   flag("--init", t.overrides.net_overrides.init, t.init, "Replace the net's initialiser: he, glorot or normal");

@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
@@ -12,6 +13,20 @@
 namespace bioprop {
 
 namespace {
+
+// KEY=VALUE from the command line: true/false, an integer, a number, or else a string.
+void set_option(Options& options, const std::string& assignment) {
+  const size_t equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) fail("--rule-option '{}': expected KEY=VALUE", assignment);
+  const std::string key = assignment.substr(0, equals), value = assignment.substr(equals + 1);
+  if (value == "true" || value == "false") return options.set(key, value == "true");
+  char* end = nullptr;
+  const long long integer = std::strtoll(value.c_str(), &end, 10);
+  if (!value.empty() && *end == '\0') return options.set(key, integer);
+  const double number = std::strtod(value.c_str(), &end);
+  if (!value.empty() && *end == '\0') return options.set(key, number);
+  options.set(key, value);
+}
 
 TrainConfig merge(const TrainFlags& f) {
   TrainConfig c = f.config.empty() ? TrainConfig{} : load_train_config(f.config);
@@ -31,6 +46,7 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.train_limit) c.data.train_limit = o.data.train_limit;
   if (f.run_dir) c.run_dir = o.run_dir;
   if (f.checkpoint) c.checkpoint = o.checkpoint;
+  for (const std::string& assignment : f.rule_options) set_option(c.rule_options, assignment);
   if (f.lr) c.optimizer_options.set("learning_rate", f.learning_rate);
   if (f.momentum) c.optimizer_options.set("momentum", f.momentum_value);
   if (f.weight_decay) c.optimizer_options.set("weight_decay", f.weight_decay_value);

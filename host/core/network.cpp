@@ -56,6 +56,18 @@ void Network::backward(Backend& backend, Pathway pathway) {
   }
 }
 
+void Network::forward_range(Backend& backend, int first, int last) {
+  for (size_t i = static_cast<size_t>(first); i < static_cast<size_t>(last); ++i)
+    layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
+}
+
+std::vector<int> Network::weighted_layers() {
+  std::vector<int> indexes;
+  for (int i = 0; i < size(); ++i)
+    if (dynamic_cast<WeightedLayer*>(&layer(i))) indexes.push_back(i);
+  return indexes;
+}
+
 std::vector<Parameter*> Network::parameters() {
   std::vector<Parameter*> all;
   for (auto& l : layers_)

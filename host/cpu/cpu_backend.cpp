@@ -52,7 +52,7 @@ void CpuBackend::add_bias(Tensor& y, const Tensor& bias) {
   const size_t inner = bias_inner(y, bias), count = bias.numel(), total = y.numel();
   float* out = y.data();
   const float* b = bias.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) out[i] += b[(i / inner) % count];
 }
 
@@ -61,7 +61,7 @@ void CpuBackend::bias_grad(const Tensor& dy, float beta, Tensor& dbias) {
   const size_t batch = static_cast<size_t>(dy.dim(0));
   const float* d = dy.data();
   float* out = dbias.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count * batch * inner > parallel_threshold) schedule(static)
   for (size_t j = 0; j < count; ++j) {
     double sum = 0;
     for (size_t n = 0; n < batch; ++n) {
@@ -77,7 +77,7 @@ void CpuBackend::activation_forward(Activation f, const Tensor& a, Tensor& h) {
   const size_t total = a.numel();
   const float* in = a.data();
   float* out = h.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) out[i] = activate(f, in[i]);
 }
 
@@ -86,7 +86,7 @@ void CpuBackend::activation_backward(Activation f, const Tensor& a, const Tensor
   const size_t total = a.numel();
   const float *in = a.data(), *out = h.data(), *grad_out = dh.data();
   float* grad_in = da.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) grad_in[i] = grad_out[i] * activation_derivative(f, in[i], out[i]);
 }
 
@@ -104,17 +104,43 @@ void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
 
 void CpuBackend::scale(float alpha, Tensor& x) { cblas_sscal(static_cast<int>(x.numel()), alpha, x.data(), 1); }
 
+void CpuBackend::sign(const Tensor& x, float scale, Tensor& out) {
+  expect_same_size(x, out, "sign");
+  const size_t total = x.numel();
+  const float* in = x.data();
+  float* result = out.data();
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) result[i] = in[i] > 0.0f ? scale : (in[i] < 0.0f ? -scale : 0.0f);
+}
+
+double CpuBackend::sum_of_squares(const Tensor& x) {
+  const size_t total = x.numel();
+  const float* in = x.data();
+  double sum = 0.0;
+#pragma omp parallel for reduction(+ : sum) if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) sum += static_cast<double>(in[i]) * in[i];
+  return sum;
+}
+
+void CpuBackend::copy_columns(const Tensor& src, int first, Tensor& dst) {
+  const int batch = rows(src), width = cols(src), count = cols(dst);
+  if (rows(dst) != batch || first < 0 || first + count > width)
+    fail("copy_columns: columns [{}, {}) of {} into {}", first, first + count, src.shape().str(), dst.shape().str());
+  for (int n = 0; n < batch; ++n)
+    std::copy_n(src.data() + static_cast<size_t>(n) * width + first, count, dst.data() + static_cast<size_t>(n) * count);
+}
+
 void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) {
   float* out = x.data();
   const size_t total = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) out[i] = low + (high - low) * philox_uniform(seed, offset, i);
 }
 
 void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) {
   float* out = x.data();
   const size_t total = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) out[i] = mean + stddev * philox_normal(seed, offset, i);
 }
 
@@ -180,7 +206,7 @@ void CpuBackend::sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity,
   const float* g = grad.data();
   const size_t total = weights.numel();
   // v = momentum * v + (g + weight_decay * w);  w -= lr * v   (PyTorch's SGD convention)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) {
     v[i] = s.momentum * v[i] + g[i] + s.weight_decay * w[i];
     w[i] -= s.learning_rate * v[i];
@@ -197,7 +223,7 @@ void CpuBackend::adam_step(Tensor& weights, const Tensor& grad, Tensor& first_mo
   const float correction1 = 1.0f - std::pow(s.beta1, static_cast<float>(step));
   const float correction2 = 1.0f - std::pow(s.beta2, static_cast<float>(step));
   const float step_size = s.learning_rate * std::sqrt(correction2) / correction1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) {
     const float gi = g[i] + s.weight_decay * w[i];
     m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * gi;

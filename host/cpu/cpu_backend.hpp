@@ -40,6 +40,9 @@ class CpuBackend final : public Backend {
   void copy(const Tensor& from, Tensor& to) override;
   void axpy(float alpha, const Tensor& x, Tensor& y) override;
   void scale(float alpha, Tensor& x) override;
+  void sign(const Tensor& x, float scale, Tensor& out) override;
+  double sum_of_squares(const Tensor& x) override;
+  void copy_columns(const Tensor& src, int first, Tensor& dst) override;
   void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override;
   void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override;
 
@@ -70,6 +73,9 @@ class CpuBackend final : public Backend {
 void gather_patch(const float* image, const WindowGeometry& g, int oh, int ow, float* patch);
 // Adds patch[patch_size] back into image gradient `image` (the transpose of gather_patch).
 void scatter_patch_add(const float* patch, const WindowGeometry& g, int oh, int ow, float* image);
+
+// Element counts below this run on one thread: waking the OpenMP team costs more than the work.
+constexpr size_t parallel_threshold = 1 << 15;
 
 // Checks that a tensor has the expected shape; a mismatch is a programming error in a layer.
 void expect_shape(const Tensor& t, const Shape& shape, const char* what);

@@ -34,7 +34,7 @@ void CpuBackend::scale_samples(const Tensor& x, const Tensor& scale, float alpha
   if (out.numel() != x.numel()) fail("scale_samples: output {} for input {}", out.shape().str(), x.shape().str());
   const float* in = x.data();
   float* result = out.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (batch * sample > parallel_threshold) schedule(static)
   for (size_t b = 0; b < batch; ++b) {
     const float factor = alpha * scale.data()[b];
     for (size_t i = 0; i < sample; ++i) result[b * sample + i] = factor * in[b * sample + i];

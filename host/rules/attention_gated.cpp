@@ -18,6 +18,7 @@
 
 #include "bioprop/error.hpp"
 #include "builtin_rules.hpp"
+#include "rule_helpers.hpp"
 
 namespace bioprop {
 namespace {
@@ -37,15 +38,9 @@ class AttentionGated final : public Rule {
       if (!layer) continue;
       if (feedback_ == FeedbackKind::symmetric) {
         layer->set_feedback_weights(layer->weights().value.clone(), /*learns=*/true);
-      } else {
-        // Reward-based feedback alignment: a fixed random B with the spread of W.
-        const Tensor host = backend.to_host(layer->weights().value);
-        double squares = 0;
-        for (float w : host.values()) squares += static_cast<double>(w) * w;
-        Tensor random(host.shape(), backend.device());
-        backend.random_normal(random, 0.0f, static_cast<float>(std::sqrt(squares / static_cast<double>(host.numel()))),
-                              seed ^ 0xFEEDBAC4ull, static_cast<uint64_t>(i) << 40);
-        layer->set_feedback_weights(std::move(random), /*learns=*/false);
+      } else {  // reward-based feedback alignment: a fixed random B with the spread of W
+        layer->set_feedback_weights(
+            random_feedback_like(layer->weights().value, {}, backend, seed, static_cast<uint64_t>(i) << 40), false);
       }
     }
     modulated_.resize(static_cast<size_t>(network.size()) + 1);

@@ -1,6 +1,7 @@
 // bp: the baseline. delta_l = (W_{l+1}^T delta_{l+1}) * f'(a_l), dW_l = delta_l h_{l-1}^T
 // (Rumelhart, Hinton, Williams 1986), with softmax cross-entropy or mean squared error at the output.
 #include "builtin_rules.hpp"
+#include "rule_helpers.hpp"
 
 namespace bioprop {
 namespace {
@@ -10,10 +11,7 @@ class Backprop final : public Rule {
   explicit Backprop(Loss loss) : loss_(loss) {}
   std::string name() const override { return "bp"; }
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
-    network.forward(backend, batch.inputs);
-    StepResult result;
-    result.loss = compute_loss(backend, loss_, network, batch.labels);
-    result.correct = backend.count_correct(network.output(), batch.labels);
+    const StepResult result = forward_and_loss(network, batch, backend, loss_);
     network.backward(backend, Pathway::forward_weights);
     return result;
   }

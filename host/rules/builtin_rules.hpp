@@ -8,5 +8,12 @@ namespace bioprop {
 RuleInfo backprop_rule_info();
 RuleInfo brainprop_rule_info();
 RuleInfo qagrel_rule_info();
+RuleInfo fa_rule_info();
+RuleInfo dfa_rule_info();
+RuleInfo sign_symmetry_rule_info();
+RuleInfo fa_ex_rule_info();
+RuleInfo elm_rule_info();
+RuleInfo wp_rule_info();
+RuleInfo np_rule_info();
 
 }  // namespace bioprop

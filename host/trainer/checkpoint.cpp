@@ -41,17 +41,20 @@ struct CheckpointReader {
 };
 }  // namespace
 
-void save_checkpoint(const std::string& path, Network& network, Backend& backend, const nlohmann::json& record) {
+void save_checkpoint(const std::string& path, Network& network, Backend& backend, const nlohmann::json& record,
+                     const std::vector<Parameter*>& extra) {
+  std::vector<Parameter*> parameters = network.parameters();
+  parameters.insert(parameters.end(), extra.begin(), extra.end());
   nlohmann::json full = record;
   full["parameters"] = nlohmann::json::array();
-  for (Parameter* p : network.parameters())
+  for (Parameter* p : parameters)
     full["parameters"].push_back({{"name", p->name}, {"shape", p->value.shape().dims()}});
   const std::string text = full.dump();
   std::string bytes(magic, magic_size);
   const uint64_t length = text.size();
   bytes.append(reinterpret_cast<const char*>(&length), sizeof length);
   bytes += text;
-  for (Parameter* p : network.parameters()) {
+  for (Parameter* p : parameters) {
     const Tensor host = backend.to_host(p->value);
     bytes.append(reinterpret_cast<const char*>(host.data()), host.numel() * sizeof(float));
   }

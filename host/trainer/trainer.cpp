@@ -64,7 +64,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   const std::string checkpoint =
       settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string() : settings.checkpoint;
   rule.attach(network, backend, settings.seed);
-  const auto parameters = network.parameters();
+  const auto parameters = rule.trainable(network);
   Progress progress(settings.show_progress);
   TrainSummary summary;
 
@@ -118,7 +118,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       nlohmann::json record = settings.record;
       record["epoch"] = epoch;
       record["test_accuracy"] = m.test_accuracy;
-      save_checkpoint(checkpoint, network, backend, record);
+      save_checkpoint(checkpoint, network, backend, record, rule.rule_parameters());
     }
     if (reached && settings.stop_at_target) break;
   }

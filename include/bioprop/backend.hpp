@@ -99,6 +99,12 @@ class Backend {
   // y = alpha * x + y
   virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;
   virtual void scale(float alpha, Tensor& x) = 0;
+  // out = scale * sign(x) (sign(0) = 0): sign-symmetric feedback.
+  virtual void sign(const Tensor& x, float scale, Tensor& out) = 0;
+  // Sum of x_i^2 over the tensor (returned to the host).
+  virtual double sum_of_squares(const Tensor& x) = 0;
+  // dst (N, F) = columns [first, first + F) of src (N, W): one layer's slice of a fused projection.
+  virtual void copy_columns(const Tensor& src, int first, Tensor& dst) = 0;
   virtual void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) = 0;
   virtual void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) = 0;
 

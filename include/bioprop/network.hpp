@@ -32,6 +32,12 @@ class Network {
   // Backprop from dL/d(output) = gradient(size()): every layer's weight_grad and backward_data,
   // through W or through the feedback weights B.
   void backward(Backend& backend, Pathway pathway);
+  // Re-runs layers [first, last) on the stored activations, after a rule changed activations(first)
+  // (node perturbation). Needs a forward() of the same batch before.
+  void forward_range(Backend& backend, int first, int last);
+  Tensor& mutable_activations(int i) { return activations_.at(static_cast<size_t>(i)); }
+  // Indexes of the layers with weights, in order.
+  std::vector<int> weighted_layers();
 
   std::vector<Parameter*> parameters();
   size_t parameter_count();

@@ -37,6 +37,10 @@ class Rule {
   // feeds the rule's own random draws (feedback matrices, exploration).
   virtual void attach(Network& /*network*/, Backend& /*backend*/, uint64_t /*seed*/) {}
   virtual StepResult step(Network& network, const Batch& batch, Backend& backend) = 0;
+  // The parameters the optimiser updates (all by default; ELM trains only the readout).
+  virtual std::vector<Parameter*> trainable(Network& network) { return network.parameters(); }
+  // Fixed matrices the rule owns rather than a layer (DFA's projection): saved with checkpoints.
+  virtual std::vector<Parameter*> rule_parameters() { return {}; }
 };
 
 struct RuleInfo {

@@ -55,7 +55,9 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
 void write_file_atomically(const std::string& path, const std::string& text);
 
 // Checkpoints: the run record (JSON, which holds the net definition) and every parameter by name.
-void save_checkpoint(const std::string& path, Network& network, Backend& backend, const nlohmann::json& record);
+// `extra`: parameters owned by the rule (saved after the net's).
+void save_checkpoint(const std::string& path, Network& network, Backend& backend, const nlohmann::json& record,
+                     const std::vector<Parameter*>& extra = {});
 // Reads the record of a checkpoint (to rebuild its net) without the weights.
 nlohmann::json read_checkpoint_record(const std::string& path);
 // Loads the weights into a net built from the record; names and shapes must match.

@@ -1,0 +1,125 @@
+// Perturbation rules: the gradient is estimated from the change of the loss under random noise,
+// with no feedback pathway at all. With noise xi ~ N(0, sigma^2) and dL = L(perturbed) - L(clean),
+//   wp (weight perturbation): grad_W ~ dL * xi_W / sigma^2, xi_W added to every weight;
+//   np (node perturbation):   dL/da_l ~ dL * xi_l / sigma^2, xi_l added to every weighted layer's
+//                             pre-activation a_l; then dW_l = (dL/da_l) h_{l-1}^T as in bp.
+// Both are unbiased to first order in sigma; `perturbations` estimates are averaged per batch.
+#include "bioprop/error.hpp"
+#include "builtin_rules.hpp"
+#include "rule_helpers.hpp"
+
+namespace bioprop {
+namespace {
+
+struct PerturbationSettings {
+  bool nodes = false;  // np; else wp
+  Loss loss = Loss::cross_entropy;
+  float sigma = 1e-2f;
+  int perturbations = 1;
+};
+
+class Perturbation final : public Rule {
+ public:
+  explicit Perturbation(PerturbationSettings s) : s_(s) {}
+  std::string name() const override { return s_.nodes ? "np" : "wp"; }
+
+  void attach(Network& network, Backend& backend, uint64_t seed) override {
+    seed_ = seed;
+    weighted_ = network.weighted_layers();
+    noise_.clear();
+    saved_.clear();
+    if (!s_.nodes)
+      for (Parameter* p : network.parameters()) {
+        noise_.emplace_back(p->value.shape(), backend.device());
+        saved_.emplace_back(p->value.shape(), backend.device());
+      }
+    else
+      noise_.resize(weighted_.size());
+  }
+
+  StepResult step(Network& network, const Batch& batch, Backend& backend) override {
+    const StepResult clean = forward_and_loss(network, batch, backend, s_.loss);
+    const auto parameters = network.parameters();
+    const float weight = 1.0f / (s_.sigma * s_.sigma * static_cast<float>(s_.perturbations));
+    for (int trial = 0; trial < s_.perturbations; ++trial, ++draws_) {
+      const float change = (s_.nodes ? perturb_nodes(network, batch, backend) : perturb_weights(network, batch, backend, parameters)) -
+                           clean.loss;
+      const float beta = trial == 0 ? 0.0f : 1.0f;
+      if (s_.nodes) {
+        for (size_t j = 0; j < weighted_.size(); ++j) {
+          const int i = weighted_[j];
+          backend.scale(change * weight, noise_[j]);  // the estimate of dL/da_l, in place of the noise
+          network.layer(i).weight_grad(backend, network.activations(i), noise_[j], beta);
+        }
+      } else {
+        for (size_t p = 0; p < parameters.size(); ++p) {
+          if (beta == 0.0f) backend.fill(parameters[p]->grad, 0.0f);
+          backend.axpy(change * weight, noise_[p], parameters[p]->grad);
+        }
+      }
+    }
+    return clean;
+  }
+
+ private:
+  // Noise for parameter or layer `index` of the current draw: its own Philox stream.
+  void draw(Tensor& noise, size_t index, Backend& backend) {
+    backend.random_normal(noise, 0.0f, s_.sigma, seed_ ^ 0x9E27u, (draws_ << 32) + (static_cast<uint64_t>(index) << 24));
+  }
+
+  float perturb_weights(Network& network, const Batch& batch, Backend& backend, const std::vector<Parameter*>& parameters) {
+    for (size_t p = 0; p < parameters.size(); ++p) {
+      draw(noise_[p], p, backend);
+      backend.copy(parameters[p]->value, saved_[p]);
+      backend.axpy(1.0f, noise_[p], parameters[p]->value);
+    }
+    network.forward(backend, batch.inputs);
+    const float loss = compute_loss(backend, s_.loss, network, batch.labels);
+    for (size_t p = 0; p < parameters.size(); ++p) backend.copy(saved_[p], parameters[p]->value);  // exact restore
+    return loss;
+  }
+
+  // A forward pass with noise added to the output of every weighted layer (its pre-activation).
+  float perturb_nodes(Network& network, const Batch& batch, Backend& backend) {
+    int next = 0;
+    for (size_t j = 0; j < weighted_.size(); ++j) {
+      const int i = weighted_[j];
+      network.forward_range(backend, next, i + 1);
+      Tensor& output = network.mutable_activations(i + 1);
+      noise_[j].resize(output.shape());
+      draw(noise_[j], j, backend);
+      backend.axpy(1.0f, noise_[j], output);
+      next = i + 1;
+    }
+    network.forward_range(backend, next, network.size());
+    return compute_loss(backend, s_.loss, network, batch.labels);
+  }
+
+  PerturbationSettings s_;
+  uint64_t seed_ = 0, draws_ = 0;
+  std::vector<int> weighted_;
+  std::vector<Tensor> noise_, saved_;
+};
+
+RuleInfo make_info(bool nodes) {
+  return {nodes ? "np" : "wp",
+          nodes ? "node perturbation: noise on pre-activations; options sigma [0.01], perturbations [1], loss"
+                : "weight perturbation: noise on every weight; options sigma [0.01], perturbations [1], loss",
+          [nodes](Options& options) -> std::unique_ptr<Rule> {
+            PerturbationSettings s;
+            s.nodes = nodes;
+            s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
+            s.sigma = static_cast<float>(options.get_number("sigma", s.sigma));
+            s.perturbations = static_cast<int>(options.get_integer("perturbations", s.perturbations));
+            if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
+            if (s.perturbations < 1) fail("{}: 'perturbations' must be >= 1, got {}", options.where(), s.perturbations);
+            return std::make_unique<Perturbation>(s);
+          }};
+}
+
+}  // namespace
+
+RuleInfo wp_rule_info() { return make_info(false); }
+RuleInfo np_rule_info() { return make_info(true); }
+
+}  // namespace bioprop

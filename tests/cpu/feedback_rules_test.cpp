@@ -1,0 +1,235 @@
+// The feedback-alignment family and the perturbation rules: each rule's defining math, and each rule
+// learning real Fashion-MNIST images above chance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "bioprop/config.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/optimizer.hpp"
+#include "bioprop/rule.hpp"
+#include "bioprop/trainer.hpp"
+#include "gradient_check.hpp"
+
+namespace bioprop {
+namespace {
+
+const char* small_conv =
+    "[[layer]]\ntype=\"conv2d\"\nchannels=3\nkernel=3\nstride=2\nactivation=\"relu\"\n"
+    "[[layer]]\ntype=\"locally_connected2d\"\nchannels=2\nkernel=2\nactivation=\"tanh\"\n"
+    "[[layer]]\ntype=\"dense\"\nunits=6\nactivation=\"relu\"\n";
+const char* one_hidden = "[[layer]]\ntype=\"dense\"\nunits=7\nactivation=\"relu\"\n";
+
+class FeedbackRules : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> backend = make_cpu_backend();
+
+  std::unique_ptr<Network> net(const char* text, const Shape& sample, int classes = 4) {
+    return build_network({"t", "t", text}, sample, classes, 3, *backend);
+  }
+  std::unique_ptr<Rule> rule(const std::string& name, std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
+    Options options;
+    for (const auto& [key, value] : set) options.set(key, value);
+    return make_rule(name, options);
+  }
+  Batch batch(const Shape& shape, int classes) {
+    Batch b{testing::random_tensor(*backend, shape, 4), Tensor({shape[0]})};
+    for (int i = 0; i < shape[0]; ++i) b.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % classes);
+    return b;
+  }
+  std::vector<Tensor> grads(Network& n) {
+    std::vector<Tensor> all;
+    for (Parameter* p : n.parameters())
+      if (!p->name.ends_with(".feedback")) all.push_back(p->grad.clone());
+    return all;
+  }
+  std::vector<Tensor> backprop(Network& n, const Batch& b, Loss loss = Loss::cross_entropy) {
+    n.forward(*backend, b.inputs);
+    compute_loss(*backend, loss, n, b.labels);
+    n.backward(*backend, Pathway::forward_weights);
+    return grads(n);
+  }
+  static void expect_equal(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected, const std::string& what) {
+    ASSERT_EQ(actual.size(), expected.size()) << what;
+    for (size_t i = 0; i < actual.size(); ++i)
+      for (size_t j = 0; j < actual[i].numel(); ++j)
+        ASSERT_NEAR(actual[i].at(j), expected[i].at(j), 1e-6 + 1e-5 * std::abs(expected[i].at(j))) << what << " tensor " << i;
+  }
+};
+
+TEST_F(FeedbackRules, FaWithFeedbackEqualToWeightsIsBackprop) {
+  auto n = net(small_conv, {1, 11, 11});
+  auto fa = rule("fa");
+  fa->attach(*n, *backend, 1);
+  const Batch b = batch({3, 1, 11, 11}, 4);
+  fa->step(*n, b, *backend);
+  const auto random_b = grads(*n);
+  for (int i : n->weighted_layers()) {
+    auto& layer = dynamic_cast<WeightedLayer&>(n->layer(i));
+    layer.set_feedback_weights(layer.weights().value.clone());
+  }
+  fa->step(*n, b, *backend);
+  const auto fa_grads = grads(*n);
+  expect_equal(fa_grads, backprop(*n, b), "fa with B = W");
+  // With the random B the first layers' updates differ from bp's (the rule really uses B).
+  double difference = 0;
+  for (size_t j = 0; j < random_b[0].numel(); ++j) difference += std::abs(random_b[0].at(j) - fa_grads[0].at(j));
+  EXPECT_GT(difference, 1e-4);
+}
+
+TEST_F(FeedbackRules, DfaWithOneHiddenLayerAndBEqualToTheReadoutIsBackprop) {
+  auto n = net(one_hidden, {5}, 3);
+  auto dfa = rule("dfa");
+  dfa->attach(*n, *backend, 1);
+  ASSERT_EQ(dfa->rule_parameters().size(), 1u);
+  Tensor& projection = dfa->rule_parameters()[0]->value;
+  const Tensor& readout = dynamic_cast<WeightedLayer&>(n->layer(2)).weights().value;
+  ASSERT_EQ(projection.shape(), readout.shape());  // (classes, hidden units)
+  backend->copy(readout, projection);
+  const Batch b = batch({4, 5}, 3);
+  dfa->step(*n, b, *backend);
+  expect_equal(grads(*n), backprop(*n, b), "dfa with B = W_out");
+}
+
+TEST_F(FeedbackRules, DfaProjectsToEveryHiddenLayerThroughOneMatrix) {
+  auto n = net(small_conv, {1, 11, 11});
+  auto dfa = rule("dfa");
+  dfa->attach(*n, *backend, 1);
+  // Widths of the inputs of the 2nd, 3rd and 4th weighted layers: 3*5*5 + 2*4*4 + 6.
+  EXPECT_EQ(dfa->rule_parameters()[0]->value.shape(), (Shape{4, 75 + 32 + 6}));
+  dfa->step(*n, batch({2, 1, 11, 11}, 4), *backend);
+  for (Parameter* p : n->parameters()) EXPECT_GT(backend->sum_of_squares(p->grad), 0.0) << p->name;
+}
+
+TEST_F(FeedbackRules, SignSymmetryUsesTheSignsOfTheCurrentWeights) {
+  for (const char* scaling : {"none", "rms"}) {
+    auto n = net(small_conv, {1, 11, 11});
+    auto ss = rule("sign_symmetry", {{"scaling", std::string(scaling)}});
+    ss->attach(*n, *backend, 1);
+    ss->step(*n, batch({2, 1, 11, 11}, 4), *backend);
+    for (int i : n->weighted_layers()) {
+      auto& layer = dynamic_cast<WeightedLayer&>(n->layer(i));
+      const Tensor &w = layer.weights().value, &b = layer.feedback_weights();
+      const float scale = std::string(scaling) == "rms" ? static_cast<float>(std::sqrt(backend->sum_of_squares(w) / static_cast<double>(w.numel()))) : 1.0f;
+      for (size_t j = 0; j < w.numel(); ++j) ASSERT_FLOAT_EQ(b.at(j), w.at(j) > 0 ? scale : -scale) << scaling;
+    }
+  }
+}
+
+// FA_Ex (Konishi et al. 2023): with one hidden layer and p% excitatory units, the hidden update is
+// dW1_ij = sum_b s_i f'(I_bi) (sum_k e_bk) x_bj, with s_i = +1 (excitatory) or -1 (inhibitory).
+TEST_F(FeedbackRules, FaExUpdateMatchesItsFormula) {
+  for (double percent : {100.0, 50.0}) {
+    auto n = net(one_hidden, {5}, 3);
+    auto fa_ex = rule("fa_ex", {{"excitatory_percent", percent}, {"loss", std::string("mse")}});
+    fa_ex->attach(*n, *backend, 6);
+    const Batch b = batch({4, 5}, 3);
+    fa_ex->step(*n, b, *backend);
+    const Tensor& signs = dynamic_cast<WeightedLayer&>(n->layer(2)).feedback_weights();  // (3, 7), constant columns
+    const Tensor &x = b.inputs, &pre = n->activations(1), &e = n->gradient(3);
+    const Tensor& grad = n->parameters()[0]->grad;  // (7, 5)
+    int inhibitory = 0;
+    for (int i = 0; i < 7; ++i) {
+      const float s = signs.at(static_cast<size_t>(i));
+      ASSERT_TRUE(s == 1.0f || s == -1.0f);
+      inhibitory += s < 0;
+      for (int k = 1; k < 3; ++k) ASSERT_EQ(signs.at(static_cast<size_t>(k * 7 + i)), s);
+      for (int j = 0; j < 5; ++j) {
+        double expected = 0;
+        for (int bi = 0; bi < 4; ++bi) {
+          const double error = e.at(static_cast<size_t>(bi * 3)) + e.at(static_cast<size_t>(bi * 3 + 1)) + e.at(static_cast<size_t>(bi * 3 + 2));
+          const double derivative = pre.at(static_cast<size_t>(bi * 7 + i)) > 0 ? 1.0 : 0.0;
+          expected += s * derivative * error * x.at(static_cast<size_t>(bi * 5 + j));
+        }
+        ASSERT_NEAR(grad.at(static_cast<size_t>(i * 5 + j)), expected, 1e-6) << percent << "% unit " << i;
+      }
+    }
+    if (percent == 100.0) EXPECT_EQ(inhibitory, 0);
+    else EXPECT_GT(inhibitory, 0);
+  }
+}
+
+TEST_F(FeedbackRules, ElmTrainsOnlyTheReadout) {
+  auto n = net(one_hidden, {5}, 3);
+  auto elm = rule("elm");
+  elm->attach(*n, *backend, 1);
+  const auto trainable = elm->trainable(*n);
+  ASSERT_EQ(trainable.size(), 2u);
+  EXPECT_EQ(trainable[0]->name, "layer2.dense.weights");
+  const Batch b = batch({4, 5}, 3);
+  elm->step(*n, b, *backend);
+  const Tensor readout = trainable[0]->grad.clone();
+  expect_equal({readout}, {backprop(*n, b)[2]}, "elm readout");
+}
+
+// WP and NP estimate the gradient without bias: the mean of 20000 single perturbations comes within
+// 15% (relative L2 error) of backprop's gradient. Fixed seed, so the test is deterministic.
+TEST_F(FeedbackRules, PerturbationEstimatesAreUnbiased) {
+  for (const char* name : {"wp", "np"}) {
+    auto n = net("[[layer]]\ntype=\"dense\"\nunits=4\nactivation=\"tanh\"\n", {5}, 3);
+    auto estimator = rule(name, {{"sigma", 1e-3}, {"perturbations", 20000LL}, {"loss", std::string("mse")}});
+    estimator->attach(*n, *backend, 2);
+    const Batch b = batch({4, 5}, 3);
+    estimator->step(*n, b, *backend);
+    const auto estimate = grads(*n);
+    const auto exact = backprop(*n, b, Loss::mean_squared_error);
+    for (size_t i = 0; i < exact.size(); ++i) {
+      double error = 0, norm = 0;
+      for (size_t j = 0; j < exact[i].numel(); ++j) {
+        error += std::pow(estimate[i].at(j) - exact[i].at(j), 2);
+        norm += std::pow(exact[i].at(j), 2);
+      }
+      EXPECT_LT(std::sqrt(error / norm), 0.15) << name << " parameter " << i;
+    }
+  }
+}
+
+TEST_F(FeedbackRules, BadOptionsAreClearErrors) {
+  EXPECT_THROW(rule("fa", {{"feedback_init", std::string("cauchy")}}), Error);
+  EXPECT_THROW(rule("fa_ex", {{"excitatory_percent", 120.0}}), Error);
+  EXPECT_THROW(rule("wp", {{"sigma", 0.0}}), Error);
+  EXPECT_THROW(rule("np", {{"perturbations", 0LL}}), Error);
+  EXPECT_THROW(rule("sign_symmetry", {{"scaling", std::string("norm")}}), Error);
+  EXPECT_THROW(rule("elm", {{"feedback_init", std::string("normal")}}), Error);  // elm has no feedback
+}
+
+struct LearningCase {
+  const char* rule;
+  double learning_rate;
+  double above;           // final test accuracy the rule must beat (chance is 0.10)
+  long long perturbations = 0;  // wp / np: estimates averaged per batch (their variance needs several)
+};
+
+class RulesLearn : public ::testing::TestWithParam<LearningCase> {};
+
+TEST_P(RulesLearn, FashionMnistSubsetAboveChance) {
+  static const DataSplits data = [] {
+    DataRequest request;
+    request.train_limit = 2000;
+    return load_dataset(request);
+  }();
+  auto backend = make_cpu_backend();
+  auto n = build_network({"mlp", "mlp", "[[layer]]\ntype=\"dense\"\nunits=64\nactivation=\"relu\"\n"},
+                         data.train.sample_shape(), 10, 5, *backend);
+  Options rule_options, optimizer_options;
+  optimizer_options.set("learning_rate", GetParam().learning_rate);
+  if (GetParam().perturbations > 0) rule_options.set("perturbations", GetParam().perturbations);
+  auto r = make_rule(GetParam().rule, rule_options);
+  auto sgd = make_optimizer("sgd", optimizer_options);
+  TrainSettings settings;
+  settings.epochs = 3;
+  settings.batch_size = 32;
+  settings.show_progress = false;
+  const TrainSummary summary = train(*n, *r, *sgd, data, *backend, settings);
+  EXPECT_GT(summary.final_test_accuracy, GetParam().above) << GetParam().rule;
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, RulesLearn,
+                         ::testing::Values(LearningCase{"fa", 0.01, 0.6}, LearningCase{"dfa", 0.01, 0.6},
+                                           LearningCase{"sign_symmetry", 0.01, 0.6}, LearningCase{"fa_ex", 0.01, 0.5},
+                                           LearningCase{"elm", 0.01, 0.5}, LearningCase{"np", 3e-4, 0.25, 10},
+                                           LearningCase{"wp", 1e-3, 0.3, 10}),
+                         [](const ::testing::TestParamInfo<LearningCase>& param_info) { return std::string(param_info.param.rule); });
+
+}  // namespace
+}  // namespace bioprop
