@@ -17,6 +17,7 @@ struct TrainFlags {
   bool no_bias = false;
   std::vector<std::string> rule_options;  // KEY=VALUE
   bool no_progress = false;
+  bool alignment = false;
 };
 
 int run_train(const TrainFlags& flags);

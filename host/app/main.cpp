@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
       ->each([&t](const std::string&) { t.stop_at_target = true; });
   train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
+  train->add_flag("--alignment", t.alignment,
+                  "Log per layer, each epoch, the angle between the rule's update and bp's gradient, and between B and W");
 
   std::string checkpoint, data_dir, device = "auto";
   int batch_size = 256;

@@ -108,6 +108,7 @@ int run_train(const TrainFlags& flags) {
   settings.run_folder = folder.string();
   settings.checkpoint = c.checkpoint;
   settings.show_progress = !flags.no_progress;
+  settings.alignment = flags.alignment;
   settings.record = {{"rule", c.rule},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},

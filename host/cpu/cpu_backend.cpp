@@ -122,6 +122,16 @@ double CpuBackend::sum_of_squares(const Tensor& x) {
   return sum;
 }
 
+double CpuBackend::dot(const Tensor& a, const Tensor& b) {
+  expect_same_size(a, b, "dot");
+  const size_t total = a.numel();
+  const float *x = a.data(), *y = b.data();
+  double sum = 0.0;
+#pragma omp parallel for reduction(+ : sum) if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) sum += static_cast<double>(x[i]) * y[i];
+  return sum;
+}
+
 void CpuBackend::copy_columns(const Tensor& src, int first, Tensor& dst) {
   const int batch = rows(src), width = cols(src), count = cols(dst);
   if (rows(dst) != batch || first < 0 || first + count > width)

@@ -14,7 +14,7 @@ Shape lc_output_shape(const WindowGeometry& g) { return {g.batch, g.out_channels
 Shape lc_weight_shape(const WindowGeometry& g) {
   return {g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
 }
-float dot(const float* a, const float* b, int n) {
+float dot_product(const float* a, const float* b, int n) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
   for (int i = 0; i < n; ++i) sum += a[i] * b[i];
@@ -38,7 +38,7 @@ void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weight
       gather_patch(x.data() + n * image_size, g, p / g.out_w, p % g.out_w, patch);
       for (int oc = 0; oc < g.out_channels; ++oc)
         y.data()[(static_cast<size_t>(n) * g.out_channels + oc) * positions + p] =
-            dot(filters + static_cast<size_t>(oc) * k, patch, k);
+            dot_product(filters + static_cast<size_t>(oc) * k, patch, k);
     }
   }
 }

@@ -44,7 +44,13 @@ class AttentionGated final : public Rule {
       }
     }
     modulated_.resize(static_cast<size_t>(network.size()) + 1);
+    fixed_feedback_.clear();
+    if (feedback_ == FeedbackKind::fixed_random)
+      for (int i : network.weighted_layers()) fixed_feedback_.push_back(&dynamic_cast<WeightedLayer&>(network.layer(i)).feedback());
   }
+
+  // A fixed random B is saved with checkpoints (a learning B already is, as a net parameter).
+  std::vector<Parameter*> rule_parameters() override { return fixed_feedback_; }
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     if (modulated_.empty()) fail("rule '{}' was not attached to the net", name_);
@@ -89,6 +95,7 @@ class AttentionGated final : public Rule {
   uint64_t seed_ = 0, step_ = 0;
   GateOutputs gate_;
   std::vector<Tensor> modulated_;  // per layer: tags scaled by the trial's RPE
+  std::vector<Parameter*> fixed_feedback_;
 };
 
 RuleInfo attention_gated_info(const std::string& name, ExplorationPolicy defaults, const std::string& description) {

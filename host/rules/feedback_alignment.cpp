@@ -40,7 +40,13 @@ class FeedbackAlignment final : public Rule {
           random_feedback_like(layer.weights().value, s_.feedback, backend, seed, static_cast<uint64_t>(i) << 40));
     }
     if (s_.kind == Kind::fa_ex) install_excitatory_feedback(network, backend, seed);
+    fixed_feedback_.clear();
+    if (s_.kind == Kind::fa || s_.kind == Kind::fa_ex)
+      for (int i : weighted_) fixed_feedback_.push_back(&weighted(network, i).feedback());
   }
+
+  // The fixed B of every layer: saved with checkpoints so a run's feedback pathway can be inspected.
+  std::vector<Parameter*> rule_parameters() override { return fixed_feedback_; }
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     if (s_.kind == Kind::sign_symmetry)
@@ -95,6 +101,7 @@ class FeedbackAlignment final : public Rule {
   std::string name_;
   Settings s_;
   std::vector<int> weighted_;
+  std::vector<Parameter*> fixed_feedback_;
 };
 
 RuleInfo make_info(const std::string& name, Kind kind, const std::string& description) {

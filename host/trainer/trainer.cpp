@@ -38,6 +38,14 @@ nlohmann::json to_json(const EpochMetrics& m) {
                       {"seconds", m.seconds},
                       {"images_per_second", m.images_per_second}};
   if (m.validation_accuracy >= 0) j["validation_accuracy"] = m.validation_accuracy;
+  if (!m.alignment.empty()) {
+    j["alignment"] = nlohmann::json::array();
+    for (const LayerAlignment& a : m.alignment) {
+      nlohmann::json layer = {{"layer", a.layer}, {"update_angle_to_bp", a.update_angle}};
+      if (a.feedback_angle >= 0) layer["feedback_angle_to_w"] = a.feedback_angle;
+      j["alignment"].push_back(layer);
+    }
+  }
   return j;
 }
 
@@ -95,6 +103,18 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.train_loss = loss_sum / static_cast<double>(std::max(1L, seen));
     m.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max(1L, seen));
     if (data.validation.size() > 0) m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size).accuracy;
+    if (settings.alignment) {
+      // Always the first training images, so epochs compare like with like.
+      BatchIterator probe(data.train, settings.batch_size, /*shuffle=*/false, 0, 0);
+      Batch first;
+      probe.next(backend, first);
+      m.alignment = measure_alignment(network, rule, first, backend);
+      std::string line;
+      for (const LayerAlignment& a : m.alignment)
+        line += fmt::format(" layer {}: update {:.1f} deg{}", a.layer, a.update_angle,
+                            a.feedback_angle >= 0 ? fmt::format(", B vs W {:.1f} deg", a.feedback_angle) : "");
+      spdlog::info("alignment with bp:{}", line);
+    }
     const Evaluation test = evaluate(network, data.test, backend, settings.batch_size);
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;

@@ -103,6 +103,8 @@ class Backend {
   virtual void sign(const Tensor& x, float scale, Tensor& out) = 0;
   // Sum of x_i^2 over the tensor (returned to the host).
   virtual double sum_of_squares(const Tensor& x) = 0;
+  // Sum of a_i * b_i (returned to the host).
+  virtual double dot(const Tensor& a, const Tensor& b) = 0;
   // dst (N, F) = columns [first, first + F) of src (N, W): one layer's slice of a fused projection.
   virtual void copy_columns(const Tensor& src, int first, Tensor& dst) = 0;
   virtual void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) = 0;

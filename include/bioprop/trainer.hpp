@@ -21,12 +21,22 @@ struct Evaluation {
 };
 Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size);
 
+// How far a rule's updates and feedback are from backprop's, for one weighted layer (degrees).
+struct LayerAlignment {
+  int layer = 0;
+  double update_angle = 0.0;    // between the rule's weight update and bp's cross-entropy gradient
+  double feedback_angle = -1.0; // between B and W (B is stored in W's shape); -1: the layer has no B
+};
+// Runs one rule step and one bp step on `batch` (no optimiser step) and compares them per layer.
+std::vector<LayerAlignment> measure_alignment(Network& network, Rule& rule, const Batch& batch, Backend& backend);
+
 struct EpochMetrics {
   int epoch = 0;
   double train_loss = 0.0, train_accuracy = 0.0;
   double validation_accuracy = -1.0;  // -1: no validation set
   double test_loss = 0.0, test_accuracy = 0.0;
   double seconds = 0.0, images_per_second = 0.0;
+  std::vector<LayerAlignment> alignment;  // empty unless TrainSettings::alignment
 };
 
 struct TrainSettings {
@@ -38,6 +48,7 @@ struct TrainSettings {
   std::string run_folder;   // empty: write nothing
   std::string checkpoint;   // empty: <run_folder>/checkpoint.bin
   bool show_progress = true;
+  bool alignment = false;   // measure LayerAlignment after every epoch (costs one extra rule and bp step)
   nlohmann::json record;    // the run's configuration, saved with the metrics and the checkpoint
 };
 

@@ -184,6 +184,41 @@ TEST_F(FeedbackRules, PerturbationEstimatesAreUnbiased) {
   }
 }
 
+TEST_F(FeedbackRules, AlignmentAnglesAreZeroForSymmetricFeedbackAndLargeForRandom) {
+  auto n = net(small_conv, {1, 11, 11});
+  auto fa = rule("fa");
+  fa->attach(*n, *backend, 1);
+  const Batch b = batch({3, 1, 11, 11}, 4);
+  for (const LayerAlignment& a : measure_alignment(*n, *fa, b, *backend))
+    if (a.layer != n->weighted_layers().back()) {
+      EXPECT_GT(a.feedback_angle, 45.0) << "random B is far from W, layer " << a.layer;
+    }
+  for (int i : n->weighted_layers()) {
+    auto& layer = dynamic_cast<WeightedLayer&>(n->layer(i));
+    layer.set_feedback_weights(layer.weights().value.clone());
+  }
+  const auto aligned = measure_alignment(*n, *fa, b, *backend);
+  ASSERT_EQ(aligned.size(), 4u);
+  for (const LayerAlignment& a : aligned) {
+    EXPECT_NEAR(a.update_angle, 0.0, 0.1) << "layer " << a.layer;
+    EXPECT_NEAR(a.feedback_angle, 0.0, 0.1) << "layer " << a.layer;
+  }
+}
+
+TEST_F(FeedbackRules, FixedFeedbackWeightsAreSavedInCheckpoints) {
+  auto n = net(one_hidden, {5}, 3);
+  auto fa = rule("fa");
+  fa->attach(*n, *backend, 1);
+  const std::string path = ::testing::TempDir() + "fa-checkpoint.bin";
+  save_checkpoint(path, *n, *backend, {}, fa->rule_parameters());
+  std::vector<std::string> names;
+  const nlohmann::json record = read_checkpoint_record(path);
+  for (const auto& p : record.at("parameters")) names.push_back(p.at("name"));
+  EXPECT_NE(std::find(names.begin(), names.end(), "layer0.dense.feedback"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "layer2.dense.feedback"), names.end());
+  std::remove(path.c_str());
+}
+
 TEST_F(FeedbackRules, BadOptionsAreClearErrors) {
   EXPECT_THROW(rule("fa", {{"feedback_init", std::string("cauchy")}}), Error);
   EXPECT_THROW(rule("fa_ex", {{"excitatory_percent", 120.0}}), Error);
