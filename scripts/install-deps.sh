@@ -8,7 +8,7 @@ packages=(
   libopenblas-openmp-dev libgfortran-12-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist gnuplot-nox
 )
 
 missing=()

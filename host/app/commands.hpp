@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bioprop/config.hpp"
+#include "bioprop/reward_task.hpp"
 
 namespace bioprop {
 
@@ -18,10 +19,12 @@ struct TrainFlags {
   std::vector<std::string> rule_options;  // KEY=VALUE
   bool no_progress = false;
   bool alignment = false;
+  float activity_noise = 0.0f, signal_noise = 0.0f, update_noise = 0.0f;
 };
 
 int run_train(const TrainFlags& flags);
 int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size);
 int run_list();
+int run_reward_task_command(const RewardTaskSettings& settings, const std::string& folder);
 
 }  // namespace bioprop

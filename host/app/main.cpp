@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
   train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
       ->each([&t](const std::string&) { t.stop_at_target = true; });
   train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
+  train->add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");
+  train->add_option("--signal-noise", t.signal_noise, "Noise (std) added to each trial's output error [0]");
+  train->add_option("--update-noise", t.update_noise, "Multiplicative noise (std) on every weight update [0]");
   train->add_flag("--alignment", t.alignment,
                   "Log per layer, each epoch, the angle between the rule's update and bp's gradient, and between B and W");
 
@@ -58,10 +61,29 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("list", "List the learning rules, built-in nets and datasets");
 
+  RewardTaskSettings task;
+  std::string task_folder = "runs/reward-task";
+  CLI::App* reward = app.add_subcommand(
+      "reward-task", "Konishi et al. (2023): learn odour -> reward amount trial by trial with several rules; "
+                     "writes learning curves (CSV + PNG)");
+  reward->add_option("--out", task_folder, "Folder for learning_curves.csv / .png [runs/reward-task]");
+  reward->add_option("--rules", task.rules, "Rules to compare [bp fa fa_ex elm wp]");
+  reward->add_option("--phase-trials", task.phase_trials, "Trials per phase [400]")->check(CLI::PositiveNumber);
+  reward->add_option("--seeds", task.seeds, "Animals (seeds) averaged [5]")->check(CLI::PositiveNumber);
+  reward->add_option("--hidden", task.hidden_units, "Middle-layer units [20]")->check(CLI::PositiveNumber);
+  reward->add_option("--lr", task.learning_rate, "Learning rate [0.01]");
+  reward->add_option("--wp-lr", task.wp_learning_rate, "Learning rate of wp [0.002]");
+  reward->add_option("--input-noise", task.input_noise, "Trial-to-trial noise on the odour pattern [0.05]");
+  reward->add_option("--activity-noise", task.noise.activity, "Noise (std) on middle-layer activities [0]");
+  reward->add_option("--signal-noise", task.noise.signal, "Noise (std) on the learning signal e [0]");
+  reward->add_option("--update-noise", task.update_noise, "Multiplicative noise (std) on every update [0]");
+  reward->add_option("--seed", task.seed, "Seed [1]");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (train->parsed()) return run_train(t);
     if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size);
+    if (reward->parsed()) return run_reward_task_command(task, task_folder);
     return run_list();
   } catch (const Error& e) {
     spdlog::error("{}", e.what());

@@ -109,6 +109,8 @@ int run_train(const TrainFlags& flags) {
   settings.checkpoint = c.checkpoint;
   settings.show_progress = !flags.no_progress;
   settings.alignment = flags.alignment;
+  settings.noise = {flags.activity_noise, flags.signal_noise, 0};
+  settings.update_noise = flags.update_noise;
   settings.record = {{"rule", c.rule},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},

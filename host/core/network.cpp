@@ -42,6 +42,11 @@ const Tensor& Network::forward(Backend& backend, const Tensor& x) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     activations_[i + 1].resize(sample_shapes_[i + 1].with_batch(batch));
     layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
+    if (training_ && noise_.activity > 0 && layers_[i]->is_activation()) {
+      noise_buffer_.resize(activations_[i + 1].shape());
+      backend.random_normal(noise_buffer_, 0.0f, noise_.activity, noise_.seed ^ 0xAC71u, noise_draws_++ << 32);
+      backend.axpy(1.0f, noise_buffer_, activations_[i + 1]);
+    }
   }
   for (size_t i = 0; i < gradients_.size(); ++i) gradients_[i].resize(sample_shapes_[i].with_batch(batch));
   return activations_.back();
@@ -54,6 +59,15 @@ void Network::backward(Backend& backend, Pathway pathway) {
     l.weight_grad(backend, activations_[at], gradients_[at + 1], 0.0f);
     if (i > 0) l.backward_data(backend, activations_[at], activations_[at + 1], gradients_[at + 1], gradients_[at], pathway);
   }
+}
+
+void Network::add_signal_noise(Backend& backend, Tensor& doutput) {
+  if (!training_ || noise_.signal <= 0) return;
+  noise_buffer_.resize(doutput.shape());
+  // doutput holds e / N: noise of std `signal` on e is signal / N on doutput.
+  backend.random_normal(noise_buffer_, 0.0f, noise_.signal / static_cast<float>(doutput.dim(0)), noise_.seed ^ 0x5167u,
+                        noise_draws_++ << 32);
+  backend.axpy(1.0f, noise_buffer_, doutput);
 }
 
 void Network::forward_range(Backend& backend, int first, int last) {

@@ -104,6 +104,13 @@ void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
 
 void CpuBackend::scale(float alpha, Tensor& x) { cblas_sscal(static_cast<int>(x.numel()), alpha, x.data(), 1); }
 
+void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) {
+  float* values = x.data();
+  const size_t total = x.numel();
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) values[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
+}
+
 void CpuBackend::sign(const Tensor& x, float scale, Tensor& out) {
   expect_same_size(x, out, "sign");
   const size_t total = x.numel();
@@ -195,6 +202,20 @@ float CpuBackend::mean_squared_error(const Tensor& outputs, const Tensor& labels
       total += 0.5 * error * error;
       doutputs.data()[i] = error / static_cast<float>(batch);
     }
+  }
+  return static_cast<float>(total / batch);
+}
+
+float CpuBackend::regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) {
+  const int batch = rows(outputs);
+  if (cols(outputs) != 1 || targets.numel() != static_cast<size_t>(batch))
+    fail("regression_error: outputs {} and {} targets: a regression net has one output per trial", outputs.shape().str(),
+         targets.numel());
+  double total = 0;
+  for (int n = 0; n < batch; ++n) {
+    const float error = outputs.data()[n] - targets.data()[n];
+    total += 0.5 * static_cast<double>(error) * error;
+    doutputs.data()[n] = error / static_cast<float>(batch);
   }
   return static_cast<float>(total / batch);
 }

@@ -40,6 +40,7 @@ class CpuBackend final : public Backend {
   void copy(const Tensor& from, Tensor& to) override;
   void axpy(float alpha, const Tensor& x, Tensor& y) override;
   void scale(float alpha, Tensor& x) override;
+  void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override;
   void sign(const Tensor& x, float scale, Tensor& out) override;
   double sum_of_squares(const Tensor& x) override;
   double dot(const Tensor& a, const Tensor& b) override;
@@ -49,6 +50,7 @@ class CpuBackend final : public Backend {
 
   float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override;
   float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override;
+  float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) override;
   int count_correct(const Tensor& outputs, const Tensor& labels) override;
 
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,

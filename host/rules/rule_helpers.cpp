@@ -10,7 +10,7 @@ StepResult forward_and_loss(Network& network, const Batch& batch, Backend& backe
   network.forward(backend, batch.inputs);
   StepResult result;
   result.loss = compute_loss(backend, loss, network, batch.labels);
-  result.correct = backend.count_correct(network.output(), batch.labels);
+  if (loss != Loss::regression) result.correct = backend.count_correct(network.output(), batch.labels);
   return result;
 }
 

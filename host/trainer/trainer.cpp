@@ -11,7 +11,14 @@
 
 namespace bioprop {
 
+void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters, float stddev, uint64_t seed,
+                     uint64_t draw) {
+  for (size_t p = 0; p < parameters.size(); ++p)
+    backend.multiply_by_noise(parameters[p]->grad, stddev, seed ^ 0x0BDA7Eu, (draw << 32) + (static_cast<uint64_t>(p) << 24));
+}
+
 Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
+  network.set_training(false);
   BatchIterator batches(data, batch_size, /*shuffle=*/false, 0, 0);
   Batch batch;
   double loss_sum = 0.0;
@@ -72,6 +79,10 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   const std::string checkpoint =
       settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string() : settings.checkpoint;
   rule.attach(network, backend, settings.seed);
+  TrainingNoise noise = settings.noise;
+  noise.seed = settings.seed;
+  network.set_training_noise(noise);
+  uint64_t steps = 0;
   const auto parameters = rule.trainable(network);
   Progress progress(settings.show_progress);
   TrainSummary summary;
@@ -84,8 +95,11 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     double loss_sum = 0.0;
     long correct = 0, seen = 0;
     int done = 0;
+    network.set_training(true);
     while (batches.next(backend, batch)) {
       const StepResult step = rule.step(network, batch, backend);
+      if (settings.update_noise > 0) perturb_updates(backend, parameters, settings.update_noise, settings.seed, steps);
+      ++steps;
       if (!std::isfinite(step.loss))
         fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
              step.loss, epoch, done + 1, rule.name(), optimizer.describe());

@@ -99,6 +99,8 @@ class Backend {
   // y = alpha * x + y
   virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;
   virtual void scale(float alpha, Tensor& x) = 0;
+  // x = x * (1 + stddev * xi) element-wise, xi ~ N(0, 1) from Philox (seed, offset): imprecise plasticity.
+  virtual void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) = 0;
   // out = scale * sign(x) (sign(0) = 0): sign-symmetric feedback.
   virtual void sign(const Tensor& x, float scale, Tensor& out) = 0;
   // Sum of x_i^2 over the tensor (returned to the host).
@@ -116,6 +118,8 @@ class Backend {
   virtual float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) = 0;
   // mean squared error to the one-hot target: L = 1/(2N) sum_n ||y_n - onehot(label_n)||^2
   virtual float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) = 0;
+  // squared error to real-valued targets (N) of a single output (N,1): L = 1/(2N) sum_n (y_n - t_n)^2
+  virtual float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) = 0;
   // Number of rows whose largest output is at the label.
   virtual int count_correct(const Tensor& outputs, const Tensor& labels) = 0;
 

@@ -49,6 +49,7 @@ class Layer {
   // Weight (and bias) gradients: grad = beta * grad + dL/dW. No-op for layers without weights.
   virtual void weight_grad(Backend& /*backend*/, const Tensor& /*x*/, const Tensor& /*dy*/, float /*beta*/) {}
   virtual std::vector<Parameter*> parameters() { return {}; }
+  virtual bool is_activation() const { return false; }
 };
 
 // Base of the layers with weights W, an optional bias and optional feedback weights B.

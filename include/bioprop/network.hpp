@@ -10,6 +10,14 @@
 
 namespace bioprop {
 
+// Noise injected while training, for robustness experiments (Konishi et al. 2023): on the activities
+// (after every activation layer) and on the learning signal dL/d(output). Off during evaluation.
+struct TrainingNoise {
+  float activity = 0.0f;  // standard deviation added to every activation output
+  float signal = 0.0f;    // standard deviation added to each trial's output error e (before the 1/N)
+  uint64_t seed = 0;
+};
+
 class Network {
  public:
   // Builds every layer for samples of shape `sample` (C,H,W or F, no batch axis).
@@ -39,6 +47,12 @@ class Network {
   // Indexes of the layers with weights, in order.
   std::vector<int> weighted_layers();
 
+  void set_training_noise(const TrainingNoise& noise) { noise_ = noise; }
+  // Training mode turns the noise on; evaluation runs without it.
+  void set_training(bool training) { training_ = training; }
+  // Adds the learning-signal noise (if any, in training) to the output gradient.
+  void add_signal_noise(Backend& backend, Tensor& doutput);
+
   std::vector<Parameter*> parameters();
   size_t parameter_count();
   // One line per layer: kind, settings, output shape, parameter count.
@@ -50,6 +64,10 @@ class Network {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> sample_shapes_;  // output shape of every layer for batch 1; [0] is the input
   std::vector<Tensor> activations_, gradients_;
+  TrainingNoise noise_;
+  bool training_ = false;
+  uint64_t noise_draws_ = 0;
+  Tensor noise_buffer_;
 };
 
 }  // namespace bioprop

@@ -23,7 +23,9 @@ struct StepResult {
   int correct = 0;    // samples whose largest output was the label, before the update
 };
 
-enum class Loss { cross_entropy, mean_squared_error };
+// cross_entropy and mean_squared_error (to the one-hot label) classify; regression fits one output to
+// the real-valued target held in Batch::labels (the reward-amount task).
+enum class Loss { cross_entropy, mean_squared_error, regression };
 Loss parse_loss(const std::string& name, const std::string& where);
 std::string to_string(Loss loss);
 // Mean loss of the net's output; writes dL/d(output) into network.gradient(network.size()).

@@ -49,6 +49,8 @@ struct TrainSettings {
   std::string checkpoint;   // empty: <run_folder>/checkpoint.bin
   bool show_progress = true;
   bool alignment = false;   // measure LayerAlignment after every epoch (costs one extra rule and bp step)
+  TrainingNoise noise;      // activity and learning-signal noise while training (robustness experiments)
+  float update_noise = 0.0f;  // every update is multiplied by (1 + update_noise * xi): imprecise plasticity
   nlohmann::json record;    // the run's configuration, saved with the metrics and the checkpoint
 };
 
@@ -58,6 +60,11 @@ struct TrainSummary {
   double final_test_accuracy = 0.0;
   double best_test_accuracy = 0.0;
 };
+
+// Multiplies every update by (1 + stddev * xi), xi ~ N(0, 1): the "rule perturbation" of the
+// robustness experiments. `draw` numbers the call, so each gets fresh noise.
+void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters, float stddev, uint64_t seed,
+                     uint64_t draw);
 
 TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
                    const TrainSettings& settings);
