@@ -3,3 +3,4 @@
 #include "kernels/attention_gate.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/locally_connected.cuh"
+#include "kernels/three_factor.cuh"

@@ -48,8 +48,10 @@ __global__ void lc_forward_kernel(const float* __restrict__ x, const float* __re
 }
 
 // grid (ceil(K/16), ceil(OC/16), positions), block (16, 16): thread (x = k, y = oc) owns dW[p][oc][k];
-// the batch is the reduction, walked in chunks of 16 staged in shared memory.
-__global__ void lc_backward_weight_kernel(const float* __restrict__ dy, const float* __restrict__ x, float beta,
+// the batch is the reduction, walked in chunks of 16 staged in shared memory. `modulator` (one factor
+// per trial, or null) scales each trial's deltas as they are staged: the fused three-factor update.
+__global__ void lc_backward_weight_kernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                          const float* __restrict__ modulator, float alpha, float beta,
                                           float* __restrict__ dw, WindowGeometry g) {
   __shared__ float deltas[lc_tile][lc_tile + 1];  // [n][oc]
   __shared__ float fields[lc_tile][lc_tile + 1];  // [n][k]
@@ -62,7 +64,7 @@ __global__ void lc_backward_weight_kernel(const float* __restrict__ dy, const fl
   for (int n0 = 0; n0 < g.batch; n0 += lc_tile) {
     const int n = n0 + ty;
     deltas[ty][tx] = n < g.batch && load_oc < g.out_channels
-                         ? dy[(static_cast<size_t>(n) * g.out_channels + load_oc) * positions + p]
+                         ? (modulator ? modulator[n] : 1.0f) * dy[(static_cast<size_t>(n) * g.out_channels + load_oc) * positions + p]
                          : 0.0f;
     fields[ty][tx] = n < g.batch && k < k_total ? receptive_field_value(x, g, n, oh, ow, k) : 0.0f;
     __syncthreads();
@@ -71,7 +73,7 @@ __global__ void lc_backward_weight_kernel(const float* __restrict__ dy, const fl
   }
   if (oc < g.out_channels && k < k_total) {
     float* out = dw + (static_cast<size_t>(p) * g.out_channels + oc) * k_total + k;
-    *out = beta == 0.0f ? sum : beta * *out + sum;  // beta = 0 never reads (the buffer may hold garbage)
+    *out = beta == 0.0f ? alpha * sum : beta * *out + alpha * sum;  // beta = 0 never reads the old value
   }
 }
 
@@ -111,12 +113,13 @@ inline void locally_connected_forward(const float* x, const float* w, float* y, 
   launch(lc_forward_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, x, w, y, g);
 }
 
-inline void locally_connected_backward_weight(const float* dy, const float* x, float beta, float* dw,
-                                              const WindowGeometry& g, cudaStream_t stream) {
+// dw = beta * dw + alpha * sum_n modulator_n * (gradient of trial n); modulator null means all ones.
+inline void locally_connected_backward_weight(const float* dy, const float* x, const float* modulator, float alpha,
+                                              float beta, float* dw, const WindowGeometry& g, cudaStream_t stream) {
   const int k_total = g.in_channels * g.kernel_h * g.kernel_w;
   const dim3 grid(blocks_for(static_cast<size_t>(k_total), lc_tile), blocks_for(static_cast<size_t>(g.out_channels), lc_tile),
                   static_cast<unsigned>(g.out_h * g.out_w));
-  launch(lc_backward_weight_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, dy, x, beta, dw, g);
+  launch(lc_backward_weight_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, dy, x, modulator, alpha, beta, dw, g);
 }
 
 inline void locally_connected_backward_data(const float* dy, const float* w, float* dx, const WindowGeometry& g,

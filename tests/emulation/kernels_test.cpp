@@ -4,10 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include "bioprop/backend.hpp"
 #include "kernels/attention_gate.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/locally_connected.cuh"
+#include "kernels/three_factor.cuh"
 
 namespace bioprop {
 namespace {
@@ -55,9 +58,23 @@ TEST_P(EmulatedKernels, LocallyConnectedMatchesTheCpuReference) {
   Tensor dw_cpu = random_tensor(*cpu, weights, 4), dw_emulated = dw_cpu.clone();
   for (float beta : {0.0f, 0.5f}) {
     cpu->locally_connected_backward_weight(dy, x, beta, dw_cpu, g);
-    kernels::locally_connected_backward_weight(dy.data(), x.data(), beta, dw_emulated.data(), g, nullptr);
+    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dw_emulated.data(), g, nullptr);
     expect_close(dw_emulated, dw_cpu, 1e-4f, "backward weight, beta " + std::to_string(beta));
   }
+}
+
+// The fused three-factor update equals the reference's two steps: scale each trial's tags by its
+// modulator (scale_samples), then the ordinary weight gradient.
+TEST_P(EmulatedKernels, ThreeFactorLocallyConnectedUpdateMatchesScaledTagsThenWeightGradient) {
+  const WindowGeometry g = GetParam();
+  const Shape input{g.batch, g.in_channels, g.in_h, g.in_w}, output{g.batch, g.out_channels, g.out_h, g.out_w};
+  const Shape weights{g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  const Tensor x = random_tensor(*cpu, input, 1), tags = random_tensor(*cpu, output, 3), rpe = random_tensor(*cpu, {g.batch}, 7);
+  Tensor scaled(output), dw_cpu(weights), dw_emulated(weights);
+  cpu->scale_samples(tags, rpe, -0.5f, scaled);
+  cpu->locally_connected_backward_weight(scaled, x, 0.0f, dw_cpu, g);
+  kernels::locally_connected_backward_weight(tags.data(), x.data(), rpe.data(), -0.5f, 0.0f, dw_emulated.data(), g, nullptr);
+  expect_close(dw_emulated, dw_cpu, 1e-4f, "three-factor LC");
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, EmulatedKernels,
@@ -70,6 +87,20 @@ INSTANTIATE_TEST_SUITE_P(Shapes, EmulatedKernels,
                            return fmt::format("n{}c{}_{}x{}_oc{}k{}s{}p{}", g.batch, g.in_channels, g.in_h, g.in_w,
                                               g.out_channels, g.kernel_h, g.stride, g.padding);
                          });
+
+TEST(EmulatedThreeFactor, DenseUpdateMatchesScaledTagsThenGemm) {
+  auto cpu = make_cpu_backend();
+  for (const auto& [batch, outputs, inputs] : {std::tuple{1, 3, 5}, std::tuple{19, 10, 33}, std::tuple{40, 17, 16}}) {
+    const Tensor tags = random_tensor(*cpu, {batch, outputs}, 1), pre = random_tensor(*cpu, {batch, inputs}, 2);
+    const Tensor rpe = random_tensor(*cpu, {batch}, 3);
+    Tensor scaled({batch, outputs}), dw_cpu = random_tensor(*cpu, {outputs, inputs}, 4), dw_emulated = dw_cpu.clone();
+    cpu->scale_samples(tags, rpe, 0.25f, scaled);
+    cpu->gemm(true, false, 1.0f, scaled, pre, 0.5f, dw_cpu);
+    kernels::dense_three_factor_update(tags.data(), pre.data(), rpe.data(), 0.25f, 0.5f, dw_emulated.data(), batch,
+                                       outputs, inputs, nullptr);
+    expect_close(dw_emulated, dw_cpu, 1e-4f, "three-factor dense");
+  }
+}
 
 TEST(EmulatedElementwise, ActivationsMatchTheCpuReference) {
   auto cpu = make_cpu_backend();
