@@ -3,4 +3,7 @@
 #include "kernels/attention_gate.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/locally_connected.cuh"
+#include "kernels/losses.cuh"
+#include "kernels/optimizers.cuh"
+#include "kernels/reductions.cuh"
 #include "kernels/three_factor.cuh"

@@ -1,0 +1,112 @@
+// The smaller hand-written kernels under the CUDA emulation against the CPU reference: losses, bias,
+// reductions, optimiser steps and the element-wise helpers of the rules.
+#include <gtest/gtest.h>
+
+#include "bioprop/backend.hpp"
+#include "kernels/elementwise.cuh"
+#include "kernels/losses.cuh"
+#include "kernels/optimizers.cuh"
+#include "kernels/reductions.cuh"
+
+namespace bioprop {
+namespace {
+
+class SmallKernels : public ::testing::Test {
+ protected:
+  Tensor random(const Shape& shape, uint64_t seed, float stddev = 1.0f) {
+    Tensor t(shape);
+    cpu->random_normal(t, 0.0f, stddev, seed, 0);
+    return t;
+  }
+  static void expect_close(const Tensor& actual, const Tensor& expected, float tolerance, const char* what) {
+    ASSERT_EQ(actual.numel(), expected.numel()) << what;
+    for (size_t i = 0; i < actual.numel(); ++i)
+      ASSERT_NEAR(actual.at(i), expected.at(i), tolerance * (1.0f + std::abs(expected.at(i)))) << what << " at " << i;
+  }
+  double emulated_reduction(kernels::Reduction kind, const Tensor& a, const Tensor* b = nullptr) {
+    std::vector<double> workspace(kernels::reduce_blocks(a.numel()) + 1);
+    kernels::reduce(kind, a.data(), b ? b->data() : nullptr, a.numel(), workspace.data(), nullptr);
+    return workspace.back();
+  }
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+};
+
+TEST_F(SmallKernels, OutputLossesAndAccuracy) {
+  const int batch = 37, classes = 10;
+  const Tensor z = random({batch, classes}, 1, 3.0f);
+  Tensor labels({batch});
+  for (int n = 0; n < batch; ++n) labels.at(static_cast<size_t>(n)) = static_cast<float>((n * 3) % classes);
+  for (auto kind : {kernels::OutputLoss::cross_entropy, kernels::OutputLoss::mean_squared_error}) {
+    Tensor d_cpu({batch, classes}), d_emulated({batch, classes}), rows({batch}), correct({batch});
+    const float loss = kind == kernels::OutputLoss::cross_entropy ? cpu->softmax_cross_entropy(z, labels, d_cpu)
+                                                                  : cpu->mean_squared_error(z, labels, d_cpu);
+    kernels::output_loss(kind, z.data(), labels.data(), batch, classes, d_emulated.data(), rows.data(), correct.data(),
+                         nullptr);
+    expect_close(d_emulated, d_cpu, 1e-5f, "loss gradient");
+    EXPECT_NEAR(emulated_reduction(kernels::Reduction::sum, rows) / batch, loss, 1e-4);
+    EXPECT_EQ(emulated_reduction(kernels::Reduction::sum, correct), cpu->count_correct(z, labels));
+  }
+  Tensor targets = random({batch}, 2), outputs = random({batch, 1}, 3), d_cpu({batch, 1}), d_emulated({batch, 1}),
+         rows({batch}), correct({batch});
+  const float loss = cpu->regression_error(outputs, targets, d_cpu);
+  kernels::output_loss(kernels::OutputLoss::regression, outputs.data(), targets.data(), batch, 1, d_emulated.data(),
+                       rows.data(), correct.data(), nullptr);
+  expect_close(d_emulated, d_cpu, 1e-6f, "regression gradient");
+  EXPECT_NEAR(emulated_reduction(kernels::Reduction::sum, rows) / batch, loss, 1e-5);
+}
+
+TEST_F(SmallKernels, ReductionsOverManyBlocks) {
+  const Tensor a = random({70001}, 4), b = random({70001}, 5);
+  EXPECT_NEAR(emulated_reduction(kernels::Reduction::sum_of_squares, a), cpu->sum_of_squares(a), 1e-6 * cpu->sum_of_squares(a));
+  EXPECT_NEAR(emulated_reduction(kernels::Reduction::dot, a, &b), cpu->dot(a, b), 1e-3);
+}
+
+TEST_F(SmallKernels, BiasBroadcastAndGradient) {
+  for (const Shape& shape : {Shape{5, 7}, Shape{3, 4, 5, 6}}) {
+    const size_t count = static_cast<size_t>(shape[1]), inner = shape.sample_size() / count;
+    const Tensor bias = random({shape[1]}, 6), dy = random(shape, 7);
+    Tensor y_cpu = random(shape, 8), y_emulated = y_cpu.clone();
+    cpu->add_bias(y_cpu, bias);
+    kernels::add_bias(y_emulated.data(), bias.data(), inner, count, y_emulated.numel(), nullptr);
+    expect_close(y_emulated, y_cpu, 0.0f, "add_bias");
+    Tensor g_cpu = random({shape[1]}, 9), g_emulated = g_cpu.clone();
+    cpu->bias_grad(dy, 0.5f, g_cpu);
+    kernels::bias_grad(dy.data(), inner, count, static_cast<size_t>(shape[0]), 0.5f, g_emulated.data(), nullptr);
+    expect_close(g_emulated, g_cpu, 1e-5f, "bias_grad");
+  }
+}
+
+TEST_F(SmallKernels, OptimizerSteps) {
+  const Tensor g = random({1000}, 10);
+  Tensor w_cpu = random({1000}, 11), v_cpu = random({1000}, 12), w_emulated = w_cpu.clone(), v_emulated = v_cpu.clone();
+  const SgdSettings sgd{0.1f, 0.9f, 1e-3f};
+  cpu->sgd_step(w_cpu, g, v_cpu, sgd);
+  kernels::sgd_step(w_emulated.data(), g.data(), v_emulated.data(), sgd, 1000, nullptr);
+  expect_close(w_emulated, w_cpu, 1e-6f, "sgd weights");
+  Tensor m_cpu({1000}), s_cpu({1000}), m_emulated({1000}), s_emulated({1000});
+  const AdamSettings adam{1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f};
+  for (int step = 1; step <= 3; ++step) {
+    cpu->adam_step(w_cpu, g, m_cpu, s_cpu, adam, step);
+    kernels::adam_step(w_emulated.data(), g.data(), m_emulated.data(), s_emulated.data(), adam, step, 1000, nullptr);
+  }
+  expect_close(w_emulated, w_cpu, 1e-5f, "adam weights");
+}
+
+TEST_F(SmallKernels, SignNoiseAndColumnSlices) {
+  const Tensor x = random({13, 11}, 13);
+  Tensor s_cpu(x.shape()), s_emulated(x.shape());
+  cpu->sign(x, 0.3f, s_cpu);
+  kernels::sign(x.data(), 0.3f, s_emulated.data(), x.numel(), nullptr);
+  expect_close(s_emulated, s_cpu, 0.0f, "sign");
+  Tensor n_cpu = x.clone(), n_emulated = x.clone();
+  cpu->multiply_by_noise(n_cpu, 0.5f, 3, 77);
+  kernels::multiply_by_noise(n_emulated.data(), n_emulated.numel(), 0.5f, 3, 77, nullptr);
+  expect_close(n_emulated, n_cpu, 1e-6f, "multiply_by_noise");
+  Tensor c_cpu({13, 4}), c_emulated({13, 4});
+  cpu->copy_columns(x, 5, c_cpu);
+  kernels::copy_columns(x.data(), 11, 5, 4, c_emulated.data(), 13, nullptr);
+  expect_close(c_emulated, c_cpu, 0.0f, "copy_columns");
+}
+
+}  // namespace
+}  // namespace bioprop
