@@ -27,14 +27,23 @@ void bp_training_step(benchmark::State& state, const std::string& net_name) {
     optimizer->step(*backend, parameters);
   }
   state.SetItemsProcessed(state.iterations() * batch_size);
-  state.counters["images_per_second"] = benchmark::Counter(static_cast<double>(state.iterations() * batch_size),
-                                                           benchmark::Counter::kIsRate);
-  state.counters["epoch_seconds_60k"] = benchmark::Counter(static_cast<double>(state.iterations() * batch_size) / 60000.0,
-                                                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["images_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch_size), benchmark::Counter::kIsRate);
+  state.counters["epoch_seconds_60k"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * batch_size) / 60000.0,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-BENCHMARK_CAPTURE(bp_training_step, dense, std::string("dense"))->Arg(64)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(bp_training_step, conv, std::string("conv"))->Arg(64)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(bp_training_step, dense, std::string("dense"))
+    ->Arg(64)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(bp_training_step, conv, std::string("conv"))
+    ->Arg(64)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

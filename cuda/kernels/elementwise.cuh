@@ -40,7 +40,8 @@ __global__ void random_uniform_kernel(float* __restrict__ x, size_t n, float low
 }
 
 // x *= 1 + stddev * xi: multiplicative noise on updates (robustness experiments)
-__global__ void multiply_by_noise_kernel(float* __restrict__ x, size_t n, float stddev, uint64_t seed, uint64_t offset) {
+__global__ void multiply_by_noise_kernel(float* __restrict__ x, size_t n, float stddev, uint64_t seed,
+                                         uint64_t offset) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
 }
@@ -72,7 +73,8 @@ inline void copy_columns(const float* src, int width, int first, int count, floa
 }
 
 inline void activation_forward(Activation f, const float* a, float* h, size_t n, cudaStream_t stream) {
-  launch(activation_forward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h, n);
+  launch(activation_forward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h,
+         n);
 }
 inline void activation_backward(Activation f, const float* a, const float* h, const float* dh, float* da, size_t n,
                                 cudaStream_t stream) {

@@ -64,7 +64,8 @@ __global__ void lc_backward_weight_kernel(const float* __restrict__ dy, const fl
   for (int n0 = 0; n0 < g.batch; n0 += lc_tile) {
     const int n = n0 + ty;
     deltas[ty][tx] = n < g.batch && load_oc < g.out_channels
-                         ? (modulator ? modulator[n] : 1.0f) * dy[(static_cast<size_t>(n) * g.out_channels + load_oc) * positions + p]
+                         ? (modulator ? modulator[n] : 1.0f) *
+                               dy[(static_cast<size_t>(n) * g.out_channels + load_oc) * positions + p]
                          : 0.0f;
     fields[ty][tx] = n < g.batch && k < k_total ? receptive_field_value(x, g, n, oh, ow, k) : 0.0f;
     __syncthreads();
@@ -108,8 +109,8 @@ __global__ void lc_backward_data_kernel(const float* __restrict__ dy, const floa
 
 inline void locally_connected_forward(const float* x, const float* w, float* y, const WindowGeometry& g,
                                       cudaStream_t stream) {
-  const dim3 grid(blocks_for(static_cast<size_t>(g.batch), lc_tile), blocks_for(static_cast<size_t>(g.out_channels), lc_tile),
-                  static_cast<unsigned>(g.out_h * g.out_w));
+  const dim3 grid(blocks_for(static_cast<size_t>(g.batch), lc_tile),
+                  blocks_for(static_cast<size_t>(g.out_channels), lc_tile), static_cast<unsigned>(g.out_h * g.out_w));
   launch(lc_forward_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, x, w, y, g);
 }
 
@@ -117,8 +118,8 @@ inline void locally_connected_forward(const float* x, const float* w, float* y, 
 inline void locally_connected_backward_weight(const float* dy, const float* x, const float* modulator, float alpha,
                                               float beta, float* dw, const WindowGeometry& g, cudaStream_t stream) {
   const int k_total = g.in_channels * g.kernel_h * g.kernel_w;
-  const dim3 grid(blocks_for(static_cast<size_t>(k_total), lc_tile), blocks_for(static_cast<size_t>(g.out_channels), lc_tile),
-                  static_cast<unsigned>(g.out_h * g.out_w));
+  const dim3 grid(blocks_for(static_cast<size_t>(k_total), lc_tile),
+                  blocks_for(static_cast<size_t>(g.out_channels), lc_tile), static_cast<unsigned>(g.out_h * g.out_w));
   launch(lc_backward_weight_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, dy, x, modulator, alpha, beta, dw, g);
 }
 

@@ -80,7 +80,8 @@ inline void add_bias(float* y, const float* bias, size_t inner, size_t count, si
 }
 inline void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
                       cudaStream_t stream) {
-  launch(bias_grad_kernel, dim3(static_cast<unsigned>(count)), dim3(256), 0, stream, dy, inner, count, batch, beta, dbias);
+  launch(bias_grad_kernel, dim3(static_cast<unsigned>(count)), dim3(256), 0, stream, dy, inner, count, batch, beta,
+         dbias);
 }
 
 }  // namespace bioprop::kernels

@@ -25,7 +25,8 @@ __global__ void dense_three_factor_kernel(const float* __restrict__ tags, const 
   float sum = 0.0f;
   for (int b0 = 0; b0 < batch; b0 += three_factor_tile) {
     const int b = b0 + ty;
-    tag_tile[ty][tx] = b < batch && load_o < outputs ? modulator[b] * tags[static_cast<size_t>(b) * outputs + load_o] : 0.0f;
+    tag_tile[ty][tx] =
+        b < batch && load_o < outputs ? modulator[b] * tags[static_cast<size_t>(b) * outputs + load_o] : 0.0f;
     pre_tile[ty][tx] = b < batch && i < inputs ? pre[static_cast<size_t>(b) * inputs + i] : 0.0f;
     __syncthreads();
     for (int k = 0; k < three_factor_tile; ++k) sum += tag_tile[k][ty] * pre_tile[k][tx];

@@ -13,7 +13,8 @@ struct TrainFlags {
   // Which overrides the user actually gave (CLI11 fills `overrides` only for those).
   bool rule = false, net = false, dataset = false, data_dir = false, epochs = false, batch_size = false, lr = false,
        seed = false, device = false, optimizer = false, target = false, stop_at_target = false, validation = false,
-       train_limit = false, run_dir = false, init = false, init_std = false, checkpoint = false, momentum = false, weight_decay = false;
+       train_limit = false, run_dir = false, init = false, init_std = false, checkpoint = false, momentum = false,
+       weight_decay = false;
   double learning_rate = 0.0, momentum_value = 0.0, weight_decay_value = 0.0;
   bool no_bias = false;
   std::vector<std::string> rule_options;  // KEY=VALUE

@@ -17,7 +17,8 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, const s
   std::vector<int> sample;
   int classes = 0;
   try {
-    source = {record.at("net").get<std::string>(), checkpoint + " (saved net)", record.at("net_toml").get<std::string>()};
+    source = {record.at("net").get<std::string>(), checkpoint + " (saved net)",
+              record.at("net_toml").get<std::string>()};
     request.name = record.at("dataset").get<std::string>();
     sample = record.at("sample_shape").get<std::vector<int>>();
     classes = record.at("classes").get<int>();

@@ -1,6 +1,6 @@
 // `bioprop`: train, evaluate and list. User errors print one clear line and exit with status 1.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
 #include "bioprop/error.hpp"
@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
   train->add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");
   train->add_option("--signal-noise", t.signal_noise, "Noise (std) added to each trial's output error [0]");
   train->add_option("--update-noise", t.update_noise, "Multiplicative noise (std) on every weight update [0]");
-  train->add_flag("--alignment", t.alignment,
-                  "Log per layer, each epoch, the angle between the rule's update and bp's gradient, and between B and W");
+  train->add_flag(
+      "--alignment", t.alignment,
+      "Log per layer, each epoch, the angle between the rule's update and bp's gradient, and between B and W");
 
   std::string checkpoint, data_dir, device = "auto";
   int batch_size = 256;
@@ -63,9 +64,10 @@ int main(int argc, char** argv) {
 
   RewardTaskSettings task;
   std::string task_folder = "runs/reward-task";
-  CLI::App* reward = app.add_subcommand(
-      "reward-task", "Konishi et al. (2023): learn odour -> reward amount trial by trial with several rules; "
-                     "writes learning curves (CSV + PNG)");
+  CLI::App* reward =
+      app.add_subcommand("reward-task",
+                         "Konishi et al. (2023): learn odour -> reward amount trial by trial with several rules; "
+                         "writes learning curves (CSV + PNG)");
   reward->add_option("--out", task_folder, "Folder for learning_curves.csv / .png [runs/reward-task]");
   reward->add_option("--rules", task.rules, "Rules to compare [bp fa fa_ex elm wp]");
   reward->add_option("--phase-trials", task.phase_trials, "Trials per phase [400]")->check(CLI::PositiveNumber);

@@ -67,7 +67,8 @@ std::filesystem::path new_run_folder(const TrainConfig& c) {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   const std::string net = std::filesystem::path(c.net).stem().string();
-  const std::filesystem::path base = std::filesystem::path(c.run_dir) / fmt::format("{}-{}-{}-{}", stamp, c.rule, net, c.data.name);
+  const std::filesystem::path base =
+      std::filesystem::path(c.run_dir) / fmt::format("{}-{}-{}-{}", stamp, c.rule, net, c.data.name);
   std::filesystem::path folder = base;
   for (int i = 2; std::filesystem::exists(folder); ++i) folder = base.string() + "-" + std::to_string(i);
   return folder;
@@ -133,7 +134,8 @@ int run_train(const TrainFlags& flags) {
     if (summary.epochs_to_target > 0)
       spdlog::info("epochs to {:.2f}% test accuracy: {}", 100 * c.target_accuracy, summary.epochs_to_target);
     else
-      spdlog::info("target {:.2f}% test accuracy not reached in {} epoch(s)", 100 * c.target_accuracy, summary.epochs.size());
+      spdlog::info("target {:.2f}% test accuracy not reached in {} epoch(s)", 100 * c.target_accuracy,
+                   summary.epochs.size());
   }
   spdlog::info("metrics: {}/metrics.csv, checkpoint: {}", folder.string(),
                c.checkpoint.empty() ? (folder / "checkpoint.bin").string() : c.checkpoint);

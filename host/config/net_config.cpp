@@ -75,12 +75,14 @@ void add_layer(const toml::table& table, const std::string& where, bool default_
   } else if (type == "relu" || type == "sigmoid" || type == "tanh" || type == "softplus") {
     layers.push_back(make_activation(parse_activation(type, where)));
   } else {
-    fail("{}: unknown layer type '{}' (dense, conv2d, locally_connected2d, max_pool2d, avg_pool2d, flatten, relu, "
-         "sigmoid, tanh, softplus)",
-         where, type);
+    fail(
+        "{}: unknown layer type '{}' (dense, conv2d, locally_connected2d, max_pool2d, avg_pool2d, flatten, relu, "
+        "sigmoid, tanh, softplus)",
+        where, type);
   }
   const std::string activation = fields.get<std::string>("activation", "");
-  if (!activation.empty()) layers.push_back(make_activation(parse_activation(activation, where + ", field 'activation'")));
+  if (!activation.empty())
+    layers.push_back(make_activation(parse_activation(activation, where + ", field 'activation'")));
   fields.check_no_unknown_keys();
 }
 
@@ -105,7 +107,8 @@ std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sam
   std::vector<std::unique_ptr<Layer>> layers;
   int number = 0;
   for (const toml::node& node : *layer_tables) {
-    const std::string where = fmt::format("{}: [[layer]] #{} ({})", source.origin, ++number, TomlFields::location(node));
+    const std::string where =
+        fmt::format("{}: [[layer]] #{} ({})", source.origin, ++number, TomlFields::location(node));
     if (!node.is_table()) fail("{}: must be a table", where);
     add_layer(*node.as_table(), where, bias, layers);
   }

@@ -48,8 +48,7 @@ class TomlFields {
   }
   void check_no_unknown_keys() const {
     for (const auto& [key, node] : table_)
-      if (!used_.count(std::string(key.str())))
-        fail("{}: unknown key '{}' ({})", where_, key.str(), location(node));
+      if (!used_.count(std::string(key.str()))) fail("{}: unknown key '{}' ({})", where_, key.str(), location(node));
   }
   const std::string& where() const { return where_; }
 
@@ -59,23 +58,34 @@ class TomlFields {
   }
   static std::string describe(const toml::node& node) {
     switch (node.type()) {
-      case toml::node_type::string: return fmt::format("the string \"{}\"", *node.value<std::string>());
-      case toml::node_type::integer: return fmt::format("the integer {}", *node.value<int64_t>());
-      case toml::node_type::floating_point: return fmt::format("the number {}", *node.value<double>());
-      case toml::node_type::boolean: return *node.value<bool>() ? "true" : "false";
-      case toml::node_type::table: return "a table";
-      case toml::node_type::array: return "an array";
-      default: return "a date or time";
+      case toml::node_type::string:
+        return fmt::format("the string \"{}\"", *node.value<std::string>());
+      case toml::node_type::integer:
+        return fmt::format("the integer {}", *node.value<int64_t>());
+      case toml::node_type::floating_point:
+        return fmt::format("the number {}", *node.value<double>());
+      case toml::node_type::boolean:
+        return *node.value<bool>() ? "true" : "false";
+      case toml::node_type::table:
+        return "a table";
+      case toml::node_type::array:
+        return "an array";
+      default:
+        return "a date or time";
     }
   }
 
  private:
   template <typename T>
   static const char* expected() {
-    if constexpr (std::is_same_v<T, int>) return "an integer";
-    else if constexpr (std::is_same_v<T, double>) return "a number";
-    else if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else return "a string";
+    if constexpr (std::is_same_v<T, int>)
+      return "an integer";
+    else if constexpr (std::is_same_v<T, double>)
+      return "a number";
+    else if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else
+      return "a string";
   }
   const toml::table& table_;
   std::string where_;
@@ -86,11 +96,16 @@ class TomlFields {
 inline void fill_options(const toml::table& table, Options& options, const std::string& where) {
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
-    if (auto b = node.value_exact<bool>()) options.set(name, *b);
-    else if (auto i = node.value_exact<int64_t>()) options.set(name, static_cast<long long>(*i));
-    else if (auto d = node.value_exact<double>()) options.set(name, *d);
-    else if (auto s = node.value_exact<std::string>()) options.set(name, *s);
-    else fail("{}: field '{}' must be a number, string or boolean, got {}", where, name, TomlFields::describe(node));
+    if (auto b = node.value_exact<bool>())
+      options.set(name, *b);
+    else if (auto i = node.value_exact<int64_t>())
+      options.set(name, static_cast<long long>(*i));
+    else if (auto d = node.value_exact<double>())
+      options.set(name, *d);
+    else if (auto s = node.value_exact<std::string>())
+      options.set(name, *s);
+    else
+      fail("{}: field '{}' must be a number, string or boolean, got {}", where, name, TomlFields::describe(node));
   }
 }
 

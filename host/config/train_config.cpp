@@ -31,7 +31,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   // Rule and optimiser settings are checked by the rule and optimiser that read them (make_rule,
   // make_optimizer): an unknown key there is reported with this file's name.
   c.rule_options = Options(where + " [rule_options]");
-  if (const toml::table* rule = fields.table("rule_options")) fill_options(*rule, c.rule_options, c.rule_options.where());
+  if (const toml::table* rule = fields.table("rule_options"))
+    fill_options(*rule, c.rule_options, c.rule_options.where());
   c.optimizer_options = Options(where + " [optimizer]");
   if (const toml::table* optimizer = fields.table("optimizer")) {
     fill_options(*optimizer, c.optimizer_options, c.optimizer_options.where());

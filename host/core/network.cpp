@@ -24,7 +24,8 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
     shape = layers_[static_cast<size_t>(i)]->build(shape, i, init, backend);
     sample_shapes_.push_back(shape);
   }
-  if (shape.rank() != 2) fail("net '{}' must end in a dense layer (N,F output), ends with shape {}", name_, shape.str());
+  if (shape.rank() != 2)
+    fail("net '{}' must end in a dense layer (N,F output), ends with shape {}", name_, shape.str());
   for (const Shape& s : sample_shapes_) {
     activations_.emplace_back(s, backend.device());
     gradients_.emplace_back(s, backend.device());
@@ -57,7 +58,8 @@ void Network::backward(Backend& backend, Pathway pathway) {
     Layer& l = layer(i);
     const size_t at = static_cast<size_t>(i);
     l.weight_grad(backend, activations_[at], gradients_[at + 1], 0.0f);
-    if (i > 0) l.backward_data(backend, activations_[at], activations_[at + 1], gradients_[at + 1], gradients_[at], pathway);
+    if (i > 0)
+      l.backward_data(backend, activations_[at], activations_[at + 1], gradients_[at + 1], gradients_[at], pathway);
   }
 }
 

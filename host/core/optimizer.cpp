@@ -8,7 +8,8 @@ namespace bioprop {
 namespace {
 
 // Optimiser state tensors, one per parameter, created on the first step.
-std::vector<Tensor>& state_for(std::vector<Tensor>& state, const std::vector<Parameter*>& parameters, Backend& backend) {
+std::vector<Tensor>& state_for(std::vector<Tensor>& state, const std::vector<Parameter*>& parameters,
+                               Backend& backend) {
   if (state.size() != parameters.size()) {
     state.clear();
     for (const Parameter* p : parameters) state.emplace_back(p->value.shape(), backend.device());

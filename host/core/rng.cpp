@@ -1,6 +1,5 @@
 #include "bioprop/rng.hpp"
 
-
 namespace bioprop {
 
 uint32_t HostRng::next_word() {

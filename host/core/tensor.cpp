@@ -26,9 +26,7 @@ Shape Shape::with_batch(int batch) const {
   return Shape(std::move(dims));
 }
 
-std::string Shape::str() const {
-  return fmt::format("({})", fmt::join(dims_, ","));
-}
+std::string Shape::str() const { return fmt::format("({})", fmt::join(dims_, ",")); }
 
 namespace {
 std::shared_ptr<float> allocate(Device device, size_t count) {

@@ -44,8 +44,8 @@ void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Ten
   const int n = transpose_b ? rows(b) : cols(b);
   if (k != kb || rows(c) != m || cols(c) != n)
     fail("gemm: op(a) {}x{}, op(b) {}x{}, c {}x{} do not fit", m, k, kb, n, rows(c), cols(c));
-  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a.data(), cols(a), b.data(), cols(b), beta, c.data(), cols(c));
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a.data(), cols(a), b.data(), cols(b), beta, c.data(), cols(c));
 }
 
 void CpuBackend::add_bias(Tensor& y, const Tensor& bias) {
@@ -144,7 +144,8 @@ void CpuBackend::copy_columns(const Tensor& src, int first, Tensor& dst) {
   if (rows(dst) != batch || first < 0 || first + count > width)
     fail("copy_columns: columns [{}, {}) of {} into {}", first, first + count, src.shape().str(), dst.shape().str());
   for (int n = 0; n < batch; ++n)
-    std::copy_n(src.data() + static_cast<size_t>(n) * width + first, count, dst.data() + static_cast<size_t>(n) * count);
+    std::copy_n(src.data() + static_cast<size_t>(n) * width + first, count,
+                dst.data() + static_cast<size_t>(n) * count);
 }
 
 void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) {
@@ -209,8 +210,8 @@ float CpuBackend::mean_squared_error(const Tensor& outputs, const Tensor& labels
 float CpuBackend::regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) {
   const int batch = rows(outputs);
   if (cols(outputs) != 1 || targets.numel() != static_cast<size_t>(batch))
-    fail("regression_error: outputs {} and {} targets: a regression net has one output per trial", outputs.shape().str(),
-         targets.numel());
+    fail("regression_error: outputs {} and {} targets: a regression net has one output per trial",
+         outputs.shape().str(), targets.numel());
   double total = 0;
   for (int n = 0; n < batch; ++n) {
     const float error = outputs.data()[n] - targets.data()[n];

@@ -96,8 +96,8 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& 
     float* columns = scratch(columns_, static_cast<size_t>(k) * width);
     float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
     im2col(x.data(), g, first, count, columns);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.out_channels, width, k, 1.0f, weights.data(), k,
-                columns, width, 0.0f, product, width);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.out_channels, width, k, 1.0f, weights.data(), k, columns,
+                width, 0.0f, product, width);
     scatter_outputs(product, g, first, count, y.data());
   }
 }
@@ -131,8 +131,8 @@ void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, float
     float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
     im2col(x.data(), g, first, count, columns);
     gather_outputs(dy.data(), g, first, count, product);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.out_channels, k, width, 1.0f, product, width, columns,
-                width, first == 0 ? beta : 1.0f, dweights.data(), k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.out_channels, k, width, 1.0f, product, width, columns, width,
+                first == 0 ? beta : 1.0f, dweights.data(), k);
   }
 }
 

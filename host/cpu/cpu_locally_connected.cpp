@@ -22,8 +22,7 @@ float dot_product(const float* a, const float* b, int n) {
 }
 }  // namespace
 
-void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y,
-                                           const WindowGeometry& g) {
+void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
   expect_shape(x, lc_input_shape(g), "locally_connected_forward input");
   expect_shape(weights, lc_weight_shape(g), "locally_connected_forward weights");
   expect_shape(y, lc_output_shape(g), "locally_connected_forward output");

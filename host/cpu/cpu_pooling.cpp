@@ -17,8 +17,8 @@ void for_each_output(const WindowGeometry& g, Visit visit) {
   for (int plane = 0; plane < planes; ++plane)
     for (int oh = 0; oh < g.out_h; ++oh)
       for (int ow = 0; ow < g.out_w; ++ow)
-        visit(static_cast<size_t>(plane) * g.in_h * g.in_w, static_cast<size_t>(plane) * g.out_h * g.out_w + oh * g.out_w + ow,
-              oh, ow);
+        visit(static_cast<size_t>(plane) * g.in_h * g.in_w,
+              static_cast<size_t>(plane) * g.out_h * g.out_w + oh * g.out_w + ow, oh, ow);
 }
 
 // Index (within the plane) of the first maximum of the window feeding (oh, ow).
@@ -73,7 +73,8 @@ void CpuBackend::avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeo
   for_each_output(g, [&](size_t in, size_t out, int oh, int ow) {
     const float share = dy.data()[out] * inverse_area;
     for (int kh = 0; kh < g.kernel_h; ++kh)
-      for (int kw = 0; kw < g.kernel_w; ++kw) dx.data()[in + (oh * g.stride + kh) * g.in_w + ow * g.stride + kw] += share;
+      for (int kw = 0; kw < g.kernel_w; ++kw)
+        dx.data()[in + (oh * g.stride + kh) * g.in_w + ow * g.stride + kw] += share;
   });
 }
 

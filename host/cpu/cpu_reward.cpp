@@ -10,7 +10,8 @@ namespace bioprop {
 void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                                 uint64_t offset, GateOutputs& out, Tensor& tags) {
   const int batch = q.dim(0), actions = static_cast<int>(q.shape().sample_size());
-  if (labels.numel() != static_cast<size_t>(batch)) fail("attention_gate: {} labels for {} trials", labels.numel(), batch);
+  if (labels.numel() != static_cast<size_t>(batch))
+    fail("attention_gate: {} labels for {} trials", labels.numel(), batch);
   if (!(policy.temperature > 0.0f)) fail("attention_gate: temperature must be > 0, got {}", policy.temperature);
   expect_shape(tags, q.shape(), "attention_gate tags");
   for (Tensor* t : {&out.actions, &out.rewards, &out.rpe}) t->resize({batch});

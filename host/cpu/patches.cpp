@@ -1,5 +1,5 @@
-#include "cpu_backend.hpp"
 #include "bioprop/error.hpp"
+#include "cpu_backend.hpp"
 
 namespace bioprop {
 

@@ -9,7 +9,8 @@ std::vector<int> shuffled_indexes(int n, uint64_t seed, uint64_t stream) {
   std::vector<int> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   HostRng rng(seed, stream);
-  for (int i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[rng.below(static_cast<uint32_t>(i) + 1)]);
+  for (int i = n - 1; i > 0; --i)
+    std::swap(order[static_cast<size_t>(i)], order[rng.below(static_cast<uint32_t>(i) + 1)]);
   return order;  // Fisher-Yates
 }
 

@@ -41,15 +41,17 @@ namespace {
 std::string find_idx_file(const std::filesystem::path& dir, const std::string& stem, const std::string& dataset) {
   for (const std::string& candidate : {stem, stem + ".gz"})
     if (std::filesystem::exists(dir / candidate)) return (dir / candidate).string();
-  fail("dataset '{}': file not found: {} (nor {}.gz). Run scripts/install-deps.sh (Debian package "
-       "dataset-fashion-mnist) or pass --data-dir with the idx files",
-       dataset, (dir / stem).string(), stem);
+  fail(
+      "dataset '{}': file not found: {} (nor {}.gz). Run scripts/install-deps.sh (Debian package "
+      "dataset-fashion-mnist) or pass --data-dir with the idx files",
+      dataset, (dir / stem).string(), stem);
 }
 }  // namespace
 
 DataSplits load_dataset(const DataRequest& request) {
   const auto& datasets = known_datasets();
-  auto info = std::find_if(datasets.begin(), datasets.end(), [&](const DatasetInfo& d) { return d.name == request.name; });
+  auto info =
+      std::find_if(datasets.begin(), datasets.end(), [&](const DatasetInfo& d) { return d.name == request.name; });
   if (info == datasets.end()) {
     std::string known;
     for (const auto& d : datasets) known += (known.empty() ? "" : ", ") + d.name;

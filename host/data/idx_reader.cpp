@@ -31,7 +31,8 @@ IdxFile read_idx(const std::string& path, int expected_dims) {
     }
   };
   auto big_endian = [](const unsigned char* b) {
-    return static_cast<uint32_t>(b[0]) << 24 | static_cast<uint32_t>(b[1]) << 16 | static_cast<uint32_t>(b[2]) << 8 | b[3];
+    return static_cast<uint32_t>(b[0]) << 24 | static_cast<uint32_t>(b[1]) << 16 | static_cast<uint32_t>(b[2]) << 8 |
+           b[3];
   };
   unsigned char header[4];
   read_exactly(header, 4, "the header");

@@ -44,7 +44,8 @@ std::vector<Trial> make_session(const RewardTaskSettings& s, uint64_t seed) {
     for (int t = 0; t < s.phase_trials; ++t) {
       const uint32_t odour = rng.below(available);
       Trial trial{patterns[odour], static_cast<float>(amount_of[odour])};
-      for (float& v : trial.input) v += static_cast<float>(s.input_noise) * philox_normal(seed, 1u << 20, noise_index++);
+      for (float& v : trial.input)
+        v += static_cast<float>(s.input_noise) * philox_normal(seed, 1u << 20, noise_index++);
       trials.push_back(std::move(trial));
     }
   }
@@ -54,7 +55,8 @@ std::vector<Trial> make_session(const RewardTaskSettings& s, uint64_t seed) {
 // Squared prediction errors of one rule over one session, trial by trial (online learning, batch 1).
 std::vector<double> run_session(const std::string& rule_name, const std::vector<Trial>& trials,
                                 const RewardTaskSettings& s, uint64_t seed, Backend& backend) {
-  const std::string net = fmt::format("[[layer]]\ntype = \"dense\"\nunits = {}\nactivation = \"relu\"\n", s.hidden_units);
+  const std::string net =
+      fmt::format("[[layer]]\ntype = \"dense\"\nunits = {}\nactivation = \"relu\"\n", s.hidden_units);
   auto network = build_network({"reward-task", "reward task net", net}, {s.odour_channels}, 1, seed, backend);
   Options rule_options("reward task rule " + rule_name);
   rule_options.set("loss", std::string("regression"));
@@ -131,7 +133,8 @@ std::string write_learning_curves(const std::vector<LearningCurve>& curves, cons
   std::string plot = fmt::format(
       "# gnuplot script drawn by `bioprop reward-task`; edit and re-run: gnuplot learning_curves.gp\n"
       "set terminal pngcairo size 900,560\nset output 'learning_curves.png'\nset datafile separator ','\n"
-      "set key outside right noenhanced\nset logscale y\nset xlabel 'trial'\nset ylabel 'squared error of the predicted reward'\n"
+      "set key outside right noenhanced\nset logscale y\nset xlabel 'trial'\nset ylabel 'squared error of the "
+      "predicted reward'\n"
       "set title 'Reward-amount prediction (after Konishi et al. 2023); new odours from trial {}'\n"
       "set arrow from {},graph 0 to {},graph 1 nohead dashtype 2\nplot ",
       s.phase_trials, s.phase_trials, s.phase_trials);
@@ -142,7 +145,8 @@ std::string write_learning_curves(const std::vector<LearningCurve>& curves, cons
   const std::string command =
       fmt::format("cd '{}' && gnuplot learning_curves.gp > /dev/null 2>&1", std::filesystem::absolute(dir).string());
   if (std::system(command.c_str()) != 0) {
-    spdlog::warn("gnuplot did not draw the plot (install Debian's gnuplot-nox); the CSV and the script are in {}", folder);
+    spdlog::warn("gnuplot did not draw the plot (install Debian's gnuplot-nox); the CSV and the script are in {}",
+                 folder);
     return "";
   }
   return (dir / "learning_curves.png").string();

@@ -5,10 +5,14 @@ namespace bioprop {
 
 std::string to_string(Activation f) {
   switch (f) {
-    case Activation::relu: return "relu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::softplus: return "softplus";
+    case Activation::relu:
+      return "relu";
+    case Activation::sigmoid:
+      return "sigmoid";
+    case Activation::tanh:
+      return "tanh";
+    case Activation::softplus:
+      return "softplus";
   }
   return "?";
 }
@@ -36,9 +40,7 @@ class Flatten final : public Layer {
  public:
   std::string kind() const override { return "flatten"; }
   Shape build(const Shape& input, int, const Initializer&, Backend&) override { return output_shape(input); }
-  Shape output_shape(const Shape& input) const override {
-    return {input[0], static_cast<int>(input.sample_size())};
-  }
+  Shape output_shape(const Shape& input) const override { return {input[0], static_cast<int>(input.sample_size())}; }
   void forward(Backend& backend, const Tensor& x, Tensor& y) override { backend.copy(x, y); }
   void backward_data(Backend& backend, const Tensor&, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
     backend.copy(dy, dx);

@@ -14,7 +14,8 @@ class LocallyConnected2d final : public WeightedLayer {
   }
   std::string kind() const override { return "locally_connected2d"; }
   std::string settings() const override {
-    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_, use_bias_ ? "" : " no-bias");
+    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_,
+                       use_bias_ ? "" : " no-bias");
   }
 
   Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {

@@ -18,8 +18,7 @@ class Pool2d final : public Layer {
     const WindowGeometry g = geometry(x.shape(), kind());
     max_ ? backend.max_pool_forward(x, y, g) : backend.avg_pool_forward(x, y, g);
   }
-  void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx,
-                     Pathway) override {
+  void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
     const WindowGeometry g = geometry(x.shape(), kind());
     max_ ? backend.max_pool_backward(x, dy, dx, g) : backend.avg_pool_backward(dy, dx, g);
   }
@@ -34,7 +33,11 @@ class Pool2d final : public Layer {
 
 }  // namespace
 
-std::unique_ptr<Layer> make_max_pool2d(int kernel, int stride) { return std::make_unique<Pool2d>(true, kernel, stride); }
-std::unique_ptr<Layer> make_avg_pool2d(int kernel, int stride) { return std::make_unique<Pool2d>(false, kernel, stride); }
+std::unique_ptr<Layer> make_max_pool2d(int kernel, int stride) {
+  return std::make_unique<Pool2d>(true, kernel, stride);
+}
+std::unique_ptr<Layer> make_avg_pool2d(int kernel, int stride) {
+  return std::make_unique<Pool2d>(false, kernel, stride);
+}
 
 }  // namespace bioprop

@@ -49,9 +49,12 @@ void WeightedLayer::create_weights(const Shape& weight_shape, int bias_size, int
       backend.random_uniform(weights_.value, -limit, limit, init.seed, stream);
       break;
     }
-    case InitKind::normal: backend.random_normal(weights_.value, 0.0f, init.stddev, init.seed, stream); break;
+    case InitKind::normal:
+      backend.random_normal(weights_.value, 0.0f, init.stddev, init.seed, stream);
+      break;
   }
-  if (use_bias_) bias_ = {prefix + ".bias", Tensor({bias_size}, backend.device()), Tensor({bias_size}, backend.device())};
+  if (use_bias_)
+    bias_ = {prefix + ".bias", Tensor({bias_size}, backend.device()), Tensor({bias_size}, backend.device())};
 }
 
 }  // namespace bioprop

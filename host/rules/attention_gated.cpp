@@ -46,7 +46,8 @@ class AttentionGated final : public Rule {
     modulated_.resize(static_cast<size_t>(network.size()) + 1);
     fixed_feedback_.clear();
     if (feedback_ == FeedbackKind::fixed_random)
-      for (int i : network.weighted_layers()) fixed_feedback_.push_back(&dynamic_cast<WeightedLayer&>(network.layer(i)).feedback());
+      for (int i : network.weighted_layers())
+        fixed_feedback_.push_back(&dynamic_cast<WeightedLayer&>(network.layer(i)).feedback());
   }
 
   // A fixed random B is saved with checkpoints (a learning B already is, as a net parameter).
@@ -105,7 +106,8 @@ RuleInfo attention_gated_info(const std::string& name, ExplorationPolicy default
             policy.temperature = static_cast<float>(options.get_number("temperature", defaults.temperature));
             if (policy.epsilon < 0 || policy.epsilon > 1)
               fail("{}: 'epsilon' must be in [0, 1], got {}", options.where(), policy.epsilon);
-            if (!(policy.temperature > 0)) fail("{}: 'temperature' must be > 0, got {}", options.where(), policy.temperature);
+            if (!(policy.temperature > 0))
+              fail("{}: 'temperature' must be > 0, got {}", options.where(), policy.temperature);
             const std::string feedback = options.get_string("feedback", "symmetric");
             if (feedback != "symmetric" && feedback != "random")
               fail("{}: 'feedback' must be \"symmetric\" or \"random\", got \"{}\"", options.where(), feedback);

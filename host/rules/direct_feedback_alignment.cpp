@@ -53,9 +53,10 @@ class DirectFeedbackAlignment final : public Rule {
       Tensor dh_flat = dh.reshaped({batch.size(), slice.width});
       backend.copy_columns(projected_, slice.first_column, dh_flat);
       for (int i = slice.target - 1; i > slice.layer; --i)
-        network.layer(i).backward_data(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
-                                       network.gradient(i));
-      network.layer(slice.layer).weight_grad(backend, network.activations(slice.layer), network.gradient(slice.layer + 1), 0.0f);
+        network.layer(i).backward_data(backend, network.activations(i), network.activations(i + 1),
+                                       network.gradient(i + 1), network.gradient(i));
+      network.layer(slice.layer)
+          .weight_grad(backend, network.activations(slice.layer), network.gradient(slice.layer + 1), 0.0f);
     }
     return result;
   }

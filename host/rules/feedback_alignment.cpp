@@ -54,7 +54,8 @@ class FeedbackAlignment final : public Rule {
         auto& layer = weighted(network, i);
         const Tensor& w = layer.weights().value;
         const float scale =
-            s_.scale_by_rms ? static_cast<float>(std::sqrt(backend.sum_of_squares(w) / static_cast<double>(w.numel()))) : 1.0f;
+            s_.scale_by_rms ? static_cast<float>(std::sqrt(backend.sum_of_squares(w) / static_cast<double>(w.numel())))
+                            : 1.0f;
         backend.sign(w, scale, layer.feedback_weights());
       }
     const StepResult result = forward_and_loss(network, batch, backend, s_.loss);

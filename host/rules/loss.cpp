@@ -12,9 +12,12 @@ Loss parse_loss(const std::string& name, const std::string& where) {
 
 std::string to_string(Loss loss) {
   switch (loss) {
-    case Loss::cross_entropy: return "cross_entropy";
-    case Loss::mean_squared_error: return "mse";
-    case Loss::regression: return "regression";
+    case Loss::cross_entropy:
+      return "cross_entropy";
+    case Loss::mean_squared_error:
+      return "mse";
+    case Loss::regression:
+      return "regression";
   }
   return "?";
 }
@@ -23,9 +26,15 @@ float compute_loss(Backend& backend, Loss loss, Network& network, const Tensor& 
   Tensor& doutput = network.gradient(network.size());
   float value = 0.0f;
   switch (loss) {
-    case Loss::cross_entropy: value = backend.softmax_cross_entropy(network.output(), labels, doutput); break;
-    case Loss::mean_squared_error: value = backend.mean_squared_error(network.output(), labels, doutput); break;
-    case Loss::regression: value = backend.regression_error(network.output(), labels, doutput); break;
+    case Loss::cross_entropy:
+      value = backend.softmax_cross_entropy(network.output(), labels, doutput);
+      break;
+    case Loss::mean_squared_error:
+      value = backend.mean_squared_error(network.output(), labels, doutput);
+      break;
+    case Loss::regression:
+      value = backend.regression_error(network.output(), labels, doutput);
+      break;
   }
   network.add_signal_noise(backend, doutput);
   return value;

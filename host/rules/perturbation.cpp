@@ -42,8 +42,9 @@ class Perturbation final : public Rule {
     const auto parameters = network.parameters();
     const float weight = 1.0f / (s_.sigma * s_.sigma * static_cast<float>(s_.perturbations));
     for (int trial = 0; trial < s_.perturbations; ++trial, ++draws_) {
-      const float change = (s_.nodes ? perturb_nodes(network, batch, backend) : perturb_weights(network, batch, backend, parameters)) -
-                           clean.loss;
+      const float change =
+          (s_.nodes ? perturb_nodes(network, batch, backend) : perturb_weights(network, batch, backend, parameters)) -
+          clean.loss;
       const float beta = trial == 0 ? 0.0f : 1.0f;
       if (s_.nodes) {
         for (size_t j = 0; j < weighted_.size(); ++j) {
@@ -64,10 +65,12 @@ class Perturbation final : public Rule {
  private:
   // Noise for parameter or layer `index` of the current draw: its own Philox stream.
   void draw(Tensor& noise, size_t index, Backend& backend) {
-    backend.random_normal(noise, 0.0f, s_.sigma, seed_ ^ 0x9E27u, (draws_ << 32) + (static_cast<uint64_t>(index) << 24));
+    backend.random_normal(noise, 0.0f, s_.sigma, seed_ ^ 0x9E27u,
+                          (draws_ << 32) + (static_cast<uint64_t>(index) << 24));
   }
 
-  float perturb_weights(Network& network, const Batch& batch, Backend& backend, const std::vector<Parameter*>& parameters) {
+  float perturb_weights(Network& network, const Batch& batch, Backend& backend,
+                        const std::vector<Parameter*>& parameters) {
     for (size_t p = 0; p < parameters.size(); ++p) {
       draw(noise_[p], p, backend);
       backend.copy(parameters[p]->value, saved_[p]);

@@ -26,7 +26,8 @@ FeedbackInit read_feedback_init(Options& options) {
 
 Tensor random_feedback_like(const Tensor& weights, const FeedbackInit& init, Backend& backend, uint64_t seed,
                             uint64_t stream) {
-  const double rms = std::sqrt(backend.sum_of_squares(weights) / static_cast<double>(std::max<size_t>(1, weights.numel())));
+  const double rms =
+      std::sqrt(backend.sum_of_squares(weights) / static_cast<double>(std::max<size_t>(1, weights.numel())));
   const float stddev = static_cast<float>(init.scale > 0 ? init.scale : rms);
   Tensor feedback(weights.shape(), backend.device());
   const uint64_t feedback_seed = seed ^ 0xFEEDBAC4ull;  // a stream apart from the forward weights'

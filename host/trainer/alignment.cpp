@@ -30,7 +30,8 @@ std::vector<LayerAlignment> measure_alignment(Network& network, Rule& rule, cons
     LayerAlignment a;
     a.layer = weighted[j];
     a.update_angle = angle_degrees(backend, updates[j], layer.weights().grad);
-    if (layer.has_feedback()) a.feedback_angle = angle_degrees(backend, layer.feedback_weights(), layer.weights().value);
+    if (layer.has_feedback())
+      a.feedback_angle = angle_degrees(backend, layer.feedback_weights(), layer.weights().value);
     result.push_back(a);
   }
   return result;

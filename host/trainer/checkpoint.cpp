@@ -2,8 +2,8 @@
 // the record, then for every parameter in record["parameters"] order its float32 values.
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <fstream>
+#include <map>
 
 #include "bioprop/error.hpp"
 #include "bioprop/trainer.hpp"
@@ -47,8 +47,7 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
   parameters.insert(parameters.end(), extra.begin(), extra.end());
   nlohmann::json full = record;
   full["parameters"] = nlohmann::json::array();
-  for (Parameter* p : parameters)
-    full["parameters"].push_back({{"name", p->name}, {"shape", p->value.shape().dims()}});
+  for (Parameter* p : parameters) full["parameters"].push_back({{"name", p->name}, {"shape", p->value.shape().dims()}});
   const std::string text = full.dump();
   std::string bytes(magic, magic_size);
   const uint64_t length = text.size();
@@ -78,7 +77,8 @@ void load_checkpoint_weights(const std::string& path, Network& network, Backend&
     auto it = wanted.find(name);
     if (it == wanted.end()) continue;
     if (it->second->value.shape() != shape)
-      fail("{}: parameter {} has shape {}, the net expects {}", path, name, shape.str(), it->second->value.shape().str());
+      fail("{}: parameter {} has shape {}, the net expects {}", path, name, shape.str(),
+           it->second->value.shape().str());
     backend.copy(backend.to_device(host), it->second->value);
     ++found;
   }

@@ -9,7 +9,8 @@ namespace bioprop {
 
 std::string format_duration(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{:02}:{:02}", s / 60, s % 60);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{:02}:{:02}", s / 60, s % 60);
 }
 
 Progress::Progress(bool enabled) : enabled_(enabled), terminal_(isatty(fileno(stderr)) != 0) {}

@@ -14,7 +14,8 @@ namespace bioprop {
 void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters, float stddev, uint64_t seed,
                      uint64_t draw) {
   for (size_t p = 0; p < parameters.size(); ++p)
-    backend.multiply_by_noise(parameters[p]->grad, stddev, seed ^ 0x0BDA7Eu, (draw << 32) + (static_cast<uint64_t>(p) << 24));
+    backend.multiply_by_noise(parameters[p]->grad, stddev, seed ^ 0x0BDA7Eu,
+                              (draw << 32) + (static_cast<uint64_t>(p) << 24));
 }
 
 Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
@@ -25,8 +26,8 @@ Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int
   long correct = 0;
   while (batches.next(backend, batch)) {
     network.forward(backend, batch.inputs);
-    loss_sum += static_cast<double>(backend.softmax_cross_entropy(network.output(), batch.labels,
-                                                                  network.gradient(network.size()))) *
+    loss_sum += static_cast<double>(
+                    backend.softmax_cross_entropy(network.output(), batch.labels, network.gradient(network.size()))) *
                 batch.size();
     correct += backend.count_correct(network.output(), batch.labels);
   }
@@ -58,8 +59,9 @@ nlohmann::json to_json(const EpochMetrics& m) {
 
 // metrics.jsonl and metrics.csv, rewritten whole (atomically) after every epoch.
 void write_metrics(const std::filesystem::path& folder, const std::vector<EpochMetrics>& epochs) {
-  std::string jsonl, csv = "epoch,train_loss,train_accuracy,validation_accuracy,test_loss,test_accuracy,seconds,"
-                           "images_per_second\n";
+  std::string jsonl, csv =
+                         "epoch,train_loss,train_accuracy,validation_accuracy,test_loss,test_accuracy,seconds,"
+                         "images_per_second\n";
   for (const EpochMetrics& m : epochs) {
     jsonl += to_json(m).dump() + "\n";
     csv += fmt::format("{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.1f}\n", m.epoch, m.train_loss, m.train_accuracy,
@@ -107,7 +109,8 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       loss_sum += static_cast<double>(step.loss) * batch.size();
       correct += step.correct;
       seen += batch.size();
-      progress.update(++done, seen, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen));
+      progress.update(++done, seen, loss_sum / static_cast<double>(seen),
+                      static_cast<double>(correct) / static_cast<double>(seen));
     }
     progress.finish_epoch();
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -116,7 +119,8 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.epoch = epoch;
     m.train_loss = loss_sum / static_cast<double>(std::max(1L, seen));
     m.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max(1L, seen));
-    if (data.validation.size() > 0) m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size).accuracy;
+    if (data.validation.size() > 0)
+      m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size).accuracy;
     if (settings.alignment) {
       // Always the first training images, so epochs compare like with like.
       BatchIterator probe(data.train, settings.batch_size, /*shuffle=*/false, 0, 0);
@@ -163,7 +167,8 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     result["final_test_accuracy"] = summary.final_test_accuracy;
     result["best_test_accuracy"] = summary.best_test_accuracy;
     result["target_accuracy"] = settings.target_accuracy;
-    result["epochs_to_target"] = summary.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary.epochs_to_target);
+    result["epochs_to_target"] =
+        summary.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary.epochs_to_target);
     write_file_atomically((folder / "summary.json").string(), result.dump(2) + "\n");
   }
   return summary;

@@ -27,9 +27,9 @@ std::string net_description(const NetSource& source);
 // Settings of an experiment that replace a net file's own (e.g. BrainProp's reference init N(0, 0.005)
 // without biases, on any net).
 struct NetOverrides {
-  std::string init;           // empty: the net's "init"
-  double init_std = 0.0;      // > 0: replaces the net's "init_std"
-  std::optional<bool> bias;   // replaces the net's "bias" default (layers that set "bias" keep theirs)
+  std::string init;          // empty: the net's "init"
+  double init_std = 0.0;     // > 0: replaces the net's "init_std"
+  std::optional<bool> bias;  // replaces the net's "bias" default (layers that set "bias" keep theirs)
 };
 
 // Parses the net and builds it for samples of shape `sample` with a dense readout of `classes` units

@@ -8,9 +8,9 @@ namespace bioprop {
 [[noreturn]] void throw_cuda_error(const char* call, const char* file, int line, const char* message);
 }
 
-#define BIOPROP_CUDA_CHECK(call)                                                                        \
-  do {                                                                                                  \
-    const cudaError_t bioprop_status_ = (call);                                                        \
-    if (bioprop_status_ != cudaSuccess)                                                                 \
-      ::bioprop::throw_cuda_error(#call, __FILE__, __LINE__, cudaGetErrorString(bioprop_status_));      \
+#define BIOPROP_CUDA_CHECK(call)                                                                   \
+  do {                                                                                             \
+    const cudaError_t bioprop_status_ = (call);                                                    \
+    if (bioprop_status_ != cudaSuccess)                                                            \
+      ::bioprop::throw_cuda_error(#call, __FILE__, __LINE__, cudaGetErrorString(bioprop_status_)); \
   } while (0)

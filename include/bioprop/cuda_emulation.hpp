@@ -9,11 +9,11 @@
 #error "cuda_emulation.hpp is for host compilers; nvcc builds the real kernels"
 #endif
 
+#include <math.h>  // expf, sqrtf, fmaxf, ... in the global namespace, as in device code
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <barrier>
-#include <math.h>  // expf, sqrtf, fmaxf, ... in the global namespace, as in device code
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -76,10 +76,11 @@ T exchange(T value, int source_lane) {
   std::memcpy(&bits, &value, sizeof(T));
   slots[lane] = bits;
   warp_barrier.arrive_and_wait();
-  const unsigned lanes = std::min<unsigned>(warp_size, context.block_dim.x * context.block_dim.y * context.block_dim.z -
-                                                           warp * warp_size);
+  const unsigned lanes =
+      std::min<unsigned>(warp_size, context.block_dim.x * context.block_dim.y * context.block_dim.z - warp * warp_size);
   T result = value;
-  if (source_lane >= 0 && static_cast<unsigned>(source_lane) < lanes) std::memcpy(&result, &slots[static_cast<unsigned>(source_lane)], sizeof(T));
+  if (source_lane >= 0 && static_cast<unsigned>(source_lane) < lanes)
+    std::memcpy(&result, &slots[static_cast<unsigned>(source_lane)], sizeof(T));
   warp_barrier.arrive_and_wait();  // nobody overwrites a slot before everyone has read
   return result;
 }
@@ -99,8 +100,12 @@ void run_grid(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes, Args...
         workers.reserve(threads);
         for (unsigned t = 0; t < threads; ++t)
           workers.emplace_back([&, t] {
-            context = {dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y)), dim3(bx, by, bz), block, grid,
-                       &state, t};
+            context = {dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y)),
+                       dim3(bx, by, bz),
+                       block,
+                       grid,
+                       &state,
+                       t};
             kernel(args...);
           });
         for (auto& w : workers) w.join();

@@ -35,9 +35,9 @@ struct DataSplits {
 
 struct DataRequest {
   std::string name = "fashion-mnist";
-  std::string data_dir;    // empty: the dataset's default folder
-  int validation = 0;      // training images held out (chosen by seed) for validation
-  int train_limit = 0;     // >0: use only this many training images (after the split)
+  std::string data_dir;  // empty: the dataset's default folder
+  int validation = 0;    // training images held out (chosen by seed) for validation
+  int train_limit = 0;   // >0: use only this many training images (after the split)
   uint64_t seed = 0;
 };
 // Loads train and test sets; throws Error naming the file for a missing, corrupt or truncated file.

@@ -12,20 +12,20 @@
 namespace bioprop {
 
 struct RewardTaskSettings {
-  int odour_channels = 50;         // input units (olfactory channels)
-  double active_fraction = 0.2;    // fraction of the channels an odour drives (binary pattern)
-  double input_noise = 0.05;       // trial-to-trial Gaussian noise on the pattern
+  int odour_channels = 50;                           // input units (olfactory channels)
+  double active_fraction = 0.2;                      // fraction of the channels an odour drives (binary pattern)
+  double input_noise = 0.05;                         // trial-to-trial Gaussian noise on the pattern
   std::vector<double> amounts{0.0, 0.25, 0.5, 1.0};  // reward amount of each first-phase odour (normalised)
   std::vector<double> new_amounts{0.75, 0.1};        // odours added in the second phase
-  int phase_trials = 400;          // trials per phase
-  int hidden_units = 20;           // odours -> one ReLU middle layer -> reward amount (few units: see the doc)
-  int block = 20;                  // trials per point of the learning curve
-  int seeds = 5;                   // independent animals (seeds) averaged per curve
+  int phase_trials = 400;                            // trials per phase
+  int hidden_units = 20;  // odours -> one ReLU middle layer -> reward amount (few units: see the doc)
+  int block = 20;         // trials per point of the learning curve
+  int seeds = 5;          // independent animals (seeds) averaged per curve
   std::vector<std::string> rules{"bp", "fa", "fa_ex", "elm", "wp"};
-  double learning_rate = 0.01;     // Konishi et al.'s learning rate
-  double wp_learning_rate = 0.002; // WP's noisy estimate needs a smaller step to stay stable
-  TrainingNoise noise;             // activity and learning-signal noise (robustness experiments)
-  float update_noise = 0.0f;       // multiplicative noise on every update (rule perturbation)
+  double learning_rate = 0.01;      // Konishi et al.'s learning rate
+  double wp_learning_rate = 0.002;  // WP's noisy estimate needs a smaller step to stay stable
+  TrainingNoise noise;              // activity and learning-signal noise (robustness experiments)
+  float update_noise = 0.0f;        // multiplicative noise on every update (rule perturbation)
   uint64_t seed = 1;
 };
 

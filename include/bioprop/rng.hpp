@@ -2,8 +2,8 @@
 // Counter-based random numbers (Philox4x32-10; Salmon et al. 2011, "Parallel random numbers: as
 // easy as 1, 2, 3"). The value for (seed, offset, index) is a pure function, so the CPU and a GPU
 // kernel draw the same numbers regardless of how the work is split among threads.
-#include <array>
 #include <math.h>  // expf, logf, ... in the global namespace, as in device code
+#include <array>
 #include <cstdint>
 
 #include "bioprop/host_device.hpp"

@@ -24,8 +24,8 @@ Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int
 // How far a rule's updates and feedback are from backprop's, for one weighted layer (degrees).
 struct LayerAlignment {
   int layer = 0;
-  double update_angle = 0.0;    // between the rule's weight update and bp's cross-entropy gradient
-  double feedback_angle = -1.0; // between B and W (B is stored in W's shape); -1: the layer has no B
+  double update_angle = 0.0;     // between the rule's weight update and bp's cross-entropy gradient
+  double feedback_angle = -1.0;  // between B and W (B is stored in W's shape); -1: the layer has no B
 };
 // Runs one rule step and one bp step on `batch` (no optimiser step) and compares them per layer.
 std::vector<LayerAlignment> measure_alignment(Network& network, Rule& rule, const Batch& batch, Backend& backend);
@@ -45,13 +45,13 @@ struct TrainSettings {
   double target_accuracy = 0.0;  // 0: none
   bool stop_at_target = false;
   uint64_t seed = 1;
-  std::string run_folder;   // empty: write nothing
-  std::string checkpoint;   // empty: <run_folder>/checkpoint.bin
+  std::string run_folder;  // empty: write nothing
+  std::string checkpoint;  // empty: <run_folder>/checkpoint.bin
   bool show_progress = true;
-  bool alignment = false;   // measure LayerAlignment after every epoch (costs one extra rule and bp step)
-  TrainingNoise noise;      // activity and learning-signal noise while training (robustness experiments)
+  bool alignment = false;     // measure LayerAlignment after every epoch (costs one extra rule and bp step)
+  TrainingNoise noise;        // activity and learning-signal noise while training (robustness experiments)
   float update_noise = 0.0f;  // every update is multiplied by (1 + update_noise * xi): imprecise plasticity
-  nlohmann::json record;    // the run's configuration, saved with the metrics and the checkpoint
+  nlohmann::json record;      // the run's configuration, saved with the metrics and the checkpoint
 };
 
 struct TrainSummary {

@@ -27,13 +27,15 @@ class AttentionGated : public ::testing::Test {
   }
   Batch random_batch(const Shape& shape, int classes, uint64_t seed) {
     Batch batch{testing::random_tensor(*backend, shape, seed), Tensor({shape[0]})};
-    for (int b = 0; b < shape[0]; ++b) batch.labels.at(static_cast<size_t>(b)) = static_cast<float>((b * 7 + 3) % classes);
+    for (int b = 0; b < shape[0]; ++b)
+      batch.labels.at(static_cast<size_t>(b)) = static_cast<float>((b * 7 + 3) % classes);
     return batch;
   }
 };
 
 // Backprop's gradient of 1/(2N) sum_b (r_b - Z_b[a_b])^2 for given actions, through W.
-std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, const Batch& batch, const Tensor& actions) {
+std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, const Batch& batch,
+                                             const Tensor& actions) {
   const Tensor& z = net.forward(backend, batch.inputs);
   Tensor& dz = net.gradient(net.size());
   backend.fill(dz, 0.0f);
@@ -116,15 +118,17 @@ TEST_F(AttentionGated, FixedRandomFeedbackDoesNotLearn) {
 }
 
 TEST_F(AttentionGated, GreedyRewardsAndPredictionErrorsForHandMadeTrials) {
-  const Tensor q = Tensor::from({3, 4}, std::vector<float>{0.1f, 0.7f, 0.2f, 0.0f,    // argmax 1
-                                                           0.3f, 0.3f, -1.0f, 0.25f,  // tie: first maximum, 0
+  const Tensor q = Tensor::from({3, 4}, std::vector<float>{0.1f, 0.7f, 0.2f, 0.0f,        // argmax 1
+                                                           0.3f, 0.3f, -1.0f, 0.25f,      // tie: first maximum, 0
                                                            -0.5f, -0.2f, -0.9f, -0.4f});  // argmax 1
   const Tensor labels = Tensor::from({3}, std::vector<float>{1, 2, 1});
   GateOutputs gate;
   Tensor tags({3, 4});
   backend->attention_gate(q, labels, {0.0f, 1.0f}, 1, 0, gate, tags);
-  EXPECT_EQ(std::vector<float>(gate.actions.values().begin(), gate.actions.values().end()), (std::vector<float>{1, 0, 1}));
-  EXPECT_EQ(std::vector<float>(gate.rewards.values().begin(), gate.rewards.values().end()), (std::vector<float>{1, 0, 1}));
+  EXPECT_EQ(std::vector<float>(gate.actions.values().begin(), gate.actions.values().end()),
+            (std::vector<float>{1, 0, 1}));
+  EXPECT_EQ(std::vector<float>(gate.rewards.values().begin(), gate.rewards.values().end()),
+            (std::vector<float>{1, 0, 1}));
   EXPECT_FLOAT_EQ(gate.rpe.at(0), 1.0f - 0.7f);
   EXPECT_FLOAT_EQ(gate.rpe.at(1), 0.0f - 0.3f);
   EXPECT_FLOAT_EQ(gate.rpe.at(2), 1.0f + 0.2f);
@@ -144,8 +148,10 @@ TEST_F(AttentionGated, ExplorationFollowsTheMaxBoltzmannDistribution) {
     double total = 0;
     for (float v : values) total += std::exp(v / policy.temperature);
     for (int a = 0; a < 4; ++a) {
-      const double expected = (1 - policy.epsilon) * (a == 1) + policy.epsilon * std::exp(values[a] / policy.temperature) / total;
-      const double observed = static_cast<double>(std::count(gate.actions.values().begin(), gate.actions.values().end(), static_cast<float>(a))) /
+      const double expected =
+          (1 - policy.epsilon) * (a == 1) + policy.epsilon * std::exp(values[a] / policy.temperature) / total;
+      const double observed = static_cast<double>(std::count(gate.actions.values().begin(), gate.actions.values().end(),
+                                                             static_cast<float>(a))) /
                               static_cast<double>(trials);
       // 5 standard errors of a binomial proportion: fails by chance about once in 3 million runs.
       EXPECT_NEAR(observed, expected, 5 * std::sqrt(expected * (1 - expected) / trials) + 1e-9)
@@ -162,7 +168,8 @@ TEST_F(AttentionGated, ExpectedUpdateOverExplorationMatchesItsFormula) {
   const float epsilon = 0.6f;
   auto brainprop = rule("brainprop", epsilon);
   brainprop->attach(*net, *backend, 8);
-  const Batch trial{Tensor::from({1, 3}, std::vector<float>{0.4f, -1.0f, 0.7f}), Tensor::from({1}, std::vector<float>{2})};
+  const Batch trial{Tensor::from({1, 3}, std::vector<float>{0.4f, -1.0f, 0.7f}),
+                    Tensor::from({1}, std::vector<float>{2})};
   Parameter& w = *net->parameters()[0];
   Tensor mean(w.grad.shape());
   const int steps = 20000;
@@ -177,7 +184,8 @@ TEST_F(AttentionGated, ExpectedUpdateOverExplorationMatchesItsFormula) {
   Tensor expected(w.grad.shape());
   for (int a = 0; a < 3; ++a) {
     const double p = (1 - epsilon) * (a == greedy) + epsilon * std::exp(z.at(static_cast<size_t>(a))) / total;
-    const auto grads = backprop_of_chosen_units(*net, *backend, trial, Tensor::from({1}, std::vector<float>{static_cast<float>(a)}));
+    const auto grads =
+        backprop_of_chosen_units(*net, *backend, trial, Tensor::from({1}, std::vector<float>{static_cast<float>(a)}));
     backend->axpy(static_cast<float>(p), grads[0], expected);
   }
   double scale = 0;

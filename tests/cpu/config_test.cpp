@@ -34,15 +34,17 @@ TEST_F(Config, BuiltInNetsHaveThePapersShapes) {
     const char* net;
     std::vector<int> hidden;  // output sizes of the weighted layers
   };
-  for (const Expected& e : {Expected{"dense", {1500, 1000, 500, 10}}, Expected{"conv", {32 * 26 * 26, 32 * 12 * 12, 500, 10}},
-                            Expected{"loccon", {32 * 26 * 26, 32 * 12 * 12, 500, 10}},
-                            Expected{"deep", {64 * 784, 64 * 784, 128 * 196, 128 * 196, 128 * 49, 128 * 49, 128 * 49, 500, 10}}}) {
+  for (const Expected& e :
+       {Expected{"dense", {1500, 1000, 500, 10}}, Expected{"conv", {32 * 26 * 26, 32 * 12 * 12, 500, 10}},
+        Expected{"loccon", {32 * 26 * 26, 32 * 12 * 12, 500, 10}},
+        Expected{"deep", {64 * 784, 64 * 784, 128 * 196, 128 * 196, 128 * 49, 128 * 49, 128 * 49, 500, 10}}}) {
     auto net = build_network(load_net_source(e.net), {1, 28, 28}, 10, 1, *backend);
     std::vector<int> sizes;
     const Tensor x({2, 1, 28, 28});
     net->forward(*backend, x);
     for (int i = 0; i < net->size(); ++i)
-      if (!net->layer(i).parameters().empty()) sizes.push_back(static_cast<int>(net->activations(i + 1).shape().sample_size()));
+      if (!net->layer(i).parameters().empty())
+        sizes.push_back(static_cast<int>(net->activations(i + 1).shape().sample_size()));
     EXPECT_EQ(sizes, e.hidden) << e.net;
     EXPECT_EQ(net->output().shape(), (Shape{2, 10})) << e.net;
   }
@@ -106,14 +108,16 @@ TEST_F(Config, UnknownKeyInNetLayer) {
 
 TEST_F(Config, WrongTypeInNetLayer) {
   const std::string message = error_of([&] { build("[[layer]]\ntype = \"conv2d\"\nchannels = 8\nkernel = 2.5\n"); });
-  EXPECT_EQ(message, "test.toml: [[layer]] #1 (line 1): field 'kernel' must be an integer, got the number 2.5 (line 4)");
+  EXPECT_EQ(message,
+            "test.toml: [[layer]] #1 (line 1): field 'kernel' must be an integer, got the number 2.5 (line 4)");
 }
 
 TEST_F(Config, UnknownLayerTypeAndActivation) {
   EXPECT_NE(error_of([&] { build("[[layer]]\ntype = \"convolution\"\n"); }).find("unknown layer type 'convolution'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { build("[[layer]]\ntype = \"dense\"\nunits = 3\nactivation = \"gelu\"\n"); })
-                .find("unknown activation 'gelu'"),
+  EXPECT_NE(error_of([&] {
+              build("[[layer]]\ntype = \"dense\"\nunits = 3\nactivation = \"gelu\"\n");
+            }).find("unknown activation 'gelu'"),
             std::string::npos);
 }
 
@@ -125,13 +129,16 @@ TEST_F(Config, NetWhoseShapesDoNotFit) {
       "[[layer]]\ntype=\"conv2d\"\nchannels=4\nkernel=3\nstride=2\n"
       "[[layer]]\ntype=\"conv2d\"\nchannels=4\nkernel=5\n";
   EXPECT_EQ(error_of([&] { build(text); }), "layer 3 (conv2d): a 5x5 window (padding 0) does not fit the 2x2 input");
-  EXPECT_NE(error_of([&] { build("[[layer]]\ntype=\"dense\"\nunits=4\n[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=1\n"); })
-                .find("needs images (N,C,H,W) as input"),
+  EXPECT_NE(error_of([&] {
+              build("[[layer]]\ntype=\"dense\"\nunits=4\n[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=1\n");
+            }).find("needs images (N,C,H,W) as input"),
             std::string::npos);
 }
 
 TEST_F(Config, UnknownNetName) {
-  EXPECT_NE(error_of([] { load_net_source("resnet"); }).find("unknown net 'resnet' (built-in nets: conv, deep, dense, loccon"),
+  EXPECT_NE(error_of([] {
+              load_net_source("resnet");
+            }).find("unknown net 'resnet' (built-in nets: conv, deep, dense, loccon"),
             std::string::npos);
   EXPECT_EQ(error_of([] { load_net_source("/no/such/net.toml"); }), "cannot open net file /no/such/net.toml");
 }

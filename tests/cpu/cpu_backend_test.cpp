@@ -26,8 +26,7 @@ TEST_F(CpuBackendTest, GemmAllTransposes) {
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) {
           double sum = 0;
-          for (int l = 0; l < k; ++l)
-            sum += a.at(ta ? l * m + i : i * k + l) * b.at(tb ? j * k + l : l * n + j);
+          for (int l = 0; l < k; ++l) sum += a.at(ta ? l * m + i : i * k + l) * b.at(tb ? j * k + l : l * n + j);
           EXPECT_NEAR(c.at(i * n + j), 2 * sum + 0.5 * c0.at(i * n + j), 1e-4) << ta << tb;
         }
     }
@@ -54,7 +53,8 @@ TEST_F(CpuBackendTest, Conv2dForwardMatchesDirectFormula) {
             for (int u = 0; u < 3; ++u)
               for (int v = 0; v < 3; ++v) {
                 const int r = i * 2 - 1 + u, q = j * 2 - 1 + v;
-                if (r >= 0 && r < 9 && q >= 0 && q < 8) sum += w.at(((o * 2 + c) * 3 + u) * 3 + v) * x.at(((n * 2 + c) * 9 + r) * 8 + q);
+                if (r >= 0 && r < 9 && q >= 0 && q < 8)
+                  sum += w.at(((o * 2 + c) * 3 + u) * 3 + v) * x.at(((n * 2 + c) * 9 + r) * 8 + q);
               }
           EXPECT_NEAR(y.at(((n * 4 + o) * g.out_h + i) * g.out_w + j), sum, 1e-4);
         }
@@ -78,7 +78,8 @@ TEST_F(CpuBackendTest, LocallyConnectedForwardMatchesDirectFormula) {
               for (int v = 0; v < 3; ++v) {
                 const int r = i * 2 - 1 + u, q = j * 2 - 1 + v;
                 if (r >= 0 && r < 7 && q >= 0 && q < 6)
-                  sum += w.at(((((i * g.out_w + j) * 4 + o) * 3 + c) * 3 + u) * 3 + v) * x.at(((n * 3 + c) * 7 + r) * 6 + q);
+                  sum += w.at(((((i * g.out_w + j) * 4 + o) * 3 + c) * 3 + u) * 3 + v) *
+                         x.at(((n * 3 + c) * 7 + r) * 6 + q);
               }
           EXPECT_NEAR(y.at(((n * 4 + o) * g.out_h + i) * g.out_w + j), sum, 1e-4);
         }
@@ -138,9 +139,8 @@ TEST_F(CpuBackendTest, MeanSquaredErrorValueAndGradient) {
       expected += 0.5 * e * e;
     }
   EXPECT_NEAR(loss, expected / 3, 1e-5);
-  testing::expect_matches_finite_differences("mse", outputs, grad, [&] {
-    return static_cast<double>(backend->mean_squared_error(outputs, labels, scratch));
-  });
+  testing::expect_matches_finite_differences(
+      "mse", outputs, grad, [&] { return static_cast<double>(backend->mean_squared_error(outputs, labels, scratch)); });
 }
 
 TEST_F(CpuBackendTest, LabelOutsideTheClassesIsAnError) {

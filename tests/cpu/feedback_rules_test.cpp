@@ -27,7 +27,8 @@ class FeedbackRules : public ::testing::Test {
   std::unique_ptr<Network> net(const char* text, const Shape& sample, int classes = 4) {
     return build_network({"t", "t", text}, sample, classes, 3, *backend);
   }
-  std::unique_ptr<Rule> rule(const std::string& name, std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
+  std::unique_ptr<Rule> rule(const std::string& name,
+                             std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
     Options options;
     for (const auto& [key, value] : set) options.set(key, value);
     return make_rule(name, options);
@@ -49,11 +50,13 @@ class FeedbackRules : public ::testing::Test {
     n.backward(*backend, Pathway::forward_weights);
     return grads(n);
   }
-  static void expect_equal(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected, const std::string& what) {
+  static void expect_equal(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected,
+                           const std::string& what) {
     ASSERT_EQ(actual.size(), expected.size()) << what;
     for (size_t i = 0; i < actual.size(); ++i)
       for (size_t j = 0; j < actual[i].numel(); ++j)
-        ASSERT_NEAR(actual[i].at(j), expected[i].at(j), 1e-6 + 1e-5 * std::abs(expected[i].at(j))) << what << " tensor " << i;
+        ASSERT_NEAR(actual[i].at(j), expected[i].at(j), 1e-6 + 1e-5 * std::abs(expected[i].at(j)))
+            << what << " tensor " << i;
   }
 };
 
@@ -110,7 +113,10 @@ TEST_F(FeedbackRules, SignSymmetryUsesTheSignsOfTheCurrentWeights) {
     for (int i : n->weighted_layers()) {
       auto& layer = dynamic_cast<WeightedLayer&>(n->layer(i));
       const Tensor &w = layer.weights().value, &b = layer.feedback_weights();
-      const float scale = std::string(scaling) == "rms" ? static_cast<float>(std::sqrt(backend->sum_of_squares(w) / static_cast<double>(w.numel()))) : 1.0f;
+      const float scale =
+          std::string(scaling) == "rms"
+              ? static_cast<float>(std::sqrt(backend->sum_of_squares(w) / static_cast<double>(w.numel())))
+              : 1.0f;
       for (size_t j = 0; j < w.numel(); ++j) ASSERT_FLOAT_EQ(b.at(j), w.at(j) > 0 ? scale : -scale) << scaling;
     }
   }
@@ -137,15 +143,18 @@ TEST_F(FeedbackRules, FaExUpdateMatchesItsFormula) {
       for (int j = 0; j < 5; ++j) {
         double expected = 0;
         for (int bi = 0; bi < 4; ++bi) {
-          const double error = e.at(static_cast<size_t>(bi * 3)) + e.at(static_cast<size_t>(bi * 3 + 1)) + e.at(static_cast<size_t>(bi * 3 + 2));
+          const double error = e.at(static_cast<size_t>(bi * 3)) + e.at(static_cast<size_t>(bi * 3 + 1)) +
+                               e.at(static_cast<size_t>(bi * 3 + 2));
           const double derivative = pre.at(static_cast<size_t>(bi * 7 + i)) > 0 ? 1.0 : 0.0;
           expected += s * derivative * error * x.at(static_cast<size_t>(bi * 5 + j));
         }
         ASSERT_NEAR(grad.at(static_cast<size_t>(i * 5 + j)), expected, 1e-6) << percent << "% unit " << i;
       }
     }
-    if (percent == 100.0) EXPECT_EQ(inhibitory, 0);
-    else EXPECT_GT(inhibitory, 0);
+    if (percent == 100.0)
+      EXPECT_EQ(inhibitory, 0);
+    else
+      EXPECT_GT(inhibitory, 0);
   }
 }
 
@@ -231,7 +240,7 @@ TEST_F(FeedbackRules, BadOptionsAreClearErrors) {
 struct LearningCase {
   const char* rule;
   double learning_rate;
-  double above;           // final test accuracy the rule must beat (chance is 0.10)
+  double above;                 // final test accuracy the rule must beat (chance is 0.10)
   long long perturbations = 0;  // wp / np: estimates averaged per batch (their variance needs several)
 };
 
@@ -264,7 +273,9 @@ INSTANTIATE_TEST_SUITE_P(Rules, RulesLearn,
                                            LearningCase{"sign_symmetry", 0.01, 0.6}, LearningCase{"fa_ex", 0.01, 0.5},
                                            LearningCase{"elm", 0.01, 0.5}, LearningCase{"np", 3e-4, 0.25, 10},
                                            LearningCase{"wp", 1e-3, 0.3, 10}),
-                         [](const ::testing::TestParamInfo<LearningCase>& param_info) { return std::string(param_info.param.rule); });
+                         [](const ::testing::TestParamInfo<LearningCase>& param_info) {
+                           return std::string(param_info.param.rule);
+                         });
 
 }  // namespace
 }  // namespace bioprop

@@ -20,8 +20,9 @@ std::string big_endian(uint32_t v) {
 class IdxReader : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("bioprop-idx-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = fs::temp_directory_path() /
+          ("bioprop-idx-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir);
   }
   void TearDown() override { fs::remove_all(dir); }
@@ -105,7 +106,8 @@ TEST_F(IdxReader, DatasetFolderWithoutFiles) {
   DataRequest request;
   request.data_dir = dir.string();
   const std::string message = error_of([&] { load_dataset(request); });
-  EXPECT_NE(message.find("file not found: " + (dir / "train-images-idx3-ubyte").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("file not found: " + (dir / "train-images-idx3-ubyte").string()), std::string::npos)
+      << message;
 }
 
 TEST_F(IdxReader, SplitAndLimitAreDeterministic) {

@@ -11,7 +11,8 @@ namespace bioprop {
 namespace {
 
 double tail_error(const LearningCurve& c, size_t blocks = 5) {
-  return std::accumulate(c.block_error.end() - static_cast<long>(blocks), c.block_error.end(), 0.0) / static_cast<double>(blocks);
+  return std::accumulate(c.block_error.end() - static_cast<long>(blocks), c.block_error.end(), 0.0) /
+         static_cast<double>(blocks);
 }
 
 const LearningCurve& curve(const std::vector<LearningCurve>& curves, const std::string& rule) {
@@ -31,13 +32,15 @@ TEST(RewardTask, BackpropFaAndFaExLearnWhileElmAndWpLearnWorse) {
   auto backend = make_cpu_backend();
   const auto curves = run_reward_task(small_task(), *backend);
   ASSERT_EQ(curves.size(), 5u);
-  const double good = std::max({tail_error(curve(curves, "bp")), tail_error(curve(curves, "fa")), tail_error(curve(curves, "fa_ex"))});
+  const double good =
+      std::max({tail_error(curve(curves, "bp")), tail_error(curve(curves, "fa")), tail_error(curve(curves, "fa_ex"))});
   for (const char* rule : {"bp", "fa", "fa_ex"}) {
     const auto& c = curve(curves, rule);
     EXPECT_LT(tail_error(c), 0.2 * c.block_error.front()) << rule << " learns";
     EXPECT_LT(tail_error(c), 0.02) << rule;
   }
-  for (const char* rule : {"elm", "wp"}) EXPECT_GT(tail_error(curve(curves, rule)), 2 * good) << rule << " learns worse";
+  for (const char* rule : {"elm", "wp"})
+    EXPECT_GT(tail_error(curve(curves, rule)), 2 * good) << rule << " learns worse";
   // New odours (second phase) raise the error, then it is learned again.
   const auto& fa_ex = curve(curves, "fa_ex");
   const size_t switch_block = 300 / 20;

@@ -27,7 +27,8 @@ class Training : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete data; }
   void SetUp() override {
-    folder = fs::temp_directory_path() / ("bioprop-train-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    folder = fs::temp_directory_path() /
+             ("bioprop-train-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(folder);
   }
   void TearDown() override { fs::remove_all(folder); }
@@ -101,7 +102,8 @@ TEST_F(Training, CorruptCheckpointsAreRejected) {
   const auto size = fs::file_size(path);
   fs::resize_file(path, size - 8);
   EXPECT_THROW(load_checkpoint_weights(path, *net, *backend), Error);
-  auto other = build_network({"other", "o", "[[layer]]\ntype=\"dense\"\nunits=3\n"}, data->train.sample_shape(), 10, 1, *backend);
+  auto other = build_network({"other", "o", "[[layer]]\ntype=\"dense\"\nunits=3\n"}, data->train.sample_shape(), 10, 1,
+                             *backend);
   save_checkpoint(path, *net, *backend, {});
   EXPECT_THROW(load_checkpoint_weights(path, *other, *backend), Error);
 }

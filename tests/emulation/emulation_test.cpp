@@ -51,7 +51,8 @@ TEST(CudaEmulation, TwoDimensionalGridsAndBlocks) {
   std::vector<int> out(6 * 12, -1);
   bioprop::launch(record_indexes, dim3(3, 2), dim3(4, 3), 0, nullptr, out.data());
   for (int block = 0; block < 6; ++block)
-    for (int thread = 0; thread < 12; ++thread) ASSERT_EQ(out[static_cast<size_t>(block * 12 + thread)], block * 1000 + thread);
+    for (int thread = 0; thread < 12; ++thread)
+      ASSERT_EQ(out[static_cast<size_t>(block * 12 + thread)], block * 1000 + thread);
 }
 
 }  // namespace

@@ -43,7 +43,8 @@ TEST_P(EmulatedKernels, LocallyConnectedMatchesTheCpuReference) {
   const WindowGeometry g = GetParam();
   const Shape input{g.batch, g.in_channels, g.in_h, g.in_w}, output{g.batch, g.out_channels, g.out_h, g.out_w};
   const Shape weights{g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-  const Tensor x = random_tensor(*cpu, input, 1), w = random_tensor(*cpu, weights, 2), dy = random_tensor(*cpu, output, 3);
+  const Tensor x = random_tensor(*cpu, input, 1), w = random_tensor(*cpu, weights, 2),
+               dy = random_tensor(*cpu, output, 3);
 
   Tensor y_cpu(output), y_emulated(output);
   cpu->locally_connected_forward(x, w, y_cpu, g);
@@ -58,7 +59,8 @@ TEST_P(EmulatedKernels, LocallyConnectedMatchesTheCpuReference) {
   Tensor dw_cpu = random_tensor(*cpu, weights, 4), dw_emulated = dw_cpu.clone();
   for (float beta : {0.0f, 0.5f}) {
     cpu->locally_connected_backward_weight(dy, x, beta, dw_cpu, g);
-    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dw_emulated.data(), g, nullptr);
+    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dw_emulated.data(), g,
+                                               nullptr);
     expect_close(dw_emulated, dw_cpu, 1e-4f, "backward weight, beta " + std::to_string(beta));
   }
 }
@@ -69,19 +71,21 @@ TEST_P(EmulatedKernels, ThreeFactorLocallyConnectedUpdateMatchesScaledTagsThenWe
   const WindowGeometry g = GetParam();
   const Shape input{g.batch, g.in_channels, g.in_h, g.in_w}, output{g.batch, g.out_channels, g.out_h, g.out_w};
   const Shape weights{g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-  const Tensor x = random_tensor(*cpu, input, 1), tags = random_tensor(*cpu, output, 3), rpe = random_tensor(*cpu, {g.batch}, 7);
+  const Tensor x = random_tensor(*cpu, input, 1), tags = random_tensor(*cpu, output, 3),
+               rpe = random_tensor(*cpu, {g.batch}, 7);
   Tensor scaled(output), dw_cpu(weights), dw_emulated(weights);
   cpu->scale_samples(tags, rpe, -0.5f, scaled);
   cpu->locally_connected_backward_weight(scaled, x, 0.0f, dw_cpu, g);
-  kernels::locally_connected_backward_weight(tags.data(), x.data(), rpe.data(), -0.5f, 0.0f, dw_emulated.data(), g, nullptr);
+  kernels::locally_connected_backward_weight(tags.data(), x.data(), rpe.data(), -0.5f, 0.0f, dw_emulated.data(), g,
+                                             nullptr);
   expect_close(dw_emulated, dw_cpu, 1e-4f, "three-factor LC");
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, EmulatedKernels,
-                         ::testing::Values(geometry(1, 1, 5, 5, 3, 3, 1, 0),     // batch 1, tiny
-                                           geometry(3, 2, 7, 6, 5, 3, 2, 1),     // stride 2, padding 1, odd sizes
-                                           geometry(17, 3, 6, 5, 18, 3, 1, 1),   // batch and channels past one tile
-                                           geometry(2, 2, 9, 8, 4, 4, 3, 2)),    // kernel 4, stride 3, padding 2
+                         ::testing::Values(geometry(1, 1, 5, 5, 3, 3, 1, 0),    // batch 1, tiny
+                                           geometry(3, 2, 7, 6, 5, 3, 2, 1),    // stride 2, padding 1, odd sizes
+                                           geometry(17, 3, 6, 5, 18, 3, 1, 1),  // batch and channels past one tile
+                                           geometry(2, 2, 9, 8, 4, 4, 3, 2)),   // kernel 4, stride 3, padding 2
                          [](const ::testing::TestParamInfo<WindowGeometry>& param_info) {
                            const WindowGeometry& g = param_info.param;
                            return fmt::format("n{}c{}_{}x{}_oc{}k{}s{}p{}", g.batch, g.in_channels, g.in_h, g.in_w,

@@ -57,7 +57,8 @@ TEST_F(SmallKernels, OutputLossesAndAccuracy) {
 
 TEST_F(SmallKernels, ReductionsOverManyBlocks) {
   const Tensor a = random({70001}, 4), b = random({70001}, 5);
-  EXPECT_NEAR(emulated_reduction(kernels::Reduction::sum_of_squares, a), cpu->sum_of_squares(a), 1e-6 * cpu->sum_of_squares(a));
+  EXPECT_NEAR(emulated_reduction(kernels::Reduction::sum_of_squares, a), cpu->sum_of_squares(a),
+              1e-6 * cpu->sum_of_squares(a));
   EXPECT_NEAR(emulated_reduction(kernels::Reduction::dot, a, &b), cpu->dot(a, b), 1e-3);
 }
 
