@@ -67,6 +67,10 @@ class CpuBackend final : public Backend {
  private:
   // Scratch for im2col matrices and per-thread receptive fields; grows, never shrinks.
   float* scratch(std::vector<float>& buffer, size_t count);
+  // Calls work(first, count, columns, product) for each chunk of images of a convolution, with the
+  // im2col matrix (patch_size x count*positions) and product (out_channels x count*positions) scratch.
+  template <typename Work>
+  void for_each_image_chunk(const WindowGeometry& g, Work work);
   std::vector<float> columns_, product_, patches_;
 };
 
@@ -82,5 +86,9 @@ constexpr size_t parallel_threshold = 1 << 15;
 
 // Checks that a tensor has the expected shape; a mismatch is a programming error in a layer.
 void expect_shape(const Tensor& t, const Shape& shape, const char* what);
+// The shape checks of a window operation `op`: input (N,C,H,W) and output (N,OC,OH,OW) from the
+// geometry (either may be a gradient), and the weights when the operation has them.
+void expect_window_shapes(const char* op, const WindowGeometry& g, const Tensor& input, const Tensor& output,
+                          const Tensor* weights = nullptr, const Shape& weight_shape = {});
 
 }  // namespace bioprop

@@ -81,59 +81,56 @@ void scatter_outputs(const float* product, const WindowGeometry& g, int first, i
                   y + (static_cast<size_t>(first + i) * g.out_channels + oc) * positions);
 }
 
-Shape input_shape(const WindowGeometry& g) { return {g.batch, g.in_channels, g.in_h, g.in_w}; }
-Shape output_shape(const WindowGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
 Shape filter_shape(const WindowGeometry& g) { return {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}; }
 }  // namespace
 
-void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
-  expect_shape(x, input_shape(g), "conv2d_forward input");
-  expect_shape(weights, filter_shape(g), "conv2d_forward weights");
-  expect_shape(y, output_shape(g), "conv2d_forward output");
-  const int chunk = images_per_chunk(g), k = g.patch_size();
+template <typename Work>
+void CpuBackend::for_each_image_chunk(const WindowGeometry& g, Work work) {
+  const int chunk = images_per_chunk(g);
   for (int first = 0; first < g.batch; first += chunk) {
-    const int count = std::min(chunk, g.batch - first), width = count * g.positions();
-    float* columns = scratch(columns_, static_cast<size_t>(k) * width);
-    float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
+    const int count = std::min(chunk, g.batch - first);
+    const size_t width = static_cast<size_t>(count) * g.positions();
+    work(first, count, scratch(columns_, static_cast<size_t>(g.patch_size()) * width),
+         scratch(product_, static_cast<size_t>(g.out_channels) * width));
+  }
+}
+
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
+  expect_window_shapes("conv2d_forward", g, x, y, &weights, filter_shape(g));
+  const int k = g.patch_size();
+  for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
+    const int width = count * g.positions();
     im2col(x.data(), g, first, count, columns);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.out_channels, width, k, 1.0f, weights.data(), k, columns,
                 width, 0.0f, product, width);
     scatter_outputs(product, g, first, count, y.data());
-  }
+  });
 }
 
 void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) {
-  expect_shape(dy, output_shape(g), "conv2d_backward_data gradient");
-  expect_shape(weights, filter_shape(g), "conv2d_backward_data weights");
-  expect_shape(dx, input_shape(g), "conv2d_backward_data input gradient");
+  expect_window_shapes("conv2d_backward_data", g, dx, dy, &weights, filter_shape(g));
   fill(dx, 0.0f);
-  const int chunk = images_per_chunk(g), k = g.patch_size();
-  for (int first = 0; first < g.batch; first += chunk) {
-    const int count = std::min(chunk, g.batch - first), width = count * g.positions();
-    float* columns = scratch(columns_, static_cast<size_t>(k) * width);
-    float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
+  const int k = g.patch_size();
+  for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
+    const int width = count * g.positions();
     gather_outputs(dy.data(), g, first, count, product);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, width, g.out_channels, 1.0f, weights.data(), k, product,
                 width, 0.0f, columns, width);
     col2im_add(columns, g, first, count, dx.data());
-  }
+  });
 }
 
 void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                         const WindowGeometry& g) {
-  expect_shape(dy, output_shape(g), "conv2d_backward_filter gradient");
-  expect_shape(x, input_shape(g), "conv2d_backward_filter input");
-  expect_shape(dweights, filter_shape(g), "conv2d_backward_filter weight gradient");
-  const int chunk = images_per_chunk(g), k = g.patch_size();
-  for (int first = 0; first < g.batch; first += chunk) {
-    const int count = std::min(chunk, g.batch - first), width = count * g.positions();
-    float* columns = scratch(columns_, static_cast<size_t>(k) * width);
-    float* product = scratch(product_, static_cast<size_t>(g.out_channels) * width);
+  expect_window_shapes("conv2d_backward_filter", g, x, dy, &dweights, filter_shape(g));
+  const int k = g.patch_size();
+  for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
+    const int width = count * g.positions();
     im2col(x.data(), g, first, count, columns);
     gather_outputs(dy.data(), g, first, count, product);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.out_channels, k, width, 1.0f, product, width, columns, width,
                 first == 0 ? beta : 1.0f, dweights.data(), k);
-  }
+  });
 }
 
 }  // namespace bioprop

@@ -9,8 +9,6 @@
 namespace bioprop {
 
 namespace {
-Shape lc_input_shape(const WindowGeometry& g) { return {g.batch, g.in_channels, g.in_h, g.in_w}; }
-Shape lc_output_shape(const WindowGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
 Shape lc_weight_shape(const WindowGeometry& g) {
   return {g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
 }
@@ -23,9 +21,7 @@ float dot_product(const float* a, const float* b, int n) {
 }  // namespace
 
 void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
-  expect_shape(x, lc_input_shape(g), "locally_connected_forward input");
-  expect_shape(weights, lc_weight_shape(g), "locally_connected_forward weights");
-  expect_shape(y, lc_output_shape(g), "locally_connected_forward output");
+  expect_window_shapes("locally_connected_forward", g, x, y, &weights, lc_weight_shape(g));
   const int k = g.patch_size(), positions = g.positions();
   const size_t image_size = static_cast<size_t>(g.in_channels) * g.in_h * g.in_w;
   float* patches = scratch(patches_, static_cast<size_t>(omp_get_max_threads()) * k);
@@ -44,9 +40,7 @@ void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weight
 
 void CpuBackend::locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
                                                  const WindowGeometry& g) {
-  expect_shape(dy, lc_output_shape(g), "locally_connected_backward_data gradient");
-  expect_shape(weights, lc_weight_shape(g), "locally_connected_backward_data weights");
-  expect_shape(dx, lc_input_shape(g), "locally_connected_backward_data input gradient");
+  expect_window_shapes("locally_connected_backward_data", g, dx, dy, &weights, lc_weight_shape(g));
   fill(dx, 0.0f);
   const int k = g.patch_size(), positions = g.positions();
   const size_t image_size = static_cast<size_t>(g.in_channels) * g.in_h * g.in_w;
@@ -71,9 +65,7 @@ void CpuBackend::locally_connected_backward_data(const Tensor& dy, const Tensor&
 
 void CpuBackend::locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                                    const WindowGeometry& g) {
-  expect_shape(dy, lc_output_shape(g), "locally_connected_backward_weight gradient");
-  expect_shape(x, lc_input_shape(g), "locally_connected_backward_weight input");
-  expect_shape(dweights, lc_weight_shape(g), "locally_connected_backward_weight weight gradient");
+  expect_window_shapes("locally_connected_backward_weight", g, x, dy, &dweights, lc_weight_shape(g));
   const int k = g.patch_size(), positions = g.positions();
   const size_t image_size = static_cast<size_t>(g.in_channels) * g.in_h * g.in_w;
   float* patches = scratch(patches_, static_cast<size_t>(omp_get_max_threads()) * k);

@@ -6,8 +6,6 @@
 namespace bioprop {
 
 namespace {
-Shape pool_input_shape(const WindowGeometry& g) { return {g.batch, g.in_channels, g.in_h, g.in_w}; }
-Shape pool_output_shape(const WindowGeometry& g) { return {g.batch, g.in_channels, g.out_h, g.out_w}; }
 
 // Calls visit(plane_index, in_plane_offset, out_plane_offset, oh, ow) for every output value.
 template <typename Visit>
@@ -35,8 +33,7 @@ int argmax_in_window(const float* plane, const WindowGeometry& g, int oh, int ow
 }  // namespace
 
 void CpuBackend::max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) {
-  expect_shape(x, pool_input_shape(g), "max_pool_forward input");
-  expect_shape(y, pool_output_shape(g), "max_pool_forward output");
+  expect_window_shapes("max_pool_forward", g, x, y);
   for_each_output(g, [&](size_t in, size_t out, int oh, int ow) {
     const float* plane = x.data() + in;
     y.data()[out] = plane[argmax_in_window(plane, g, oh, ow)];
@@ -44,8 +41,7 @@ void CpuBackend::max_pool_forward(const Tensor& x, Tensor& y, const WindowGeomet
 }
 
 void CpuBackend::max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) {
-  expect_shape(dy, pool_output_shape(g), "max_pool_backward gradient");
-  expect_shape(dx, pool_input_shape(g), "max_pool_backward input gradient");
+  expect_window_shapes("max_pool_backward", g, dx, dy);
   fill(dx, 0.0f);
   // Overlapping windows of one plane are visited by one thread, so += is race free.
   for_each_output(g, [&](size_t in, size_t out, int oh, int ow) {
@@ -54,8 +50,7 @@ void CpuBackend::max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx
 }
 
 void CpuBackend::avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) {
-  expect_shape(x, pool_input_shape(g), "avg_pool_forward input");
-  expect_shape(y, pool_output_shape(g), "avg_pool_forward output");
+  expect_window_shapes("avg_pool_forward", g, x, y);
   const float inverse_area = 1.0f / static_cast<float>(g.kernel_h * g.kernel_w);
   for_each_output(g, [&](size_t in, size_t out, int oh, int ow) {
     float sum = 0.0f;
@@ -66,8 +61,7 @@ void CpuBackend::avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeomet
 }
 
 void CpuBackend::avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) {
-  expect_shape(dy, pool_output_shape(g), "avg_pool_backward gradient");
-  expect_shape(dx, pool_input_shape(g), "avg_pool_backward input gradient");
+  expect_window_shapes("avg_pool_backward", g, dx, dy);
   fill(dx, 0.0f);
   const float inverse_area = 1.0f / static_cast<float>(g.kernel_h * g.kernel_w);
   for_each_output(g, [&](size_t in, size_t out, int oh, int ow) {

@@ -5,17 +5,11 @@
 namespace bioprop {
 namespace {
 
-class Conv2d final : public WeightedLayer {
+class Conv2d final : public WindowWeightedLayer {
  public:
   Conv2d(int channels, int kernel, int stride, int padding, bool use_bias)
-      : WeightedLayer(use_bias), channels_(channels), kernel_(kernel), stride_(stride), padding_(padding) {
-    if (channels < 1) fail("conv2d: channels must be at least 1, got {}", channels);
-  }
+      : WindowWeightedLayer("conv2d", channels, kernel, stride, padding, use_bias) {}
   std::string kind() const override { return "conv2d"; }
-  std::string settings() const override {
-    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_,
-                       use_bias_ ? "" : " no-bias");
-  }
 
   Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {
     const WindowGeometry g = geometry(input, "layer " + std::to_string(index) + " (conv2d)");
@@ -39,10 +33,7 @@ class Conv2d final : public WeightedLayer {
   }
 
  private:
-  WindowGeometry geometry(const Shape& input, const std::string& label) const {
-    return window_geometry(input, channels_, kernel_, stride_, padding_, label);
-  }
-  int channels_, kernel_, stride_, padding_;
+  WindowGeometry geometry(const Shape& input, const std::string& label) const { return window(input, label); }
 };
 
 }  // namespace

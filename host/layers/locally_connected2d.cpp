@@ -6,17 +6,11 @@
 namespace bioprop {
 namespace {
 
-class LocallyConnected2d final : public WeightedLayer {
+class LocallyConnected2d final : public WindowWeightedLayer {
  public:
   LocallyConnected2d(int channels, int kernel, int stride, int padding, bool use_bias)
-      : WeightedLayer(use_bias), channels_(channels), kernel_(kernel), stride_(stride), padding_(padding) {
-    if (channels < 1) fail("locally_connected2d: channels must be at least 1, got {}", channels);
-  }
+      : WindowWeightedLayer("locally_connected2d", channels, kernel, stride, padding, use_bias) {}
   std::string kind() const override { return "locally_connected2d"; }
-  std::string settings() const override {
-    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_,
-                       use_bias_ ? "" : " no-bias");
-  }
 
   Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {
     const WindowGeometry g = geometry(input, "layer " + std::to_string(index) + " (locally_connected2d)");
@@ -49,9 +43,8 @@ class LocallyConnected2d final : public WeightedLayer {
         (input[1] != built_input_[1] || input[2] != built_input_[2] || input[3] != built_input_[3]))
       fail("{}: built for {}x{}x{} inputs, got {}", label, built_input_[1], built_input_[2], built_input_[3],
            input.str());
-    return window_geometry(input, channels_, kernel_, stride_, padding_, label);
+    return window(input, label);
   }
-  int channels_, kernel_, stride_, padding_;
   Shape built_input_;
 };
 

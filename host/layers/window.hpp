@@ -5,6 +5,7 @@
 
 #include "bioprop/backend.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/layers.hpp"
 
 namespace bioprop {
 
@@ -30,5 +31,24 @@ inline WindowGeometry window_geometry(const Shape& input, int out_channels, int 
 }
 
 inline Shape output_shape_of(const WindowGeometry& g) { return {g.batch, g.out_channels, g.out_h, g.out_w}; }
+
+// The settings that Conv2d and LocallyConnected2d share: output channels, square kernel, stride, padding.
+class WindowWeightedLayer : public WeightedLayer {
+ public:
+  WindowWeightedLayer(const char* kind, int channels, int kernel, int stride, int padding, bool use_bias)
+      : WeightedLayer(use_bias), channels_(channels), kernel_(kernel), stride_(stride), padding_(padding) {
+    if (channels < 1) fail("{}: channels must be at least 1, got {}", kind, channels);
+  }
+  std::string settings() const override {
+    return fmt::format("{} {}x{} s{} p{}{}", channels_, kernel_, kernel_, stride_, padding_,
+                       use_bias_ ? "" : " no-bias");
+  }
+
+ protected:
+  WindowGeometry window(const Shape& input, const std::string& label) const {
+    return window_geometry(input, channels_, kernel_, stride_, padding_, label);
+  }
+  int channels_, kernel_, stride_, padding_;
+};
 
 }  // namespace bioprop

@@ -8,18 +8,12 @@
 #include "bioprop/error.hpp"
 #include "bioprop/optimizer.hpp"
 #include "bioprop/rule.hpp"
+#include "error_message.hpp"
 
 namespace bioprop {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 class Config : public ::testing::Test {
  protected:

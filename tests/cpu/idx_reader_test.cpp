@@ -7,6 +7,7 @@
 
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
+#include "error_message.hpp"
 
 namespace bioprop {
 namespace {
@@ -48,14 +49,7 @@ class IdxReader : public ::testing::Test {
     }
     return path.string();
   }
-  std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
-  }
+  static std::string error_of(const std::function<void()>& f) { return testing::error_of(f); }
   fs::path dir;
 };
 
