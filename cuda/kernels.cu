@@ -1,5 +1,7 @@
-// nvcc compiles the hand-written kernels here; the emulation tests compile the same headers with the
-// host compiler (tests/emulation). The CUDA backend that calls them is issue 4's next step.
+// nvcc compiles the hand-written kernels and their launchers here (the only translation unit that
+// includes the .cuh files); the emulation tests compile the same headers with the host compiler.
+// launchers.hpp declares the launchers for the host-compiled CUDA backend.
+#include "kernels/launchers.hpp"
 #include "kernels/attention_gate.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/locally_connected.cuh"

@@ -3,10 +3,10 @@
 // reduce()), the gradient with respect to the outputs to d, already divided by the batch size as the
 // CPU reference does. Also the correct-answer flags for accuracy, and the bias broadcast.
 #include "bioprop/cuda_launch.hpp"
+#include "kernel_types.hpp"
 
 namespace bioprop::kernels {
 
-enum class OutputLoss { cross_entropy, mean_squared_error, regression };
 
 __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z, const float* __restrict__ labels,
                                    int batch, int classes, float* __restrict__ d, float* __restrict__ row_loss,
@@ -46,7 +46,7 @@ __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z,
   for (int k = 0; k < classes; ++k) dn[k] = (expf(zn[k] - top) / sum - (k == label ? 1.0f : 0.0f)) * inverse_batch;
 }
 
-inline void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes, float* d,
+BIOPROP_LAUNCHER void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes, float* d,
                         float* row_loss, float* correct, cudaStream_t stream) {
   launch(output_loss_kernel, dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, kind, z, labels,
          batch, classes, d, row_loss, correct);
@@ -75,10 +75,10 @@ __global__ void bias_grad_kernel(const float* __restrict__ dy, size_t inner, siz
   if (threadIdx.x == 0) dbias[j] = beta == 0.0f ? partial[0] : beta * dbias[j] + partial[0];
 }
 
-inline void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream) {
+BIOPROP_LAUNCHER void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream) {
   launch(add_bias_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, y, bias, inner, count, n);
 }
-inline void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
+BIOPROP_LAUNCHER void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
                       cudaStream_t stream) {
   launch(bias_grad_kernel, dim3(static_cast<unsigned>(count)), dim3(256), 0, stream, dy, inner, count, batch, beta,
          dbias);

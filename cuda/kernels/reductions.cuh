@@ -3,13 +3,11 @@
 // into one partial, and a second one-block pass adds the partials in a fixed order, so the result does
 // not depend on scheduling (no atomics).
 #include "bioprop/cuda_launch.hpp"
+#include "kernel_types.hpp"
 
 namespace bioprop::kernels {
 
-constexpr unsigned reduce_block = 256;
-constexpr unsigned reduce_max_blocks = 1024;
 
-enum class Reduction { sum, sum_of_squares, dot };
 
 __device__ __forceinline__ double warp_sum(double v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(offset));
@@ -47,14 +45,9 @@ __global__ void reduce_final_kernel(const double* __restrict__ partials, unsigne
   if (threadIdx.x == 0) *result = v;
 }
 
-// Number of partials (and the workspace size in doubles, plus one for the result) for n values.
-inline unsigned reduce_blocks(size_t n) {
-  const unsigned blocks = blocks_for(n, reduce_block);
-  return blocks < 1 ? 1 : (blocks > reduce_max_blocks ? reduce_max_blocks : blocks);
-}
 
 // Writes the reduction of a (and b for dot) into workspace[reduce_blocks(n)] (a device double).
-inline void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream) {
+BIOPROP_LAUNCHER void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream) {
   const unsigned blocks = reduce_blocks(n);
   launch(reduce_partials_kernel, dim3(blocks), dim3(reduce_block), 0, stream, kind, a, b, n, workspace);
   launch(reduce_final_kernel, dim3(1), dim3(reduce_block), 0, stream, workspace, blocks, workspace + blocks);

@@ -11,6 +11,15 @@
 
 #include <utility>
 
+// Launchers (the host functions that size and start a kernel) are defined in the .cuh files: with
+// external linkage in the one nvcc translation unit (cuda/kernels.cu) so host code can call them
+// through cuda/kernels/launchers.hpp, and inline under the emulation.
+#if defined(__CUDACC__)
+#define BIOPROP_LAUNCHER
+#else
+#define BIOPROP_LAUNCHER inline
+#endif
+
 namespace bioprop {
 
 template <typename... Params, typename... Args>

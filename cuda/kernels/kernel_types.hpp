@@ -1,0 +1,20 @@
+#pragma once
+// Types shared by the kernels and the host code that calls their launchers.
+#include <cstddef>
+
+namespace bioprop::kernels {
+
+enum class Reduction { sum, sum_of_squares, dot };
+enum class OutputLoss { cross_entropy, mean_squared_error, regression };
+
+constexpr unsigned reduce_block = 256;
+constexpr unsigned reduce_max_blocks = 1024;
+
+// Number of block partials reduce() writes for n values; its workspace holds that many doubles plus
+// one for the result.
+inline unsigned reduce_blocks(size_t n) {
+  const size_t blocks = (n + reduce_block - 1) / reduce_block;
+  return blocks < 1 ? 1u : (blocks > reduce_max_blocks ? reduce_max_blocks : static_cast<unsigned>(blocks));
+}
+
+}  // namespace bioprop::kernels

@@ -1,0 +1,46 @@
+#pragma once
+// Declarations of the kernel launchers defined in cuda/kernels/*.cuh and compiled by nvcc in
+// cuda/kernels.cu, for host code built by the host compiler (the CUDA backend). Keep in step with
+// the .cuh files: a mismatch shows up as an undefined symbol at link time.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "bioprop/backend.hpp"
+#include "kernel_types.hpp"
+
+namespace bioprop::kernels {
+
+void activation_forward(Activation f, const float* a, float* h, size_t n, cudaStream_t stream);
+void activation_backward(Activation f, const float* a, const float* h, const float* dh, float* da, size_t n,
+                         cudaStream_t stream);
+void scale_samples(const float* x, const float* scale, float alpha, float* out, size_t batch, size_t sample,
+                   cudaStream_t stream);
+void random_normal(float* x, size_t n, float mean, float stddev, uint64_t seed, uint64_t offset, cudaStream_t stream);
+void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, uint64_t offset, cudaStream_t stream);
+void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset, cudaStream_t stream);
+void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream);
+void copy_columns(const float* src, int width, int first, int count, float* dst, int rows, cudaStream_t stream);
+void fill(float* x, float value, size_t n, cudaStream_t stream);
+
+void locally_connected_forward(const float* x, const float* w, float* y, const WindowGeometry& g, cudaStream_t stream);
+void locally_connected_backward_data(const float* dy, const float* w, float* dx, const WindowGeometry& g,
+                                     cudaStream_t stream);
+void locally_connected_backward_weight(const float* dy, const float* x, const float* modulator, float alpha, float beta,
+                                       float* dw, const WindowGeometry& g, cudaStream_t stream);
+void dense_three_factor_update(const float* tags, const float* pre, const float* modulator, float alpha, float beta,
+                               float* dw, int batch, int outputs, int inputs, cudaStream_t stream);
+
+void attention_gate(const float* q, const float* labels, int batch, int actions, const ExplorationPolicy& policy,
+                    uint64_t seed, uint64_t offset, float* chosen, float* rewards, float* rpe, float* tags,
+                    cudaStream_t stream);
+void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes, float* d,
+                 float* row_loss, float* correct, cudaStream_t stream);
+void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream);
+void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias, cudaStream_t stream);
+void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream);
+void sgd_step(float* w, const float* g, float* v, const SgdSettings& s, size_t n, cudaStream_t stream);
+void adam_step(float* w, const float* g, float* m, float* v, const AdamSettings& s, int step, size_t n,
+               cudaStream_t stream);
+
+}  // namespace bioprop::kernels
