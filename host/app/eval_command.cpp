@@ -9,7 +9,7 @@ namespace bioprop {
 
 int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size) {
   const DeviceChoice choice = choose_device(device);
-  auto backend = make_cpu_backend();
+  auto backend = make_backend(choice);
   spdlog::info("device: {}", choice.description);
   const nlohmann::json record = read_checkpoint_record(checkpoint);
   NetSource source;

@@ -7,6 +7,7 @@
 
 #include "app/commands.hpp"
 #include "bioprop/device.hpp"
+#include "bioprop/device_memory.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/trainer.hpp"
 
@@ -79,7 +80,7 @@ std::filesystem::path new_run_folder(const TrainConfig& c) {
 int run_train(const TrainFlags& flags) {
   TrainConfig c = merge(flags);
   const DeviceChoice device = choose_device(c.device);
-  auto backend = make_cpu_backend();
+  auto backend = make_backend(device);
   spdlog::info("device: {}", device.description);
 
   // Everything that can be checked is checked before the (slow) data load.
@@ -128,6 +129,11 @@ int run_train(const TrainFlags& flags) {
   spdlog::info("run folder: {}", folder.string());
 
   const TrainSummary summary = train(*network, *rule, *optimizer, data, *backend, settings);
+  if (backend->device() == Device::cuda) {
+    const DeviceMemoryStats memory = device_memory_stats();
+    spdlog::info("peak GPU memory held by bioprop: {:.1f} MiB ({} device allocations)",
+                 static_cast<double>(memory.peak_bytes) / (1 << 20), memory.device_allocations);
+  }
   spdlog::info("final test accuracy {:.2f}% (best {:.2f}%) after {} epoch(s)", 100 * summary.final_test_accuracy,
                100 * summary.best_test_accuracy, summary.epochs.size());
   if (c.target_accuracy > 0) {

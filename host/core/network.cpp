@@ -44,7 +44,7 @@ const Tensor& Network::forward(Backend& backend, const Tensor& x) {
     activations_[i + 1].resize(sample_shapes_[i + 1].with_batch(batch));
     layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
     if (training_ && noise_.activity > 0 && layers_[i]->is_activation()) {
-      noise_buffer_.resize(activations_[i + 1].shape());
+      noise_buffer_.resize(activations_[i + 1].shape(), backend.device());
       backend.random_normal(noise_buffer_, 0.0f, noise_.activity, noise_.seed ^ 0xAC71u, noise_draws_++ << 32);
       backend.axpy(1.0f, noise_buffer_, activations_[i + 1]);
     }
@@ -65,7 +65,7 @@ void Network::backward(Backend& backend, Pathway pathway) {
 
 void Network::add_signal_noise(Backend& backend, Tensor& doutput) {
   if (!training_ || noise_.signal <= 0) return;
-  noise_buffer_.resize(doutput.shape());
+  noise_buffer_.resize(doutput.shape(), backend.device());
   // doutput holds e / N: noise of std `signal` on e is signal / N on doutput.
   backend.random_normal(noise_buffer_, 0.0f, noise_.signal / static_cast<float>(doutput.dim(0)), noise_.seed ^ 0x5167u,
                         noise_draws_++ << 32);

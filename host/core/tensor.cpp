@@ -6,6 +6,7 @@
 
 #include <fmt/ranges.h>
 
+#include "bioprop/device_memory.hpp"
 #include "bioprop/error.hpp"
 
 namespace bioprop {
@@ -30,7 +31,7 @@ std::string Shape::str() const { return fmt::format("({})", fmt::join(dims_, ","
 
 namespace {
 std::shared_ptr<float> allocate(Device device, size_t count) {
-  if (device != Device::cpu) fail("tensor storage on {} is not available in this build", to_string(device));
+  if (device == Device::cuda) return cuda_allocate_floats(count);
   // 64-byte alignment keeps SIMD loads aligned at the start of every buffer.
   auto* raw = static_cast<float*>(::operator new[](std::max<size_t>(count, 1) * sizeof(float), std::align_val_t{64}));
   std::fill_n(raw, count, 0.0f);
@@ -58,8 +59,16 @@ std::span<const float> Tensor::values() const {
   return {storage_.get(), numel()};
 }
 
+void Tensor::resize(const Shape& shape, Device device) {
+  if (device != device_) {
+    device_ = device;
+    capacity_ = 0;
+  }
+  resize(shape);
+}
+
 void Tensor::resize(const Shape& shape) {
-  if (shape.numel() > capacity_) {
+  if (shape.numel() > capacity_ || !storage_) {
     storage_ = allocate(device_, shape.numel());
     capacity_ = shape.numel();
   }
@@ -75,7 +84,10 @@ Tensor Tensor::reshaped(const Shape& shape) const {
 
 Tensor Tensor::clone() const {
   Tensor copy(shape_, device_);
-  if (device_ == Device::cpu) std::copy_n(data(), numel(), copy.data());
+  if (device_ == Device::cpu)
+    std::copy_n(data(), numel(), copy.data());
+  else
+    cuda_copy_device_to_device(copy.data(), data(), numel());
   return copy;
 }
 

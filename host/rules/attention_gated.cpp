@@ -68,7 +68,7 @@ class AttentionGated final : public Rule {
       const Tensor& tags = network.gradient(i + 1);
       if (auto* weighted = dynamic_cast<WeightedLayer*>(&layer)) {
         Tensor& scaled = modulated_[static_cast<size_t>(i)];
-        scaled.resize(tags.shape());
+        scaled.resize(tags.shape(), backend.device());
         backend.scale_samples(tags, gate_.rpe, modulation, scaled);
         layer.weight_grad(backend, network.activations(i), scaled, 0.0f);
         if (feedback_ == FeedbackKind::symmetric) backend.copy(weighted->weights().grad, weighted->feedback().grad);

@@ -46,7 +46,7 @@ class DirectFeedbackAlignment final : public Rule {
     const int readout = weighted_.back();
     network.layer(readout).weight_grad(backend, network.activations(readout), network.gradient(readout + 1), 0.0f);
     if (slices_.empty()) return result;
-    projected_.resize({batch.size(), projection_.value.dim(1)});
+    projected_.resize({batch.size(), projection_.value.dim(1)}, backend.device());
     backend.gemm(false, false, 1.0f, error, projection_.value, 0.0f, projected_);  // one GEMM for all layers
     for (const Slice& slice : slices_) {
       Tensor& dh = network.gradient(slice.target);

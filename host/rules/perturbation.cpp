@@ -89,7 +89,7 @@ class Perturbation final : public Rule {
       const int i = weighted_[j];
       network.forward_range(backend, next, i + 1);
       Tensor& output = network.mutable_activations(i + 1);
-      noise_[j].resize(output.shape());
+      noise_[j].resize(output.shape(), backend.device());
       draw(noise_[j], j, backend);
       backend.axpy(1.0f, noise_[j], output);
       next = i + 1;

@@ -2,6 +2,9 @@
 // Which device a run uses. `--device auto|cpu|cuda[:N]`.
 #include <string>
 
+#include <memory>
+
+#include "bioprop/backend.hpp"
 #include "bioprop/tensor.hpp"
 
 namespace bioprop {
@@ -15,6 +18,11 @@ struct DeviceChoice {
 // Number of CUDA devices visible (0 when there is no driver or no GPU).
 int cuda_device_count();
 std::string cuda_device_name(int index);
+
+// The CUDA backend on device `index`; `tf32` lets cuBLAS use TF32 tensor cores for FP32 GEMMs.
+std::unique_ptr<Backend> make_cuda_backend(int index, bool tf32 = false);
+// The backend for a resolved device choice.
+std::unique_ptr<Backend> make_backend(const DeviceChoice& choice, bool tf32 = false);
 
 // Parses and resolves a --device value. Throws Error for a malformed value, or for cuda when this
 // build cannot run on it.

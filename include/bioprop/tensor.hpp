@@ -57,6 +57,8 @@ class Tensor {
   // Changes the shape; reallocates only when the new shape needs more room than the storage has,
   // so buffers sized for the largest batch are reused by every smaller one.
   void resize(const Shape& shape);
+  // The same on `device`: a buffer that lived elsewhere (or nowhere yet) moves to it.
+  void resize(const Shape& shape, Device device);
   // A view of the same storage with another shape of the same size.
   Tensor reshaped(const Shape& shape) const;
   Tensor clone() const;

@@ -1,0 +1,389 @@
+// CudaBackend: every Backend operation on one GPU. cuBLAS for dense algebra (FP32; TF32 opt-in),
+// cuDNN for convolutions and pooling (algorithm chosen once per shape, one shared workspace), and our
+// own kernels (cuda/kernels, launched through launchers.hpp) for everything else. All work is queued
+// on one stream; only the calls that return a number to the host synchronise.
+//
+// NOT YET RUN ON A GPU: this file compiles and its kernels pass their parity tests under the CUDA
+// emulation, but the cuBLAS / cuDNN calls and the backend as a whole await a run of
+// tests/cuda/cuda_backend_test.cpp on a real device.
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <map>
+#include <tuple>
+
+#include "bioprop/device.hpp"
+#include "bioprop/device_memory.hpp"
+#include "kernels/launchers.hpp"
+#include "library_checks.hpp"
+
+namespace bioprop {
+
+namespace {
+
+int rows(const Tensor& t) { return t.dim(0); }
+int cols(const Tensor& t) { return static_cast<int>(t.shape().sample_size()); }
+
+void expect_on_gpu(const Tensor& t, const char* what) {
+  if (t.device() != Device::cuda) fail("{}: a {} tensor was passed to the CUDA backend", what, to_string(t.device()));
+}
+
+// RAII holders for the cuDNN descriptors of one call.
+struct TensorDescriptor {
+  TensorDescriptor(int n, int c, int h, int w) {
+    BIOPROP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&handle));
+    BIOPROP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(handle, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+  }
+  ~TensorDescriptor() { cudnnDestroyTensorDescriptor(handle); }
+  cudnnTensorDescriptor_t handle{};
+};
+
+struct ConvolutionDescriptors {
+  explicit ConvolutionDescriptors(const WindowGeometry& g)
+      : input(g.batch, g.in_channels, g.in_h, g.in_w), output(g.batch, g.out_channels, g.out_h, g.out_w) {
+    BIOPROP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&filter));
+    BIOPROP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.out_channels,
+                                                   g.in_channels, g.kernel_h, g.kernel_w));
+    BIOPROP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&convolution));
+    BIOPROP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(convolution, g.padding, g.padding, g.stride, g.stride, 1, 1,
+                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  }
+  ~ConvolutionDescriptors() {
+    cudnnDestroyFilterDescriptor(filter);
+    cudnnDestroyConvolutionDescriptor(convolution);
+  }
+  TensorDescriptor input, output;
+  cudnnFilterDescriptor_t filter{};
+  cudnnConvolutionDescriptor_t convolution{};
+};
+
+using GeometryKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int>;
+GeometryKey key_of(const WindowGeometry& g) {
+  return {g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.out_h, g.out_w, g.kernel_h, g.kernel_w, g.stride, g.padding};
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int index, bool tf32) : index_(index) {
+    BIOPROP_CUDA_CHECK(cudaSetDevice(index));
+    BIOPROP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    BIOPROP_CUBLAS_CHECK(cublasCreate(&cublas_));
+    BIOPROP_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    BIOPROP_CUBLAS_CHECK(cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    BIOPROP_CUDNN_CHECK(cudnnCreate(&cudnn_));
+    BIOPROP_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+    name_ = fmt::format("cuda:{} ({}; cuBLAS {}, cuDNN, bioprop kernels)", index, cuda_device_name(index),
+                        tf32 ? "TF32" : "FP32");
+  }
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    cudnnDestroy(cudnn_);
+    cublasDestroy(cublas_);
+    cudaStreamDestroy(stream_);
+  }
+
+  Device device() const override { return Device::cuda; }
+  std::string name() const override { return name_; }
+
+  void gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+            Tensor& c) override {
+    const int m = transpose_a ? cols(a) : rows(a), k = transpose_a ? rows(a) : cols(a);
+    const int kb = transpose_b ? cols(b) : rows(b), n = transpose_b ? rows(b) : cols(b);
+    if (k != kb || rows(c) != m || cols(c) != n)
+      fail("gemm: op(a) {}x{}, op(b) {}x{}, c {}x{} do not fit", m, k, kb, n, rows(c), cols(c));
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+    BIOPROP_CUBLAS_CHECK(cublasSgemm(cublas_, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                     transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b.data(), cols(b),
+                                     a.data(), cols(a), &beta, c.data(), cols(c)));
+  }
+
+  void add_bias(Tensor& y, const Tensor& bias) override {
+    const size_t inner = bias_inner(y, bias);
+    kernels::add_bias(y.data(), bias.data(), inner, bias.numel(), y.numel(), stream_);
+  }
+  void bias_grad(const Tensor& dy, float beta, Tensor& dbias) override {
+    const size_t inner = bias_inner(dy, dbias);
+    kernels::bias_grad(dy.data(), inner, dbias.numel(), static_cast<size_t>(dy.dim(0)), beta, dbias.data(), stream_);
+  }
+
+  void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
+    ConvolutionDescriptors d(g);
+    const auto algorithm = forward_algorithm(d, g);
+    const float one = 1.0f, zero = 0.0f;
+    BIOPROP_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, d.input.handle, x.data(), d.filter, weights.data(),
+                                                d.convolution, algorithm.algo, workspace(algorithm.memory),
+                                                algorithm.memory, &zero, d.output.handle, y.data()));
+  }
+  void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override {
+    ConvolutionDescriptors d(g);
+    const auto algorithm = backward_data_algorithm(d, g);
+    const float one = 1.0f, zero = 0.0f;
+    BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, d.filter, weights.data(), d.output.handle, dy.data(),
+                                                     d.convolution, algorithm.algo, workspace(algorithm.memory),
+                                                     algorithm.memory, &zero, d.input.handle, dx.data()));
+  }
+  void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                              const WindowGeometry& g) override {
+    ConvolutionDescriptors d(g);
+    const auto algorithm = backward_filter_algorithm(d, g);
+    const float one = 1.0f;
+    BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, d.input.handle, x.data(), d.output.handle,
+                                                       dy.data(), d.convolution, algorithm.algo,
+                                                       workspace(algorithm.memory), algorithm.memory, &beta, d.filter,
+                                                       dweights.data()));
+  }
+
+  void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
+    kernels::locally_connected_forward(x.data(), weights.data(), y.data(), g, stream_);
+  }
+  void locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
+                                       const WindowGeometry& g) override {
+    kernels::locally_connected_backward_data(dy.data(), weights.data(), dx.data(), g, stream_);
+  }
+  void locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
+                                         const WindowGeometry& g) override {
+    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dweights.data(), g, stream_);
+  }
+
+  void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
+    pool_forward(CUDNN_POOLING_MAX, x, y, g);
+  }
+  void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
+    // cuDNN's max-pool backward wants the forward output too; recompute it into scratch.
+    pool_output_.resize(dy.shape(), Device::cuda);
+    pool_forward(CUDNN_POOLING_MAX, x, pool_output_, g);
+    pool_backward(CUDNN_POOLING_MAX, x, pool_output_, dy, dx, g);
+  }
+  void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
+    pool_forward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, x, y, g);
+  }
+  void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
+    // Average pooling's gradient does not depend on x or y; cuDNN still takes them: pass dx and dy.
+    pool_backward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, dx, dy, dy, dx, g);
+  }
+
+  void activation_forward(Activation f, const Tensor& a, Tensor& h) override {
+    kernels::activation_forward(f, a.data(), h.data(), a.numel(), stream_);
+  }
+  void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) override {
+    kernels::activation_backward(f, a.data(), h.data(), dh.data(), da.data(), a.numel(), stream_);
+  }
+  void fill(Tensor& x, float value) override {
+    if (value == 0.0f)
+      BIOPROP_CUDA_CHECK(cudaMemsetAsync(x.data(), 0, x.numel() * sizeof(float), stream_));
+    else
+      kernels::fill(x.data(), value, x.numel(), stream_);
+  }
+  void copy(const Tensor& from, Tensor& to) override {
+    if (from.numel() != to.numel()) fail("copy: sizes differ, {} vs {}", from.shape().str(), to.shape().str());
+    BIOPROP_CUDA_CHECK(
+        cudaMemcpyAsync(to.data(), from.data(), from.numel() * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+  }
+  void axpy(float alpha, const Tensor& x, Tensor& y) override {
+    BIOPROP_CUBLAS_CHECK(cublasSaxpy(cublas_, static_cast<int>(x.numel()), &alpha, x.data(), 1, y.data(), 1));
+  }
+  void scale(float alpha, Tensor& x) override {
+    BIOPROP_CUBLAS_CHECK(cublasSscal(cublas_, static_cast<int>(x.numel()), &alpha, x.data(), 1));
+  }
+  void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override {
+    kernels::multiply_by_noise(x.data(), x.numel(), stddev, seed, offset, stream_);
+  }
+  void sign(const Tensor& x, float scale_value, Tensor& out) override {
+    kernels::sign(x.data(), scale_value, out.data(), x.numel(), stream_);
+  }
+  double sum_of_squares(const Tensor& x) override { return reduce(kernels::Reduction::sum_of_squares, x, nullptr); }
+  double dot(const Tensor& a, const Tensor& b) override { return reduce(kernels::Reduction::dot, a, &b); }
+  void copy_columns(const Tensor& src, int first, Tensor& dst) override {
+    if (rows(dst) != rows(src) || first < 0 || first + cols(dst) > cols(src))
+      fail("copy_columns: columns [{}, {}) of {} into {}", first, first + cols(dst), src.shape().str(), dst.shape().str());
+    kernels::copy_columns(src.data(), cols(src), first, cols(dst), dst.data(), rows(src), stream_);
+  }
+  void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override {
+    kernels::random_uniform(x.data(), x.numel(), low, high, seed, offset, stream_);
+  }
+  void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override {
+    kernels::random_normal(x.data(), x.numel(), mean, stddev, seed, offset, stream_);
+  }
+
+  float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
+    return output_loss(kernels::OutputLoss::cross_entropy, logits, labels, dlogits);
+  }
+  float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override {
+    return output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
+  }
+  float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) override {
+    if (cols(outputs) != 1) fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
+    return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
+  }
+  int count_correct(const Tensor& outputs, const Tensor& labels) override {
+    scratch_gradient_.resize(outputs.shape(), Device::cuda);
+    output_loss(kernels::OutputLoss::cross_entropy, outputs, labels, scratch_gradient_);
+    return static_cast<int>(reduce(kernels::Reduction::sum, correct_, nullptr) + 0.5);
+  }
+
+  void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
+                      uint64_t offset, GateOutputs& out, Tensor& tags) override {
+    const int batch = rows(q);
+    for (Tensor* t : {&out.actions, &out.rewards, &out.rpe}) t->resize({batch}, Device::cuda);
+    kernels::attention_gate(q.data(), labels.data(), batch, cols(q), policy, seed, offset, out.actions.data(),
+                            out.rewards.data(), out.rpe.data(), tags.data(), stream_);
+  }
+  void scale_samples(const Tensor& x, const Tensor& scale_values, float alpha, Tensor& out) override {
+    kernels::scale_samples(x.data(), scale_values.data(), alpha, out.data(), static_cast<size_t>(rows(x)),
+                           x.shape().sample_size(), stream_);
+  }
+
+  void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override {
+    kernels::sgd_step(weights.data(), grad.data(), velocity.data(), s, weights.numel(), stream_);
+  }
+  void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
+                 const AdamSettings& s, int step) override {
+    kernels::adam_step(weights.data(), grad.data(), first_moment.data(), second_moment.data(), s, step, weights.numel(),
+                       stream_);
+  }
+
+  Tensor to_device(const Tensor& host) override {
+    if (host.device() == Device::cuda) return host;
+    Tensor on_device(host.shape(), Device::cuda);
+    BIOPROP_CUDA_CHECK(cudaMemcpyAsync(on_device.data(), host.data(), host.numel() * sizeof(float),
+                                       cudaMemcpyHostToDevice, stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the host buffer may be reused at once
+    return on_device;
+  }
+  Tensor to_host(const Tensor& on_device) override {
+    if (on_device.device() == Device::cpu) return on_device;
+    Tensor host(on_device.shape());
+    BIOPROP_CUDA_CHECK(cudaMemcpyAsync(host.data(), on_device.data(), on_device.numel() * sizeof(float),
+                                       cudaMemcpyDeviceToHost, stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return host;
+  }
+  void synchronize() override { BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+ private:
+  template <typename Algorithm>
+  struct Choice {
+    Algorithm algo{};
+    size_t memory = 0;
+  };
+
+  static size_t bias_inner(const Tensor& y, const Tensor& bias) {
+    const size_t sample = y.shape().sample_size();
+    if (bias.numel() == 0 || sample % bias.numel() != 0)
+      fail("bias of {} values does not divide samples of {}", bias.numel(), y.shape().str());
+    return sample / bias.numel();
+  }
+
+  // cuDNN's heuristics rank the algorithms; the first that succeeds is kept for this shape.
+  Choice<cudnnConvolutionFwdAlgo_t> forward_algorithm(const ConvolutionDescriptors& d, const WindowGeometry& g) {
+    auto it = forward_algorithms_.find(key_of(g));
+    if (it != forward_algorithms_.end()) return it->second;
+    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    BIOPROP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
+                                                               d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                               &count, results));
+    for (int i = 0; i < count; ++i)
+      if (results[i].status == CUDNN_STATUS_SUCCESS)
+        return forward_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
+    fail("cuDNN has no forward convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
+  }
+  Choice<cudnnConvolutionBwdDataAlgo_t> backward_data_algorithm(const ConvolutionDescriptors& d, const WindowGeometry& g) {
+    auto it = backward_data_algorithms_.find(key_of(g));
+    if (it != backward_data_algorithms_.end()) return it->second;
+    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int count = 0;
+    BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, d.filter, d.output.handle, d.convolution,
+                                                                    d.input.handle,
+                                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, results));
+    for (int i = 0; i < count; ++i)
+      if (results[i].status == CUDNN_STATUS_SUCCESS)
+        return backward_data_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
+    fail("cuDNN has no backward-data convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
+  }
+  Choice<cudnnConvolutionBwdFilterAlgo_t> backward_filter_algorithm(const ConvolutionDescriptors& d,
+                                                                    const WindowGeometry& g) {
+    auto it = backward_filter_algorithms_.find(key_of(g));
+    if (it != backward_filter_algorithms_.end()) return it->second;
+    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int count = 0;
+    BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+        cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+        &count, results));
+    for (int i = 0; i < count; ++i)
+      if (results[i].status == CUDNN_STATUS_SUCCESS)
+        return backward_filter_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
+    fail("cuDNN has no backward-filter convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
+  }
+
+  // One workspace for every cuDNN call; grows to the largest request.
+  void* workspace(size_t bytes) {
+    const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
+    if (floats > workspace_.numel()) workspace_.resize({static_cast<int>(floats)}, Device::cuda);
+    return bytes ? workspace_.data() : nullptr;
+  }
+
+  void pool_forward(cudnnPoolingMode_t mode, const Tensor& x, Tensor& y, const WindowGeometry& g) {
+    TensorDescriptor in(g.batch, g.in_channels, g.in_h, g.in_w), out(g.batch, g.in_channels, g.out_h, g.out_w);
+    cudnnPoolingDescriptor_t pooling{};
+    BIOPROP_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pooling));
+    BIOPROP_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pooling, mode, CUDNN_NOT_PROPAGATE_NAN, g.kernel_h, g.kernel_w, 0,
+                                                    0, g.stride, g.stride));
+    const float one = 1.0f, zero = 0.0f;
+    const cudnnStatus_t status =
+        cudnnPoolingForward(cudnn_, pooling, &one, in.handle, x.data(), &zero, out.handle, y.data());
+    cudnnDestroyPoolingDescriptor(pooling);
+    BIOPROP_CUDNN_CHECK(status);
+  }
+  void pool_backward(cudnnPoolingMode_t mode, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                     const WindowGeometry& g) {
+    TensorDescriptor in(g.batch, g.in_channels, g.in_h, g.in_w), out(g.batch, g.in_channels, g.out_h, g.out_w);
+    cudnnPoolingDescriptor_t pooling{};
+    BIOPROP_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pooling));
+    BIOPROP_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pooling, mode, CUDNN_NOT_PROPAGATE_NAN, g.kernel_h, g.kernel_w, 0,
+                                                    0, g.stride, g.stride));
+    const float one = 1.0f, zero = 0.0f;
+    const cudnnStatus_t status = cudnnPoolingBackward(cudnn_, pooling, &one, out.handle, y.data(), out.handle,
+                                                      dy.data(), in.handle, x.data(), &zero, in.handle, dx.data());
+    cudnnDestroyPoolingDescriptor(pooling);
+    BIOPROP_CUDNN_CHECK(status);
+  }
+
+  double reduce(kernels::Reduction kind, const Tensor& a, const Tensor* b) {
+    const unsigned blocks = kernels::reduce_blocks(a.numel());
+    reduction_.resize({static_cast<int>(2 * (blocks + 1))}, Device::cuda);  // doubles in float storage
+    auto* workspace_doubles = reinterpret_cast<double*>(reduction_.data());
+    kernels::reduce(kind, a.data(), b ? b->data() : nullptr, a.numel(), workspace_doubles, stream_);
+    double result = 0.0;
+    BIOPROP_CUDA_CHECK(
+        cudaMemcpyAsync(&result, workspace_doubles + blocks, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return result;
+  }
+
+  float output_loss(kernels::OutputLoss kind, const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
+    const int batch = rows(outputs);
+    row_loss_.resize({batch}, Device::cuda);
+    correct_.resize({batch}, Device::cuda);
+    kernels::output_loss(kind, outputs.data(), labels.data(), batch, cols(outputs), doutputs.data(), row_loss_.data(),
+                         correct_.data(), stream_);
+    return static_cast<float>(reduce(kernels::Reduction::sum, row_loss_, nullptr) / batch);
+  }
+
+  int index_;
+  std::string name_;
+  cudaStream_t stream_{};
+  cublasHandle_t cublas_{};
+  cudnnHandle_t cudnn_{};
+  std::map<GeometryKey, Choice<cudnnConvolutionFwdAlgo_t>> forward_algorithms_;
+  std::map<GeometryKey, Choice<cudnnConvolutionBwdDataAlgo_t>> backward_data_algorithms_;
+  std::map<GeometryKey, Choice<cudnnConvolutionBwdFilterAlgo_t>> backward_filter_algorithms_;
+  Tensor workspace_, reduction_, row_loss_, correct_, scratch_gradient_, pool_output_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int index, bool tf32) { return std::make_unique<CudaBackend>(index, tf32); }
+
+}  // namespace bioprop

@@ -1,0 +1,102 @@
+#include "bioprop/device_memory.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <map>
+#include <mutex>
+
+#include "bioprop/cuda_check.hpp"
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+namespace {
+
+// Free blocks by size; a request takes the smallest cached block of at least its size (and at most
+// twice it, so a huge block is not spent on a tiny tensor).
+class DevicePool {
+ public:
+  void* allocate(size_t bytes) {
+    bytes = round_up(bytes);
+    std::lock_guard lock(mutex_);
+    auto it = free_.lower_bound(bytes);
+    if (it != free_.end() && it->first <= 2 * bytes) {
+      void* block = it->second;
+      stats_.cached_bytes -= it->first;
+      sizes_[block] = it->first;
+      stats_.in_use_bytes += it->first;
+      free_.erase(it);
+      update_peak();
+      return block;
+    }
+    void* block = nullptr;
+    if (cudaMalloc(&block, bytes) != cudaSuccess) {
+      cudaGetLastError();
+      release_cached();  // give the cached blocks back and try once more
+      if (cudaMalloc(&block, bytes) != cudaSuccess) {
+        cudaGetLastError();
+        size_t free_bytes = 0, total_bytes = 0;
+        cudaMemGetInfo(&free_bytes, &total_bytes);
+        fail("out of GPU memory: allocating {:.1f} MiB for a tensor; the device has {:.1f} MiB free of {:.1f} MiB, "
+             "bioprop holds {:.1f} MiB (peak {:.1f} MiB). Use a smaller --batch-size or net",
+             mib(bytes), mib(free_bytes), mib(total_bytes), mib(stats_.in_use_bytes), mib(stats_.peak_bytes));
+      }
+    }
+    ++stats_.device_allocations;
+    sizes_[block] = bytes;
+    stats_.in_use_bytes += bytes;
+    update_peak();
+    return block;
+  }
+
+  void release(void* block) {
+    std::lock_guard lock(mutex_);
+    auto it = sizes_.find(block);
+    if (it == sizes_.end()) return;
+    stats_.in_use_bytes -= it->second;
+    stats_.cached_bytes += it->second;
+    free_.emplace(it->second, block);
+    sizes_.erase(it);
+  }
+
+  DeviceMemoryStats stats() {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+ private:
+  static size_t round_up(size_t bytes) { return (std::max<size_t>(bytes, 1) + 511) / 512 * 512; }
+  static double mib(size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+  void update_peak() { stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.in_use_bytes); }
+  void release_cached() {
+    for (auto& [size, block] : free_) cudaFree(block);
+    free_.clear();
+    stats_.cached_bytes = 0;
+  }
+
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  std::map<void*, size_t> sizes_;
+  DeviceMemoryStats stats_;
+};
+
+DevicePool& pool() {
+  static DevicePool* instance = new DevicePool;  // never destroyed: tensors may outlive static teardown
+  return *instance;
+}
+
+}  // namespace
+
+std::shared_ptr<float> cuda_allocate_floats(size_t count) {
+  auto* block = static_cast<float*>(pool().allocate(count * sizeof(float)));
+  BIOPROP_CUDA_CHECK(cudaMemset(block, 0, count * sizeof(float)));
+  return {block, [](float* p) { pool().release(p); }};
+}
+
+void cuda_copy_device_to_device(float* destination, const float* source, size_t count) {
+  BIOPROP_CUDA_CHECK(cudaMemcpy(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice));
+}
+
+DeviceMemoryStats device_memory_stats() { return pool().stats(); }
+
+}  // namespace bioprop

@@ -1,0 +1,23 @@
+#pragma once
+// The error checks for cuBLAS and cuDNN calls (one macro per API), for host-compiled CUDA code.
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+#include "bioprop/cuda_check.hpp"
+#include "bioprop/error.hpp"
+
+#define BIOPROP_CUBLAS_CHECK(call)                                                                           \
+  do {                                                                                                       \
+    const cublasStatus_t bioprop_status_ = (call);                                                          \
+    if (bioprop_status_ != CUBLAS_STATUS_SUCCESS)                                                            \
+      ::bioprop::fail("cuBLAS error in {} ({}:{}): {}", #call, __FILE__, __LINE__,                           \
+                      cublasGetStatusString(bioprop_status_));                                               \
+  } while (0)
+
+#define BIOPROP_CUDNN_CHECK(call)                                                                            \
+  do {                                                                                                       \
+    const cudnnStatus_t bioprop_status_ = (call);                                                           \
+    if (bioprop_status_ != CUDNN_STATUS_SUCCESS)                                                             \
+      ::bioprop::fail("cuDNN error in {} ({}:{}): {}", #call, __FILE__, __LINE__,                            \
+                      cudnnGetErrorString(bioprop_status_));                                                 \
+  } while (0)

@@ -1,0 +1,20 @@
+#pragma once
+// Device memory for Tensors on CUDA: a caching allocator (freed blocks are kept for reuse, so a training
+// loop that has run one batch never calls cudaMalloc or cudaFree again) and the copies Tensor needs.
+// Defined in cuda/device_memory.cpp.
+#include <cstddef>
+#include <memory>
+
+namespace bioprop {
+
+// Zero-filled device storage for `count` floats; throws Error naming the size and the free memory
+// when the device is full.
+std::shared_ptr<float> cuda_allocate_floats(size_t count);
+void cuda_copy_device_to_device(float* destination, const float* source, size_t count);
+
+struct DeviceMemoryStats {
+  size_t in_use_bytes = 0, peak_bytes = 0, cached_bytes = 0, device_allocations = 0;
+};
+DeviceMemoryStats device_memory_stats();
+
+}  // namespace bioprop
