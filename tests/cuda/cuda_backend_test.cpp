@@ -1,0 +1,173 @@
+// CudaBackend against the CPU reference, operation by operation and for whole training steps of the
+// BrainProp nets. Skips without a CUDA device (CI has none). Tolerances: 1e-4 relative for single
+// operations (FP32 with another summation order), 1e-3 for whole steps through several layers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "bioprop/config.hpp"
+#include "bioprop/device.hpp"
+#include "bioprop/rule.hpp"
+
+namespace bioprop {
+namespace {
+
+class CudaParity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    gpu = make_cuda_backend(0);
+  }
+  Tensor random(const Shape& shape, uint64_t seed) {
+    Tensor t(shape);
+    cpu->random_normal(t, 0.0f, 1.0f, seed, 0);
+    return t;
+  }
+  Tensor up(const Tensor& host) { return gpu->to_device(host); }
+  void expect_close(const Tensor& on_gpu, const Tensor& reference, float tolerance, const std::string& what) {
+    const Tensor host = gpu->to_host(on_gpu);
+    ASSERT_EQ(host.shape(), reference.shape()) << what;
+    for (size_t i = 0; i < host.numel(); ++i)
+      ASSERT_NEAR(host.at(i), reference.at(i), tolerance * (1.0f + std::abs(reference.at(i)))) << what << " at " << i;
+  }
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  std::unique_ptr<Backend> gpu;
+};
+
+WindowGeometry geometry(int batch, int channels, int h, int w, int out_channels, int kernel, int stride, int padding) {
+  WindowGeometry g{batch, channels, h, w, out_channels, 0, 0, kernel, kernel, stride, padding};
+  g.out_h = (h + 2 * padding - kernel) / stride + 1;
+  g.out_w = (w + 2 * padding - kernel) / stride + 1;
+  return g;
+}
+
+TEST_F(CudaParity, PhiloxDrawsTheSameNumbers) {
+  Tensor c({1001}), g({1001}, Device::cuda);
+  cpu->random_uniform(c, -1, 2, 5, 9);
+  gpu->random_uniform(g, -1, 2, 5, 9);
+  expect_close(g, c, 0.0f, "uniform");
+  cpu->random_normal(c, 0, 1, 5, 9);
+  gpu->random_normal(g, 0, 1, 5, 9);
+  expect_close(g, c, 1e-5f, "normal");
+}
+
+TEST_F(CudaParity, GemmAllTransposes) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const Tensor a = random(ta ? Shape{37, 19} : Shape{19, 37}, 1), b = random(tb ? Shape{23, 37} : Shape{37, 23}, 2);
+      Tensor c = random({19, 23}, 3);
+      Tensor g = up(c);
+      cpu->gemm(ta, tb, 1.5f, a, b, 0.5f, c);
+      gpu->gemm(ta, tb, 1.5f, up(a), up(b), 0.5f, g);
+      expect_close(g, c, 1e-4f, "gemm");
+    }
+}
+
+TEST_F(CudaParity, ConvolutionAndLocallyConnected) {
+  for (const WindowGeometry& g : {geometry(1, 1, 5, 5, 3, 3, 1, 0), geometry(3, 2, 9, 8, 5, 3, 2, 1),
+                                  geometry(17, 3, 12, 11, 18, 5, 3, 2)}) {
+    const Shape in{g.batch, g.in_channels, g.in_h, g.in_w}, out{g.batch, g.out_channels, g.out_h, g.out_w};
+    const Tensor x = random(in, 1), dy = random(out, 2);
+    for (bool local : {false, true}) {
+      const Shape w_shape = local ? Shape{g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}
+                                  : Shape{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+      const Tensor w = random(w_shape, 3);
+      Tensor y(out), dx(in), dw = random(w_shape, 4);
+      Tensor gy(out, Device::cuda), gdx(in, Device::cuda), gdw = up(dw);
+      if (local) {
+        cpu->locally_connected_forward(x, w, y, g);
+        gpu->locally_connected_forward(up(x), up(w), gy, g);
+        cpu->locally_connected_backward_data(dy, w, dx, g);
+        gpu->locally_connected_backward_data(up(dy), up(w), gdx, g);
+        cpu->locally_connected_backward_weight(dy, x, 0.5f, dw, g);
+        gpu->locally_connected_backward_weight(up(dy), up(x), 0.5f, gdw, g);
+      } else {
+        cpu->conv2d_forward(x, w, y, g);
+        gpu->conv2d_forward(up(x), up(w), gy, g);
+        cpu->conv2d_backward_data(dy, w, dx, g);
+        gpu->conv2d_backward_data(up(dy), up(w), gdx, g);
+        cpu->conv2d_backward_filter(dy, x, 0.5f, dw, g);
+        gpu->conv2d_backward_filter(up(dy), up(x), 0.5f, gdw, g);
+      }
+      expect_close(gy, y, 1e-4f, local ? "lc forward" : "conv forward");
+      expect_close(gdx, dx, 1e-4f, local ? "lc backward data" : "conv backward data");
+      expect_close(gdw, dw, 1e-4f, local ? "lc backward weight" : "conv backward filter");
+    }
+  }
+}
+
+TEST_F(CudaParity, Pooling) {
+  const WindowGeometry g = geometry(2, 3, 7, 9, 3, 2, 2, 0);
+  const Shape in{2, 3, 7, 9}, out{2, 3, g.out_h, g.out_w};
+  const Tensor x = random(in, 1), dy = random(out, 2);
+  Tensor y(out), dx(in), gy(out, Device::cuda), gdx(in, Device::cuda);
+  cpu->max_pool_forward(x, y, g);
+  gpu->max_pool_forward(up(x), gy, g);
+  expect_close(gy, y, 0.0f, "max pool");
+  cpu->max_pool_backward(x, dy, dx, g);
+  gpu->max_pool_backward(up(x), up(dy), gdx, g);
+  expect_close(gdx, dx, 1e-6f, "max pool backward");
+  cpu->avg_pool_forward(x, y, g);
+  gpu->avg_pool_forward(up(x), gy, g);
+  expect_close(gy, y, 1e-5f, "avg pool");
+  cpu->avg_pool_backward(dy, dx, g);
+  gpu->avg_pool_backward(up(dy), gdx, g);
+  expect_close(gdx, dx, 1e-5f, "avg pool backward");
+}
+
+TEST_F(CudaParity, LossesReductionsAndUpdates) {
+  const Tensor z = random({33, 10}, 1);
+  Tensor labels({33});
+  for (int n = 0; n < 33; ++n) labels.at(static_cast<size_t>(n)) = static_cast<float>(n % 10);
+  Tensor d({33, 10}), gd({33, 10}, Device::cuda);
+  EXPECT_NEAR(gpu->softmax_cross_entropy(up(z), up(labels), gd), cpu->softmax_cross_entropy(z, labels, d), 1e-5);
+  expect_close(gd, d, 1e-5f, "cross-entropy gradient");
+  EXPECT_NEAR(gpu->mean_squared_error(up(z), up(labels), gd), cpu->mean_squared_error(z, labels, d), 1e-5);
+  EXPECT_EQ(gpu->count_correct(up(z), up(labels)), cpu->count_correct(z, labels));
+  EXPECT_NEAR(gpu->sum_of_squares(up(z)), cpu->sum_of_squares(z), 1e-3);
+  Tensor w = random({500}, 4), v({500});
+  Tensor gw = up(w), gv = up(v);
+  const Tensor grad = random({500}, 5);
+  cpu->sgd_step(w, grad, v, {0.1f, 0.9f, 1e-3f});
+  gpu->sgd_step(gw, up(grad), gv, {0.1f, 0.9f, 1e-3f});
+  expect_close(gw, w, 1e-6f, "sgd");
+}
+
+TEST_F(CudaParity, AttentionGateChoosesTheSameActions) {
+  const Tensor q = random({200, 10}, 6);
+  Tensor labels({200});
+  for (int n = 0; n < 200; ++n) labels.at(static_cast<size_t>(n)) = static_cast<float>(n % 10);
+  GateOutputs c, g;
+  Tensor tags({200, 10}), gtags({200, 10}, Device::cuda);
+  cpu->attention_gate(q, labels, {0.3f, 1.0f}, 3, 7, c, tags);
+  gpu->attention_gate(up(q), up(labels), {0.3f, 1.0f}, 3, 7, g, gtags);
+  expect_close(g.actions, c.actions, 0.0f, "actions");
+  expect_close(g.rpe, c.rpe, 1e-6f, "rpe");
+  expect_close(gtags, tags, 0.0f, "tags");
+}
+
+// One whole training step (forward, credit, gradients) of each BrainProp net matches the CPU step.
+TEST_F(CudaParity, WholeStepsOnTheBrainPropNets) {
+  for (const char* rule_name : {"bp", "brainprop"})
+    for (const char* net_name : {"dense", "conv", "loccon", "deep"}) {
+      auto cpu_net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, *cpu);
+      auto gpu_net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, *gpu);
+      Options o1, o2;
+      auto cpu_rule = make_rule(rule_name, o1);
+      auto gpu_rule = make_rule(rule_name, o2);
+      cpu_rule->attach(*cpu_net, *cpu, 1);
+      gpu_rule->attach(*gpu_net, *gpu, 1);
+      Batch batch{random({8, 1, 28, 28}, 7), Tensor({8})};
+      for (int n = 0; n < 8; ++n) batch.labels.at(static_cast<size_t>(n)) = static_cast<float>(n);
+      const StepResult c = cpu_rule->step(*cpu_net, batch, *cpu);
+      const StepResult g = gpu_rule->step(*gpu_net, Batch{up(batch.inputs), up(batch.labels)}, *gpu);
+      EXPECT_NEAR(g.loss, c.loss, 1e-3 * (1 + std::abs(c.loss))) << rule_name << " " << net_name;
+      const auto cp = cpu_net->parameters(), gp = gpu_net->parameters();
+      ASSERT_EQ(cp.size(), gp.size());
+      for (size_t i = 0; i < cp.size(); ++i)
+        expect_close(gp[i]->grad, cp[i]->grad, 1e-3f, std::string(rule_name) + " " + net_name + " " + cp[i]->name);
+    }
+}
+
+}  // namespace
+}  // namespace bioprop
