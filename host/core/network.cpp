@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "bioprop/error.hpp"
+#include "bioprop/profiling.hpp"
 
 namespace bioprop {
 
@@ -30,6 +31,10 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
     activations_.emplace_back(s, backend.device());
     gradients_.emplace_back(s, backend.device());
   }
+  for (int i = 0; i < size(); ++i) {
+    forward_ranges_.push_back(fmt::format("forward {} {}", i, layer(i).kind()));
+    backward_ranges_.push_back(fmt::format("backward {} {}", i, layer(i).kind()));
+  }
 }
 
 int Network::outputs() const { return sample_shapes_.back()[1]; }
@@ -42,6 +47,7 @@ const Tensor& Network::forward(Backend& backend, const Tensor& x) {
   activations_[0] = x;  // a view: the batch is not copied
   for (size_t i = 0; i < layers_.size(); ++i) {
     activations_[i + 1].resize(sample_shapes_[i + 1].with_batch(batch));
+    ProfileRange range(forward_ranges_[i].c_str());
     layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
     if (training_ && noise_.activity > 0 && layers_[i]->is_activation()) {
       noise_buffer_.resize(activations_[i + 1].shape(), backend.device());
@@ -57,6 +63,7 @@ void Network::backward(Backend& backend, Pathway pathway) {
   for (int i = size() - 1; i >= 0; --i) {
     Layer& l = layer(i);
     const size_t at = static_cast<size_t>(i);
+    ProfileRange range(backward_ranges_[at].c_str());
     l.weight_grad(backend, activations_[at], gradients_[at + 1], 0.0f);
     if (i > 0)
       l.backward_data(backend, activations_[at], activations_[at + 1], gradients_[at + 1], gradients_[at], pathway);

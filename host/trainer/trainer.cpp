@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "bioprop/error.hpp"
+#include "bioprop/profiling.hpp"
 #include "progress.hpp"
 
 namespace bioprop {
@@ -19,6 +20,7 @@ void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters
 }
 
 Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
+  ProfileRange range("evaluate");
   network.set_training(false);
   BatchIterator batches(data, batch_size, /*shuffle=*/false, 0, 0);
   Batch batch;
@@ -98,14 +100,25 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     long correct = 0, seen = 0;
     int done = 0;
     network.set_training(true);
-    while (batches.next(backend, batch)) {
-      const StepResult step = rule.step(network, batch, backend);
+    while (true) {
+      {
+        ProfileRange range("load and upload batch");
+        if (!batches.next(backend, batch)) break;
+      }
+      StepResult step;
+      {
+        ProfileRange range("rule step (forward + credit assignment)");
+        step = rule.step(network, batch, backend);
+      }
       if (settings.update_noise > 0) perturb_updates(backend, parameters, settings.update_noise, settings.seed, steps);
       ++steps;
       if (!std::isfinite(step.loss))
         fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
              step.loss, epoch, done + 1, rule.name(), optimizer.describe());
-      optimizer.step(backend, parameters);
+      {
+        ProfileRange range("update");
+        optimizer.step(backend, parameters);
+      }
       loss_sum += static_cast<double>(step.loss) * batch.size();
       correct += step.correct;
       seen += batch.size();

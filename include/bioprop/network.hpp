@@ -63,6 +63,7 @@ class Network {
   Shape sample_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> sample_shapes_;  // output shape of every layer for batch 1; [0] is the input
+  std::vector<std::string> forward_ranges_, backward_ranges_;  // NVTX range names, e.g. "forward 2 conv2d"
   std::vector<Tensor> activations_, gradients_;
   TrainingNoise noise_;
   bool training_ = false;
