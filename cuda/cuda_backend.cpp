@@ -60,7 +60,8 @@ struct ConvolutionDescriptors {
 
 using GeometryKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int>;
 GeometryKey key_of(const WindowGeometry& g) {
-  return {g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.out_h, g.out_w, g.kernel_h, g.kernel_w, g.stride, g.padding};
+  return {g.batch, g.in_channels, g.in_h,     g.in_w,   g.out_channels, g.out_h,
+          g.out_w, g.kernel_h,    g.kernel_w, g.stride, g.padding};
 }
 
 class CudaBackend final : public Backend {
@@ -128,10 +129,9 @@ class CudaBackend final : public Backend {
     ConvolutionDescriptors d(g);
     const auto algorithm = backward_filter_algorithm(d, g);
     const float one = 1.0f;
-    BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, d.input.handle, x.data(), d.output.handle,
-                                                       dy.data(), d.convolution, algorithm.algo,
-                                                       workspace(algorithm.memory), algorithm.memory, &beta, d.filter,
-                                                       dweights.data()));
+    BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+        cudnn_, &one, d.input.handle, x.data(), d.output.handle, dy.data(), d.convolution, algorithm.algo,
+        workspace(algorithm.memory), algorithm.memory, &beta, d.filter, dweights.data()));
   }
 
   void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
@@ -196,7 +196,8 @@ class CudaBackend final : public Backend {
   double dot(const Tensor& a, const Tensor& b) override { return reduce(kernels::Reduction::dot, a, &b); }
   void copy_columns(const Tensor& src, int first, Tensor& dst) override {
     if (rows(dst) != rows(src) || first < 0 || first + cols(dst) > cols(src))
-      fail("copy_columns: columns [{}, {}) of {} into {}", first, first + cols(dst), src.shape().str(), dst.shape().str());
+      fail("copy_columns: columns [{}, {}) of {} into {}", first, first + cols(dst), src.shape().str(),
+           dst.shape().str());
     kernels::copy_columns(src.data(), cols(src), first, cols(dst), dst.data(), rows(src), stream_);
   }
   void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override {
@@ -213,7 +214,8 @@ class CudaBackend final : public Backend {
     return output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
   }
   float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) override {
-    if (cols(outputs) != 1) fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
+    if (cols(outputs) != 1)
+      fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
     return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
   }
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
@@ -246,8 +248,8 @@ class CudaBackend final : public Backend {
   Tensor to_device(const Tensor& host) override {
     if (host.device() == Device::cuda) return host;
     Tensor on_device(host.shape(), Device::cuda);
-    BIOPROP_CUDA_CHECK(cudaMemcpyAsync(on_device.data(), host.data(), host.numel() * sizeof(float),
-                                       cudaMemcpyHostToDevice, stream_));
+    BIOPROP_CUDA_CHECK(
+        cudaMemcpyAsync(on_device.data(), host.data(), host.numel() * sizeof(float), cudaMemcpyHostToDevice, stream_));
     BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the host buffer may be reused at once
     return on_device;
   }
@@ -289,14 +291,15 @@ class CudaBackend final : public Backend {
         return forward_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
     fail("cuDNN has no forward convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
   }
-  Choice<cudnnConvolutionBwdDataAlgo_t> backward_data_algorithm(const ConvolutionDescriptors& d, const WindowGeometry& g) {
+  Choice<cudnnConvolutionBwdDataAlgo_t> backward_data_algorithm(const ConvolutionDescriptors& d,
+                                                                const WindowGeometry& g) {
     auto it = backward_data_algorithms_.find(key_of(g));
     if (it != backward_data_algorithms_.end()) return it->second;
     cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int count = 0;
-    BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, d.filter, d.output.handle, d.convolution,
-                                                                    d.input.handle,
-                                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, results));
+    BIOPROP_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle,
+                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, results));
     for (int i = 0; i < count; ++i)
       if (results[i].status == CUDNN_STATUS_SUCCESS)
         return backward_data_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
@@ -308,9 +311,9 @@ class CudaBackend final : public Backend {
     if (it != backward_filter_algorithms_.end()) return it->second;
     cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int count = 0;
-    BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-        cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-        &count, results));
+    BIOPROP_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter,
+                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, results));
     for (int i = 0; i < count; ++i)
       if (results[i].status == CUDNN_STATUS_SUCCESS)
         return backward_filter_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};

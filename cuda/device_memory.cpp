@@ -37,9 +37,10 @@ class DevicePool {
         cudaGetLastError();
         size_t free_bytes = 0, total_bytes = 0;
         cudaMemGetInfo(&free_bytes, &total_bytes);
-        fail("out of GPU memory: allocating {:.1f} MiB for a tensor; the device has {:.1f} MiB free of {:.1f} MiB, "
-             "bioprop holds {:.1f} MiB (peak {:.1f} MiB). Use a smaller --batch-size or net",
-             mib(bytes), mib(free_bytes), mib(total_bytes), mib(stats_.in_use_bytes), mib(stats_.peak_bytes));
+        fail(
+            "out of GPU memory: allocating {:.1f} MiB for a tensor; the device has {:.1f} MiB free of {:.1f} MiB, "
+            "bioprop holds {:.1f} MiB (peak {:.1f} MiB). Use a smaller --batch-size or net",
+            mib(bytes), mib(free_bytes), mib(total_bytes), mib(stats_.in_use_bytes), mib(stats_.peak_bytes));
       }
     }
     ++stats_.device_allocations;

@@ -1,9 +1,9 @@
 // nvcc compiles the hand-written kernels and their launchers here (the only translation unit that
 // includes the .cuh files); the emulation tests compile the same headers with the host compiler.
 // launchers.hpp declares the launchers for the host-compiled CUDA backend.
-#include "kernels/launchers.hpp"
 #include "kernels/attention_gate.cuh"
 #include "kernels/elementwise.cuh"
+#include "kernels/launchers.hpp"
 #include "kernels/locally_connected.cuh"
 #include "kernels/losses.cuh"
 #include "kernels/optimizers.cuh"

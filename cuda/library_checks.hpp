@@ -6,18 +6,18 @@
 #include "bioprop/cuda_check.hpp"
 #include "bioprop/error.hpp"
 
-#define BIOPROP_CUBLAS_CHECK(call)                                                                           \
-  do {                                                                                                       \
-    const cublasStatus_t bioprop_status_ = (call);                                                          \
-    if (bioprop_status_ != CUBLAS_STATUS_SUCCESS)                                                            \
-      ::bioprop::fail("cuBLAS error in {} ({}:{}): {}", #call, __FILE__, __LINE__,                           \
-                      cublasGetStatusString(bioprop_status_));                                               \
+#define BIOPROP_CUBLAS_CHECK(call)                                                 \
+  do {                                                                             \
+    const cublasStatus_t bioprop_status_ = (call);                                 \
+    if (bioprop_status_ != CUBLAS_STATUS_SUCCESS)                                  \
+      ::bioprop::fail("cuBLAS error in {} ({}:{}): {}", #call, __FILE__, __LINE__, \
+                      cublasGetStatusString(bioprop_status_));                     \
   } while (0)
 
-#define BIOPROP_CUDNN_CHECK(call)                                                                            \
-  do {                                                                                                       \
-    const cudnnStatus_t bioprop_status_ = (call);                                                           \
-    if (bioprop_status_ != CUDNN_STATUS_SUCCESS)                                                             \
-      ::bioprop::fail("cuDNN error in {} ({}:{}): {}", #call, __FILE__, __LINE__,                            \
-                      cudnnGetErrorString(bioprop_status_));                                                 \
+#define BIOPROP_CUDNN_CHECK(call)                                                 \
+  do {                                                                            \
+    const cudnnStatus_t bioprop_status_ = (call);                                 \
+    if (bioprop_status_ != CUDNN_STATUS_SUCCESS)                                  \
+      ::bioprop::fail("cuDNN error in {} ({}:{}): {}", #call, __FILE__, __LINE__, \
+                      cudnnGetErrorString(bioprop_status_));                      \
   } while (0)

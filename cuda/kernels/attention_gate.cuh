@@ -26,9 +26,9 @@ __global__ void attention_gate_kernel(const float* __restrict__ q, const float* 
   for (int k = 0; k < actions; ++k) tag[k] = k == action ? 1.0f : 0.0f;
 }
 
-BIOPROP_LAUNCHER void attention_gate(const float* q, const float* labels, int batch, int actions, const ExplorationPolicy& policy,
-                           uint64_t seed, uint64_t offset, float* chosen, float* rewards, float* rpe, float* tags,
-                           cudaStream_t stream) {
+BIOPROP_LAUNCHER void attention_gate(const float* q, const float* labels, int batch, int actions,
+                                     const ExplorationPolicy& policy, uint64_t seed, uint64_t offset, float* chosen,
+                                     float* rewards, float* rpe, float* tags, cudaStream_t stream) {
   launch(attention_gate_kernel, dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, q, labels,
          batch, actions, policy, seed, offset, chosen, rewards, rpe, tags);
 }

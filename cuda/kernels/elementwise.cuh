@@ -68,14 +68,16 @@ __global__ void copy_columns_kernel(const float* __restrict__ src, int width, in
   if (i < n) dst[i] = src[i / count * width + first + i % count];
 }
 
-BIOPROP_LAUNCHER void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset, cudaStream_t stream) {
+BIOPROP_LAUNCHER void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset,
+                                        cudaStream_t stream) {
   launch(multiply_by_noise_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n,
          stddev, seed, offset);
 }
 BIOPROP_LAUNCHER void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream) {
   launch(sign_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale, out, n);
 }
-BIOPROP_LAUNCHER void copy_columns(const float* src, int width, int first, int count, float* dst, int rows, cudaStream_t stream) {
+BIOPROP_LAUNCHER void copy_columns(const float* src, int width, int first, int count, float* dst, int rows,
+                                   cudaStream_t stream) {
   const size_t n = static_cast<size_t>(rows) * count;
   launch(copy_columns_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, src, width,
          first, count, dst, n);
@@ -85,24 +87,24 @@ BIOPROP_LAUNCHER void activation_forward(Activation f, const float* a, float* h,
   launch(activation_forward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h,
          n);
 }
-BIOPROP_LAUNCHER void activation_backward(Activation f, const float* a, const float* h, const float* dh, float* da, size_t n,
-                                cudaStream_t stream) {
+BIOPROP_LAUNCHER void activation_backward(Activation f, const float* a, const float* h, const float* dh, float* da,
+                                          size_t n, cudaStream_t stream) {
   launch(activation_backward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a,
          h, dh, da, n);
 }
-BIOPROP_LAUNCHER void scale_samples(const float* x, const float* scale, float alpha, float* out, size_t batch, size_t sample,
-                          cudaStream_t stream) {
+BIOPROP_LAUNCHER void scale_samples(const float* x, const float* scale, float alpha, float* out, size_t batch,
+                                    size_t sample, cudaStream_t stream) {
   const size_t n = batch * sample;
   launch(scale_samples_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale,
          alpha, out, sample, n);
 }
 BIOPROP_LAUNCHER void random_normal(float* x, size_t n, float mean, float stddev, uint64_t seed, uint64_t offset,
-                          cudaStream_t stream) {
+                                    cudaStream_t stream) {
   launch(random_normal_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, mean,
          stddev, seed, offset);
 }
 BIOPROP_LAUNCHER void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, uint64_t offset,
-                           cudaStream_t stream) {
+                                     cudaStream_t stream) {
   launch(random_uniform_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, low,
          high, seed, offset);
 }

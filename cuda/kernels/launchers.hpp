@@ -37,7 +37,8 @@ void attention_gate(const float* q, const float* labels, int batch, int actions,
 void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes, float* d,
                  float* row_loss, float* correct, cudaStream_t stream);
 void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream);
-void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias, cudaStream_t stream);
+void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
+               cudaStream_t stream);
 void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream);
 void sgd_step(float* w, const float* g, float* v, const SgdSettings& s, size_t n, cudaStream_t stream);
 void adam_step(float* w, const float* g, float* m, float* v, const AdamSettings& s, int step, size_t n,

@@ -108,23 +108,24 @@ __global__ void lc_backward_data_kernel(const float* __restrict__ dy, const floa
 }
 
 BIOPROP_LAUNCHER void locally_connected_forward(const float* x, const float* w, float* y, const WindowGeometry& g,
-                                      cudaStream_t stream) {
+                                                cudaStream_t stream) {
   const dim3 grid(blocks_for(static_cast<size_t>(g.batch), lc_tile),
                   blocks_for(static_cast<size_t>(g.out_channels), lc_tile), static_cast<unsigned>(g.out_h * g.out_w));
   launch(lc_forward_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, x, w, y, g);
 }
 
 // dw = beta * dw + alpha * sum_n modulator_n * (gradient of trial n); modulator null means all ones.
-BIOPROP_LAUNCHER void locally_connected_backward_weight(const float* dy, const float* x, const float* modulator, float alpha,
-                                              float beta, float* dw, const WindowGeometry& g, cudaStream_t stream) {
+BIOPROP_LAUNCHER void locally_connected_backward_weight(const float* dy, const float* x, const float* modulator,
+                                                        float alpha, float beta, float* dw, const WindowGeometry& g,
+                                                        cudaStream_t stream) {
   const int k_total = g.in_channels * g.kernel_h * g.kernel_w;
   const dim3 grid(blocks_for(static_cast<size_t>(k_total), lc_tile),
                   blocks_for(static_cast<size_t>(g.out_channels), lc_tile), static_cast<unsigned>(g.out_h * g.out_w));
   launch(lc_backward_weight_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, dy, x, modulator, alpha, beta, dw, g);
 }
 
-BIOPROP_LAUNCHER void locally_connected_backward_data(const float* dy, const float* w, float* dx, const WindowGeometry& g,
-                                            cudaStream_t stream) {
+BIOPROP_LAUNCHER void locally_connected_backward_data(const float* dy, const float* w, float* dx,
+                                                      const WindowGeometry& g, cudaStream_t stream) {
   const size_t total = static_cast<size_t>(g.batch) * g.in_channels * g.in_h * g.in_w;
   launch(lc_backward_data_kernel, dim3(blocks_for(total, 256)), dim3(256), 0, stream, dy, w, dx, g);
 }

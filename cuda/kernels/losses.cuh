@@ -7,7 +7,6 @@
 
 namespace bioprop::kernels {
 
-
 __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z, const float* __restrict__ labels,
                                    int batch, int classes, float* __restrict__ d, float* __restrict__ row_loss,
                                    float* __restrict__ correct) {
@@ -46,8 +45,8 @@ __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z,
   for (int k = 0; k < classes; ++k) dn[k] = (expf(zn[k] - top) / sum - (k == label ? 1.0f : 0.0f)) * inverse_batch;
 }
 
-BIOPROP_LAUNCHER void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes, float* d,
-                        float* row_loss, float* correct, cudaStream_t stream) {
+BIOPROP_LAUNCHER void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes,
+                                  float* d, float* row_loss, float* correct, cudaStream_t stream) {
   launch(output_loss_kernel, dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, kind, z, labels,
          batch, classes, d, row_loss, correct);
 }
@@ -79,7 +78,7 @@ BIOPROP_LAUNCHER void add_bias(float* y, const float* bias, size_t inner, size_t
   launch(add_bias_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, y, bias, inner, count, n);
 }
 BIOPROP_LAUNCHER void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
-                      cudaStream_t stream) {
+                                cudaStream_t stream) {
   launch(bias_grad_kernel, dim3(static_cast<unsigned>(count)), dim3(256), 0, stream, dy, inner, count, batch, beta,
          dbias);
 }

@@ -7,8 +7,6 @@
 
 namespace bioprop::kernels {
 
-
-
 __device__ __forceinline__ double warp_sum(double v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(offset));
   return v;
@@ -45,9 +43,9 @@ __global__ void reduce_final_kernel(const double* __restrict__ partials, unsigne
   if (threadIdx.x == 0) *result = v;
 }
 
-
 // Writes the reduction of a (and b for dot) into workspace[reduce_blocks(n)] (a device double).
-BIOPROP_LAUNCHER void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream) {
+BIOPROP_LAUNCHER void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace,
+                             cudaStream_t stream) {
   const unsigned blocks = reduce_blocks(n);
   launch(reduce_partials_kernel, dim3(blocks), dim3(reduce_block), 0, stream, kind, a, b, n, workspace);
   launch(reduce_final_kernel, dim3(1), dim3(reduce_block), 0, stream, workspace, blocks, workspace + blocks);

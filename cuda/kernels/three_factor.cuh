@@ -39,8 +39,9 @@ __global__ void dense_three_factor_kernel(const float* __restrict__ tags, const 
 }
 
 // tags (batch, outputs), pre (batch, inputs), modulator (batch), dw (outputs, inputs).
-BIOPROP_LAUNCHER void dense_three_factor_update(const float* tags, const float* pre, const float* modulator, float alpha,
-                                      float beta, float* dw, int batch, int outputs, int inputs, cudaStream_t stream) {
+BIOPROP_LAUNCHER void dense_three_factor_update(const float* tags, const float* pre, const float* modulator,
+                                                float alpha, float beta, float* dw, int batch, int outputs, int inputs,
+                                                cudaStream_t stream) {
   const dim3 grid(blocks_for(static_cast<size_t>(inputs), three_factor_tile),
                   blocks_for(static_cast<size_t>(outputs), three_factor_tile));
   launch(dense_three_factor_kernel, grid, dim3(three_factor_tile, three_factor_tile), 0, stream, tags, pre, modulator,

@@ -46,7 +46,8 @@ nlohmann::json to_json(const EpochMetrics& m) {
                       {"test_loss", m.test_loss},
                       {"test_accuracy", m.test_accuracy},
                       {"seconds", m.seconds},
-                      {"images_per_second", m.images_per_second}};
+                      {"images_per_second", m.images_per_second},
+                      {"data_wait_fraction", m.data_wait_fraction}};
   if (m.validation_accuracy >= 0) j["validation_accuracy"] = m.validation_accuracy;
   if (!m.alignment.empty()) {
     j["alignment"] = nlohmann::json::array();
@@ -61,14 +62,15 @@ nlohmann::json to_json(const EpochMetrics& m) {
 
 // metrics.jsonl and metrics.csv, rewritten whole (atomically) after every epoch.
 void write_metrics(const std::filesystem::path& folder, const std::vector<EpochMetrics>& epochs) {
-  std::string jsonl, csv =
-                         "epoch,train_loss,train_accuracy,validation_accuracy,test_loss,test_accuracy,seconds,"
-                         "images_per_second\n";
+  std::string jsonl;
+  std::string csv =
+      "epoch,train_loss,train_accuracy,validation_accuracy,test_loss,test_accuracy,seconds,images_per_second,"
+      "data_wait_fraction\n";
   for (const EpochMetrics& m : epochs) {
     jsonl += to_json(m).dump() + "\n";
-    csv += fmt::format("{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.1f}\n", m.epoch, m.train_loss, m.train_accuracy,
-                       m.validation_accuracy >= 0 ? fmt::format("{:.6f}", m.validation_accuracy) : "", m.test_loss,
-                       m.test_accuracy, m.seconds, m.images_per_second);
+    csv += fmt::format("{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.1f},{:.4f}\n", m.epoch, m.train_loss,
+                       m.train_accuracy, m.validation_accuracy >= 0 ? fmt::format("{:.6f}", m.validation_accuracy) : "",
+                       m.test_loss, m.test_accuracy, m.seconds, m.images_per_second, m.data_wait_fraction);
   }
   write_file_atomically((folder / "metrics.jsonl").string(), jsonl);
   write_file_atomically((folder / "metrics.csv").string(), csv);
@@ -93,7 +95,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
 
   for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    BatchIterator batches(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch);
+    Prefetcher batches(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch);
     progress.start_epoch(epoch, settings.epochs, batches.batches());
     Batch batch;
     double loss_sum = 0.0;
@@ -151,13 +153,16 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.test_accuracy = test.accuracy;
     m.seconds = train_seconds;
     m.images_per_second = static_cast<double>(seen) / std::max(train_seconds, 1e-9);
+    m.data_wait_fraction = batches.waited_seconds() / std::max(train_seconds, 1e-9);
     summary.epochs.push_back(m);
     summary.final_test_accuracy = m.test_accuracy;
     summary.best_test_accuracy = std::max(summary.best_test_accuracy, m.test_accuracy);
-    spdlog::info("epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s", epoch,
-                 m.train_loss, 100 * m.train_accuracy,
-                 m.validation_accuracy >= 0 ? fmt::format("val acc {:.2f}% | ", 100 * m.validation_accuracy) : "",
-                 100 * m.test_accuracy, m.seconds, m.images_per_second);
+    spdlog::info(
+        "epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s, waited for "
+        "data {:.1f}%",
+        epoch, m.train_loss, 100 * m.train_accuracy,
+        m.validation_accuracy >= 0 ? fmt::format("val acc {:.2f}% | ", 100 * m.validation_accuracy) : "",
+        100 * m.test_accuracy, m.seconds, m.images_per_second, 100 * m.data_wait_fraction);
 
     const bool reached = settings.target_accuracy > 0 && m.test_accuracy >= settings.target_accuracy;
     if (reached && summary.epochs_to_target < 0) {

@@ -2,6 +2,7 @@
 // Datasets held in host memory, and the batches cut from them. The background prefetching scheduler
 // of DESIGN.md section 5 builds on BatchIterator (issue 4).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,12 @@ Dataset read_idx_dataset(const std::string& images_path, const std::string& labe
 // A permutation of [0, n) drawn from (seed, stream): deterministic on every platform.
 std::vector<int> shuffled_indexes(int n, uint64_t seed, uint64_t stream);
 
+// The order of the samples of one epoch: a seeded permutation when shuffling, else 0..n-1.
+std::vector<int> epoch_order(int n, bool shuffle, uint64_t seed, int epoch);
+// Copies the samples order[first, first + count) of `data` into host batch tensors.
+void assemble_batch(const Dataset& data, const std::vector<int>& order, size_t first, int count, Tensor& inputs,
+                    Tensor& labels);
+
 // Cuts a dataset into batches, in a seeded random order when shuffle is set. The last batch may be
 // smaller. Batches are staged in reused host buffers and moved to the backend's device.
 class BatchIterator {
@@ -65,6 +72,27 @@ class BatchIterator {
   std::vector<int> order_;
   size_t position_ = 0;
   Tensor host_inputs_, host_labels_;
+};
+
+// The streaming scheduler (DESIGN.md section 5): a background thread assembles the next batches into
+// a ring of host buffers while the current one trains; next() hands them to the backend in order.
+// It yields exactly the batches BatchIterator yields, and measures how long training waited for data.
+class Prefetcher {
+ public:
+  Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, int depth = 2);
+  ~Prefetcher();  // stops the producer, even mid-epoch
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  bool next(Backend& backend, Batch& batch);
+  int batches() const;
+  // Seconds next() spent waiting for the producer, over this epoch.
+  double waited_seconds() const { return waited_seconds_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  double waited_seconds_ = 0.0;
 };
 
 }  // namespace bioprop

@@ -36,6 +36,7 @@ struct EpochMetrics {
   double validation_accuracy = -1.0;  // -1: no validation set
   double test_loss = 0.0, test_accuracy = 0.0;
   double seconds = 0.0, images_per_second = 0.0;
+  double data_wait_fraction = 0.0;        // share of the epoch's training time spent waiting for batches
   std::vector<LayerAlignment> alignment;  // empty unless TrainSettings::alignment
 };
 

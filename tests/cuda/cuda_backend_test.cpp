@@ -64,8 +64,8 @@ TEST_F(CudaParity, GemmAllTransposes) {
 }
 
 TEST_F(CudaParity, ConvolutionAndLocallyConnected) {
-  for (const WindowGeometry& g : {geometry(1, 1, 5, 5, 3, 3, 1, 0), geometry(3, 2, 9, 8, 5, 3, 2, 1),
-                                  geometry(17, 3, 12, 11, 18, 5, 3, 2)}) {
+  for (const WindowGeometry& g :
+       {geometry(1, 1, 5, 5, 3, 3, 1, 0), geometry(3, 2, 9, 8, 5, 3, 2, 1), geometry(17, 3, 12, 11, 18, 5, 3, 2)}) {
     const Shape in{g.batch, g.in_channels, g.in_h, g.in_w}, out{g.batch, g.out_channels, g.out_h, g.out_w};
     const Tensor x = random(in, 1), dy = random(out, 2);
     for (bool local : {false, true}) {
