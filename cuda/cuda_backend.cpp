@@ -189,6 +189,9 @@ class CudaBackend final : public Backend {
   void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override {
     kernels::multiply_by_noise(x.data(), x.numel(), stddev, seed, offset, stream_);
   }
+  void clamp_to_signs(Tensor& w, const Tensor& signs) override {
+    kernels::clamp_to_signs(w.data(), signs.data(), w.numel(), stream_);
+  }
   void sign(const Tensor& x, float scale_value, Tensor& out) override {
     kernels::sign(x.data(), scale_value, out.data(), x.numel(), stream_);
   }

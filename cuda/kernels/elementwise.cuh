@@ -55,6 +55,17 @@ __global__ void multiply_by_noise_kernel(float* __restrict__ x, size_t n, float 
   if (i < n) x[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
 }
 
+// Dale's law: w keeps the sign of its unit (signs > 0: w >= 0; signs < 0: w <= 0)
+__global__ void clamp_to_signs_kernel(float* __restrict__ w, const float* __restrict__ signs, size_t n) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) w[i] = signs[i] > 0.0f ? fmaxf(w[i], 0.0f) : (signs[i] < 0.0f ? fminf(w[i], 0.0f) : w[i]);
+}
+
+BIOPROP_LAUNCHER void clamp_to_signs(float* w, const float* signs, size_t n, cudaStream_t stream) {
+  launch(clamp_to_signs_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, w, signs,
+         n);
+}
+
 // out = scale * sign(x): sign-symmetric feedback
 __global__ void sign_kernel(const float* __restrict__ x, float scale, float* __restrict__ out, size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -20,6 +20,7 @@ void random_normal(float* x, size_t n, float mean, float stddev, uint64_t seed, 
 void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, uint64_t offset, cudaStream_t stream);
 void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset, cudaStream_t stream);
 void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream);
+void clamp_to_signs(float* w, const float* signs, size_t n, cudaStream_t stream);
 void copy_columns(const float* src, int width, int first, int count, float* dst, int rows, cudaStream_t stream);
 void fill(float* x, float value, size_t n, cudaStream_t stream);
 

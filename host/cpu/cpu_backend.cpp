@@ -111,6 +111,16 @@ void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint6
   for (size_t i = 0; i < total; ++i) values[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
 }
 
+void CpuBackend::clamp_to_signs(Tensor& w, const Tensor& signs) {
+  expect_same_size(w, signs, "clamp_to_signs");
+  float* values = w.data();
+  const float* s = signs.data();
+  const size_t total = w.numel();
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i)
+    values[i] = s[i] > 0 ? std::max(values[i], 0.0f) : (s[i] < 0 ? std::min(values[i], 0.0f) : values[i]);
+}
+
 void CpuBackend::sign(const Tensor& x, float scale, Tensor& out) {
   expect_same_size(x, out, "sign");
   const size_t total = x.numel();

@@ -41,6 +41,7 @@ class CpuBackend final : public Backend {
   void axpy(float alpha, const Tensor& x, Tensor& y) override;
   void scale(float alpha, Tensor& x) override;
   void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override;
+  void clamp_to_signs(Tensor& w, const Tensor& signs) override;
   void sign(const Tensor& x, float scale, Tensor& out) override;
   double sum_of_squares(const Tensor& x) override;
   double dot(const Tensor& a, const Tensor& b) override;

@@ -88,6 +88,7 @@ std::vector<double> run_session(const std::string& rule_name, const std::vector<
     if (s.update_noise > 0) perturb_updates(backend, parameters, s.update_noise, seed, step);
     ++step;
     sgd->step(backend, parameters);
+    rule->after_update(*network, backend);
   }
   return errors;
 }

@@ -25,6 +25,7 @@ struct Settings {
   bool scale_by_rms = true;           // sign_symmetry
   int excitatory_layer = -1;          // fa_ex: which hidden weighted layer (0 = first); -1 = the last hidden
   double excitatory_percent = 100.0;  // fa_ex
+  bool dale = false;                  // fa_ex: the unit's type also fixes the sign of its output weights
 };
 
 class FeedbackAlignment final : public Rule {
@@ -97,12 +98,24 @@ class FeedbackAlignment final : public Rule {
       feedback.at(i) = excitatory ? 1.0f : -1.0f;
     }
     next.set_feedback_weights(backend.to_device(feedback));
+    dale_layer_ = &next;
+    if (s_.dale) after_update(network, backend);  // start from weights that obey the constraint
   }
 
+ public:
+  // Dale's law: an excitatory unit's outgoing weights stay >= 0, an inhibitory unit's <= 0. B holds
+  // exactly those signs, in W's shape.
+  void after_update(Network& /*network*/, Backend& backend) override {
+    if (s_.kind == Kind::fa_ex && s_.dale && dale_layer_)
+      backend.clamp_to_signs(dale_layer_->weights().value, dale_layer_->feedback_weights());
+  }
+
+ private:
   std::string name_;
   Settings s_;
   std::vector<int> weighted_;
   std::vector<Parameter*> fixed_feedback_;
+  WeightedLayer* dale_layer_ = nullptr;
 };
 
 RuleInfo make_info(const std::string& name, Kind kind, const std::string& description) {
@@ -120,6 +133,7 @@ RuleInfo make_info(const std::string& name, Kind kind, const std::string& descri
             if (kind == Kind::fa_ex) {
               s.excitatory_layer = static_cast<int>(options.get_integer("layer", -1));
               s.excitatory_percent = options.get_number("excitatory_percent", 100.0);
+              s.dale = options.get_bool("dale", false);
               if (s.excitatory_percent < 0 || s.excitatory_percent > 100)
                 fail("{}: 'excitatory_percent' must be in [0, 100], got {}", options.where(), s.excitatory_percent);
             }
@@ -141,7 +155,8 @@ RuleInfo sign_symmetry_rule_info() {
 RuleInfo fa_ex_rule_info() {
   return make_info("fa_ex", Kind::fa_ex,
                    "FA_Ex-p% (Konishi et al. 2023): +1/-1 feedback into one hidden layer; options layer [last "
-                   "hidden], excitatory_percent [100], feedback_init, feedback_scale (other layers)");
+                   "hidden], excitatory_percent [100], dale [false: sign of output weights fixed by unit type], "
+                   "feedback_init, feedback_scale (other layers)");
 }
 RuleInfo elm_rule_info() {
   return make_info("elm", Kind::elm, "extreme learning machine: random fixed hidden layers, only the readout learns");

@@ -120,6 +120,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       {
         ProfileRange range("update");
         optimizer.step(backend, parameters);
+        rule.after_update(network, backend);
       }
       loss_sum += static_cast<double>(step.loss) * batch.size();
       correct += step.correct;

@@ -101,6 +101,8 @@ class Backend {
   virtual void scale(float alpha, Tensor& x) = 0;
   // x = x * (1 + stddev * xi) element-wise, xi ~ N(0, 1) from Philox (seed, offset): imprecise plasticity.
   virtual void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) = 0;
+  // Dale's law: w = max(w, 0) where signs > 0, min(w, 0) where signs < 0 (same shapes).
+  virtual void clamp_to_signs(Tensor& w, const Tensor& signs) = 0;
   // out = scale * sign(x) (sign(0) = 0): sign-symmetric feedback.
   virtual void sign(const Tensor& x, float scale, Tensor& out) = 0;
   // Sum of x_i^2 over the tensor (returned to the host).

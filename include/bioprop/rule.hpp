@@ -41,6 +41,8 @@ class Rule {
   virtual StepResult step(Network& network, const Batch& batch, Backend& backend) = 0;
   // The parameters the optimiser updates (all by default; ELM trains only the readout).
   virtual std::vector<Parameter*> trainable(Network& network) { return network.parameters(); }
+  // Called after every optimiser step: constraints on the weights (FA_Ex's Dale's law).
+  virtual void after_update(Network& /*network*/, Backend& /*backend*/) {}
   // Fixed matrices the rule owns rather than a layer (DFA's projection): saved with checkpoints.
   virtual std::vector<Parameter*> rule_parameters() { return {}; }
 };

@@ -158,6 +158,30 @@ TEST_F(FeedbackRules, FaExUpdateMatchesItsFormula) {
   }
 }
 
+// Dale's law (our reading of FA_Ex-p% for p < 100): a unit's type also fixes the sign of its
+// outgoing weights, through every update.
+TEST_F(FeedbackRules, FaExWithDalesLawKeepsTheSignsOfOutgoingWeights) {
+  auto n = net(one_hidden, {5}, 3);
+  auto fa_ex = rule("fa_ex", {{"excitatory_percent", 50.0}, {"dale", true}});
+  fa_ex->attach(*n, *backend, 6);
+  Options options;
+  options.set("learning_rate", 0.5);
+  auto sgd = make_optimizer("sgd", options);
+  for (int step = 0; step < 5; ++step) {
+    fa_ex->step(*n, batch({4, 5}, 3), *backend);
+    sgd->step(*backend, fa_ex->trainable(*n));
+    fa_ex->after_update(*n, *backend);
+  }
+  auto& readout = dynamic_cast<WeightedLayer&>(n->layer(2));
+  const Tensor &w = readout.weights().value, &signs = readout.feedback_weights();
+  int nonzero = 0;
+  for (size_t j = 0; j < w.numel(); ++j) {
+    ASSERT_GE(w.at(j) * signs.at(j), 0.0f) << "weight " << j << " crossed its unit's sign";
+    nonzero += w.at(j) != 0.0f;
+  }
+  EXPECT_GT(nonzero, 0);
+}
+
 TEST_F(FeedbackRules, ElmTrainsOnlyTheReadout) {
   auto n = net(one_hidden, {5}, 3);
   auto elm = rule("elm");

@@ -103,6 +103,11 @@ TEST_F(SmallKernels, SignNoiseAndColumnSlices) {
   cpu->multiply_by_noise(n_cpu, 0.5f, 3, 77);
   kernels::multiply_by_noise(n_emulated.data(), n_emulated.numel(), 0.5f, 3, 77, nullptr);
   expect_close(n_emulated, n_cpu, 1e-6f, "multiply_by_noise");
+  const Tensor signs = random(x.shape(), 14);
+  Tensor d_cpu = x.clone(), d_emulated = x.clone();
+  cpu->clamp_to_signs(d_cpu, signs);
+  kernels::clamp_to_signs(d_emulated.data(), signs.data(), d_emulated.numel(), nullptr);
+  expect_close(d_emulated, d_cpu, 0.0f, "clamp_to_signs");
   Tensor c_cpu({13, 4}), c_emulated({13, 4});
   cpu->copy_columns(x, 5, c_cpu);
   kernels::copy_columns(x.data(), 11, 5, 4, c_emulated.data(), 13, nullptr);
