@@ -9,10 +9,10 @@ namespace bioprop {
 
 int run_list() {
   fmt::print("rules:\n");
-  for (const RuleInfo& r : registered_rules()) fmt::print("  {:<12} {}\n", r.name, r.description);
+  for (const RuleInfo& r : registered_rules()) fmt::print("  {:<14} {}\n", r.name, r.description);
   fmt::print("nets (--net NAME, or --net path/to/net.toml):\n");
   for (const BuiltinNet& n : builtin_nets())
-    fmt::print("  {:<12} {}\n", n.name, net_description({n.name, "built-in net '" + n.name + "'", n.toml}));
+    fmt::print("  {:<14} {}\n", n.name, net_description({n.name, "built-in net '" + n.name + "'", n.toml}));
   fmt::print("datasets (--dataset NAME [--data-dir DIR]):\n");
   for (const DatasetInfo& d : known_datasets())
     fmt::print("  {:<14} {}\n  {:<14} default folder {} ({})\n", d.name, d.description, "", d.default_dir,

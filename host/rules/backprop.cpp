@@ -23,7 +23,7 @@ class Backprop final : public Rule {
 }  // namespace
 
 RuleInfo backprop_rule_info() {
-  return {"bp", "backpropagation (baseline); option loss = cross_entropy | mse",
+  return {"bp", "backpropagation (baseline); option loss = cross_entropy | mse | regression",
           [](Options& options) -> std::unique_ptr<Rule> {
             return std::make_unique<Backprop>(parse_loss(options.get_string("loss", "cross_entropy"), options.where()));
           }};
