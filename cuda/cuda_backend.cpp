@@ -280,47 +280,47 @@ class CudaBackend final : public Backend {
     return sample / bias.numel();
   }
 
-  // cuDNN's heuristics rank the algorithms; the first that succeeds is kept for this shape.
-  Choice<cudnnConvolutionFwdAlgo_t> forward_algorithm(const ConvolutionDescriptors& d, const WindowGeometry& g) {
-    auto it = forward_algorithms_.find(key_of(g));
-    if (it != forward_algorithms_.end()) return it->second;
-    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  // cuDNN's heuristics rank the algorithms (query fills `results`); the first that succeeds is kept for
+  // this shape, so the ranking runs once per layer shape.
+  template <typename Perf, typename Algorithm, int Count, typename Query>
+  static Choice<Algorithm> cached_choice(std::map<GeometryKey, Choice<Algorithm>>& cache, const WindowGeometry& g,
+                                         const char* what, Query query) {
+    auto it = cache.find(key_of(g));
+    if (it != cache.end()) return it->second;
+    Perf results[Count];
     int count = 0;
-    BIOPROP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
-                                                               d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                               &count, results));
+    query(results, &count);
     for (int i = 0; i < count; ++i)
-      if (results[i].status == CUDNN_STATUS_SUCCESS)
-        return forward_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
-    fail("cuDNN has no forward convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
+      if (results[i].status == CUDNN_STATUS_SUCCESS) return cache[key_of(g)] = {results[i].algo, results[i].memory};
+    fail("cuDNN has no {} convolution algorithm for {}x{}x{} inputs", what, g.in_channels, g.in_h, g.in_w);
+  }
+  Choice<cudnnConvolutionFwdAlgo_t> forward_algorithm(const ConvolutionDescriptors& d, const WindowGeometry& g) {
+    return cached_choice<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+        forward_algorithms_, g, "forward", [&](auto* results, int* count) {
+          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
+                                                                     d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                                     count, results));
+        });
   }
   Choice<cudnnConvolutionBwdDataAlgo_t> backward_data_algorithm(const ConvolutionDescriptors& d,
                                                                 const WindowGeometry& g) {
-    auto it = backward_data_algorithms_.find(key_of(g));
-    if (it != backward_data_algorithms_.end()) return it->second;
-    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int count = 0;
-    BIOPROP_CUDNN_CHECK(
-        cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle,
-                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, results));
-    for (int i = 0; i < count; ++i)
-      if (results[i].status == CUDNN_STATUS_SUCCESS)
-        return backward_data_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
-    fail("cuDNN has no backward-data convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
+    return cached_choice<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t,
+                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+        backward_data_algorithms_, g, "backward-data", [&](auto* results, int* count) {
+          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+              cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+              count, results));
+        });
   }
   Choice<cudnnConvolutionBwdFilterAlgo_t> backward_filter_algorithm(const ConvolutionDescriptors& d,
                                                                     const WindowGeometry& g) {
-    auto it = backward_filter_algorithms_.find(key_of(g));
-    if (it != backward_filter_algorithms_.end()) return it->second;
-    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int count = 0;
-    BIOPROP_CUDNN_CHECK(
-        cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter,
-                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, results));
-    for (int i = 0; i < count; ++i)
-      if (results[i].status == CUDNN_STATUS_SUCCESS)
-        return backward_filter_algorithms_[key_of(g)] = {results[i].algo, results[i].memory};
-    fail("cuDNN has no backward-filter convolution algorithm for {}x{}x{} inputs", g.in_channels, g.in_h, g.in_w);
+    return cached_choice<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t,
+                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+        backward_filter_algorithms_, g, "backward-filter", [&](auto* results, int* count) {
+          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+              cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+              count, results));
+        });
   }
 
   // One workspace for every cuDNN call; grows to the largest request.

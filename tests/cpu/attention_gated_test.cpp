@@ -11,6 +11,7 @@
 #include "bioprop/rule.hpp"
 #include "bioprop/trainer.hpp"
 #include "gradient_check.hpp"
+#include "train_subset.hpp"
 
 namespace bioprop {
 namespace {
@@ -203,21 +204,10 @@ TEST_F(AttentionGated, BadOptionsAreClearErrors) {
 }
 
 TEST_F(AttentionGated, BrainPropLearnsAFashionMnistSubsetWellAboveChance) {
-  DataRequest request;
-  request.train_limit = 3000;
-  const DataSplits data = load_dataset(request);
-  const char* text = "[[layer]]\ntype = \"dense\"\nunits = 128\nactivation = \"relu\"\n";
-  auto net = build_network({"mlp", "mlp", text}, data.train.sample_shape(), 10, 5, *backend);
-  auto brainprop = rule("brainprop", 0.02);
   Options options;
-  options.set("learning_rate", 0.01);  // with the default momentum 0.9
-  auto sgd = make_optimizer("sgd", options);
-  TrainSettings settings;
-  settings.epochs = 6;
-  settings.batch_size = 32;
-  settings.show_progress = false;
-  const TrainSummary summary = train(*net, *brainprop, *sgd, data, *backend, settings);
-  EXPECT_GT(summary.final_test_accuracy, 0.55) << "10 classes: chance is 0.10";
+  options.set("epsilon", 0.02);
+  const double accuracy = testing::fashion_subset_accuracy("brainprop", options, {3000, 128, 6, 0.01});
+  EXPECT_GT(accuracy, 0.55) << "10 classes: chance is 0.10";
 }
 
 }  // namespace

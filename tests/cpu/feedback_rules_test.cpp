@@ -10,6 +10,7 @@
 #include "bioprop/rule.hpp"
 #include "bioprop/trainer.hpp"
 #include "gradient_check.hpp"
+#include "train_subset.hpp"
 
 namespace bioprop {
 namespace {
@@ -271,25 +272,11 @@ struct LearningCase {
 class RulesLearn : public ::testing::TestWithParam<LearningCase> {};
 
 TEST_P(RulesLearn, FashionMnistSubsetAboveChance) {
-  static const DataSplits data = [] {
-    DataRequest request;
-    request.train_limit = 2000;
-    return load_dataset(request);
-  }();
-  auto backend = make_cpu_backend();
-  auto n = build_network({"mlp", "mlp", "[[layer]]\ntype=\"dense\"\nunits=64\nactivation=\"relu\"\n"},
-                         data.train.sample_shape(), 10, 5, *backend);
-  Options rule_options, optimizer_options;
-  optimizer_options.set("learning_rate", GetParam().learning_rate);
+  Options rule_options;
   if (GetParam().perturbations > 0) rule_options.set("perturbations", GetParam().perturbations);
-  auto r = make_rule(GetParam().rule, rule_options);
-  auto sgd = make_optimizer("sgd", optimizer_options);
-  TrainSettings settings;
-  settings.epochs = 3;
-  settings.batch_size = 32;
-  settings.show_progress = false;
-  const TrainSummary summary = train(*n, *r, *sgd, data, *backend, settings);
-  EXPECT_GT(summary.final_test_accuracy, GetParam().above) << GetParam().rule;
+  testing::SubsetRun run;
+  run.learning_rate = GetParam().learning_rate;
+  EXPECT_GT(testing::fashion_subset_accuracy(GetParam().rule, rule_options, run), GetParam().above) << GetParam().rule;
 }
 
 INSTANTIATE_TEST_SUITE_P(Rules, RulesLearn,
