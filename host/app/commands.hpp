@@ -20,6 +20,7 @@ struct TrainFlags {
   std::vector<std::string> rule_options;  // KEY=VALUE
   bool no_progress = false;
   bool alignment = false;
+  bool tf32 = false;
   float activity_noise = 0.0f, signal_noise = 0.0f, update_noise = 0.0f;
 };
 

@@ -80,7 +80,7 @@ std::filesystem::path new_run_folder(const TrainConfig& c) {
 int run_train(const TrainFlags& flags) {
   TrainConfig c = merge(flags);
   const DeviceChoice device = choose_device(c.device);
-  auto backend = make_backend(device);
+  auto backend = make_backend(device, flags.tf32);
   spdlog::info("device: {}", device.description);
 
   // Everything that can be checked is checked before the (slow) data load.
