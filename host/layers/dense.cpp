@@ -24,11 +24,10 @@ class Dense final : public WeightedLayer {
     backend.gemm(false, true, 1.0f, flat(x), weights_.value, 0.0f, y);
     if (use_bias_) backend.add_bias(y, bias_.value);
   }
-  void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx,
+  void backward_data(Backend& backend, const Tensor&, const Tensor&, const Tensor& dy, Tensor& dx,
                      Pathway pathway) override {
     Tensor dx_flat = flat(dx);
     backend.gemm(false, false, 1.0f, dy, weights_for(pathway), 0.0f, dx_flat);
-    (void)x;
   }
   void weight_grad(Backend& backend, const Tensor& x, const Tensor& dy, float beta) override {
     backend.gemm(true, false, 1.0f, dy, flat(x), beta, weights_.grad);

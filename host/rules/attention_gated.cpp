@@ -87,8 +87,6 @@ class AttentionGated final : public Rule {
     return result;
   }
 
-  const GateOutputs& last_gate() const { return gate_; }
-
  private:
   std::string name_;
   ExplorationPolicy policy_;
