@@ -189,6 +189,12 @@ class CudaBackend final : public Backend {
   void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override {
     kernels::multiply_by_noise(x.data(), x.numel(), stddev, seed, offset, stream_);
   }
+  void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) override {
+    kernels::dropout_mask(mask.data(), mask.numel(), rate, seed, offset, stream_);
+  }
+  void multiply(const Tensor& a, const Tensor& b, Tensor& out) override {
+    kernels::multiply(a.data(), b.data(), out.data(), a.numel(), stream_);
+  }
   void clamp_to_signs(Tensor& w, const Tensor& signs) override {
     kernels::clamp_to_signs(w.data(), signs.data(), w.numel(), stream_);
   }

@@ -55,6 +55,26 @@ __global__ void multiply_by_noise_kernel(float* __restrict__ x, size_t n, float 
   if (i < n) x[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
 }
 
+__global__ void dropout_mask_kernel(float* __restrict__ mask, size_t n, float rate, uint64_t seed, uint64_t offset) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) mask[i] = philox_uniform(seed, offset, i) >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+__global__ void multiply_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
+                                size_t n) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] * b[i];
+}
+
+BIOPROP_LAUNCHER void dropout_mask(float* mask, size_t n, float rate, uint64_t seed, uint64_t offset,
+                                   cudaStream_t stream) {
+  launch(dropout_mask_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, mask, n, rate,
+         seed, offset);
+}
+BIOPROP_LAUNCHER void multiply(const float* a, const float* b, float* out, size_t n, cudaStream_t stream) {
+  launch(multiply_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, a, b, out, n);
+}
+
 // Dale's law: w keeps the sign of its unit (signs > 0: w >= 0; signs < 0: w <= 0)
 __global__ void clamp_to_signs_kernel(float* __restrict__ w, const float* __restrict__ signs, size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -21,6 +21,8 @@ void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, ui
 void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset, cudaStream_t stream);
 void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream);
 void clamp_to_signs(float* w, const float* signs, size_t n, cudaStream_t stream);
+void dropout_mask(float* mask, size_t n, float rate, uint64_t seed, uint64_t offset, cudaStream_t stream);
+void multiply(const float* a, const float* b, float* out, size_t n, cudaStream_t stream);
 void copy_columns(const float* src, int width, int first, int count, float* dst, int rows, cudaStream_t stream);
 void fill(float* x, float value, size_t n, cudaStream_t stream);
 

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
       ->each([&t](const std::string&) { t.stop_at_target = true; });
   train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
-  train->add_flag("--tf32", t.tf32, "On a GPU, let cuBLAS use TF32 tensor cores for FP32 products (faster, ~1e-3 precision)");
+  train->add_flag("--tf32", t.tf32,
+                  "On a GPU, let cuBLAS use TF32 tensor cores for FP32 products (faster, ~1e-3 precision)");
   train->add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");
   train->add_option("--signal-noise", t.signal_noise, "Noise (std) added to each trial's output error [0]");
   train->add_option("--update-noise", t.update_noise, "Multiplicative noise (std) on every weight update [0]");

@@ -70,6 +70,10 @@ void add_layer(const toml::table& table, const std::string& where, bool default_
   } else if (type == "max_pool2d" || type == "avg_pool2d") {
     const int kernel = positive_field(fields, "kernel", 2), stride = positive_field(fields, "stride", kernel);
     layers.push_back(type == "max_pool2d" ? make_max_pool2d(kernel, stride) : make_avg_pool2d(kernel, stride));
+  } else if (type == "dropout") {
+    const double rate = fields.get<double>("rate", 0.5);
+    if (rate < 0 || rate >= 1) fail("{}: field 'rate' must be in [0, 1), got {}", where, rate);
+    layers.push_back(make_dropout(static_cast<float>(rate)));
   } else if (type == "flatten") {
     layers.push_back(make_flatten());
   } else if (type == "relu" || type == "sigmoid" || type == "tanh" || type == "softplus") {

@@ -70,6 +70,11 @@ void Network::backward(Backend& backend, Pathway pathway) {
   }
 }
 
+void Network::set_training(bool training) {
+  training_ = training;
+  for (auto& l : layers_) l->set_training(training);
+}
+
 void Network::add_signal_noise(Backend& backend, Tensor& doutput) {
   if (!training_ || noise_.signal <= 0) return;
   noise_buffer_.resize(doutput.shape(), backend.device());

@@ -111,6 +111,24 @@ void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint6
   for (size_t i = 0; i < total; ++i) values[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
 }
 
+void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) {
+  float* values = mask.data();
+  const size_t total = mask.numel();
+  const float keep = 1.0f / (1.0f - rate);
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) values[i] = philox_uniform(seed, offset, i) >= rate ? keep : 0.0f;
+}
+
+void CpuBackend::multiply(const Tensor& a, const Tensor& b, Tensor& out) {
+  expect_same_size(a, b, "multiply");
+  expect_same_size(a, out, "multiply");
+  const float *x = a.data(), *y = b.data();
+  float* result = out.data();
+  const size_t total = a.numel();
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) result[i] = x[i] * y[i];
+}
+
 void CpuBackend::clamp_to_signs(Tensor& w, const Tensor& signs) {
   expect_same_size(w, signs, "clamp_to_signs");
   float* values = w.data();

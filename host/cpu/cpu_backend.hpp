@@ -42,6 +42,8 @@ class CpuBackend final : public Backend {
   void scale(float alpha, Tensor& x) override;
   void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override;
   void clamp_to_signs(Tensor& w, const Tensor& signs) override;
+  void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) override;
+  void multiply(const Tensor& a, const Tensor& b, Tensor& out) override;
   void sign(const Tensor& x, float scale, Tensor& out) override;
   double sum_of_squares(const Tensor& x) override;
   double dot(const Tensor& a, const Tensor& b) override;

@@ -1,4 +1,7 @@
 // Parameter-free element-wise layers: the activations and Flatten.
+#include <fmt/format.h>
+
+#include "bioprop/error.hpp"
 #include "bioprop/layers.hpp"
 
 namespace bioprop {
@@ -47,7 +50,40 @@ class Flatten final : public Layer {
   }
 };
 
+class Dropout final : public Layer {
+ public:
+  explicit Dropout(float rate) : rate_(rate) {
+    if (!(rate >= 0.0f && rate < 1.0f)) fail("dropout: rate must be in [0, 1), got {}", rate);
+  }
+  std::string kind() const override { return "dropout"; }
+  std::string settings() const override { return fmt::format("rate {}", rate_); }
+  Shape build(const Shape& input, int index, const Initializer& init, Backend&) override {
+    seed_ = init.seed ^ (0xD50Full + static_cast<uint64_t>(index));
+    return input;
+  }
+  Shape output_shape(const Shape& input) const override { return input; }
+  void set_training(bool training) override { training_ = training; }
+  void forward(Backend& backend, const Tensor& x, Tensor& y) override {
+    if (!training_ || rate_ == 0.0f) return backend.copy(x, y);
+    mask_.resize(x.shape(), backend.device());
+    backend.dropout_mask(mask_, rate_, seed_, draws_++ << 32);  // a fresh mask every forward pass
+    backend.multiply(x, mask_, y);
+  }
+  void backward_data(Backend& backend, const Tensor&, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
+    if (!training_ || rate_ == 0.0f) return backend.copy(dy, dx);
+    backend.multiply(dy, mask_, dx);  // the mask of the last forward pass
+  }
+
+ private:
+  float rate_;
+  bool training_ = false;
+  uint64_t seed_ = 0, draws_ = 0;
+  Tensor mask_;
+};
+
 }  // namespace
+
+std::unique_ptr<Layer> make_dropout(float rate) { return std::make_unique<Dropout>(rate); }
 
 std::unique_ptr<Layer> make_activation(Activation f) { return std::make_unique<ActivationLayer>(f); }
 std::unique_ptr<Layer> make_flatten() { return std::make_unique<Flatten>(); }

@@ -17,8 +17,11 @@ struct Prefetcher::Impl {
   };
 
   Impl(const Dataset& data_, int batch_size_, bool shuffle, uint64_t seed, int epoch, int depth)
-      : data(data_), batch_size(batch_size_), order(epoch_order(data_.size(), shuffle, seed, epoch)),
-        total(static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
+      : data(data_),
+        batch_size(batch_size_),
+        order(epoch_order(data_.size(), shuffle, seed, epoch)),
+        total(
+            static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
         slots(static_cast<size_t>(std::max(depth, 1))) {
     for (Slot& s : slots) {
       s.inputs = Tensor(data.images.shape().with_batch(batch_size));
@@ -46,8 +49,9 @@ struct Prefetcher::Impl {
       {
         ProfileRange range("prefetch: assemble batch");
         const size_t first = static_cast<size_t>(b) * static_cast<size_t>(batch_size);
-        assemble_batch(data, order, first, static_cast<int>(std::min(order.size() - first, static_cast<size_t>(batch_size))),
-                       slot.inputs, slot.labels);
+        assemble_batch(data, order, first,
+                       static_cast<int>(std::min(order.size() - first, static_cast<size_t>(batch_size))), slot.inputs,
+                       slot.labels);
       }
       lock.lock();
       ++produced;

@@ -17,6 +17,8 @@ double angle_degrees(Backend& backend, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 std::vector<LayerAlignment> measure_alignment(Network& network, Rule& rule, const Batch& batch, Backend& backend) {
+  // Without dropout and noise, so the rule's pass and bp's pass see the same net.
+  network.set_training(false);
   const std::vector<int> weighted = network.weighted_layers();
   rule.step(network, batch, backend);
   std::vector<Tensor> updates;

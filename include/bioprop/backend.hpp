@@ -101,6 +101,10 @@ class Backend {
   virtual void scale(float alpha, Tensor& x) = 0;
   // x = x * (1 + stddev * xi) element-wise, xi ~ N(0, 1) from Philox (seed, offset): imprecise plasticity.
   virtual void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) = 0;
+  // Inverted dropout: mask_i = 1 / (1 - rate) where uniform draw i of (seed, offset) >= rate, else 0.
+  virtual void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) = 0;
+  // out = a * b element-wise.
+  virtual void multiply(const Tensor& a, const Tensor& b, Tensor& out) = 0;
   // Dale's law: w = max(w, 0) where signs > 0, min(w, 0) where signs < 0 (same shapes).
   virtual void clamp_to_signs(Tensor& w, const Tensor& signs) = 0;
   // out = scale * sign(x) (sign(0) = 0): sign-symmetric feedback.

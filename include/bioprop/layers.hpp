@@ -50,6 +50,8 @@ class Layer {
   virtual void weight_grad(Backend& /*backend*/, const Tensor& /*x*/, const Tensor& /*dy*/, float /*beta*/) {}
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual bool is_activation() const { return false; }
+  // Training or evaluation mode (dropout acts only while training).
+  virtual void set_training(bool /*training*/) {}
 };
 
 // Base of the layers with weights W, an optional bias and optional feedback weights B.
@@ -87,6 +89,9 @@ std::unique_ptr<Layer> make_locally_connected2d(int channels, int kernel, int st
 std::unique_ptr<Layer> make_max_pool2d(int kernel, int stride);
 std::unique_ptr<Layer> make_avg_pool2d(int kernel, int stride);
 std::unique_ptr<Layer> make_flatten();
+// Inverted dropout (Srivastava et al. 2014): while training, each value is kept with probability
+// 1 - rate and scaled by 1 / (1 - rate); in evaluation the layer is the identity.
+std::unique_ptr<Layer> make_dropout(float rate);
 std::unique_ptr<Layer> make_activation(Activation f);
 
 std::string to_string(Activation f);

@@ -49,7 +49,7 @@ class Network {
 
   void set_training_noise(const TrainingNoise& noise) { noise_ = noise; }
   // Training mode turns the noise on; evaluation runs without it.
-  void set_training(bool training) { training_ = training; }
+  void set_training(bool training);
   // Adds the learning-signal noise (if any, in training) to the output gradient.
   void add_signal_noise(Backend& backend, Tensor& doutput);
 

@@ -106,6 +106,15 @@ TEST_F(Config, WrongTypeInNetLayer) {
             "test.toml: [[layer]] #1 (line 1): field 'kernel' must be an integer, got the number 2.5 (line 4)");
 }
 
+TEST_F(Config, DropoutLayers) {
+  auto net = build(
+      "[[layer]]\ntype = \"dense\"\nunits = 8\nactivation = \"relu\"\n[[layer]]\ntype = \"dropout\"\nrate = 0.3\n");
+  EXPECT_EQ(net->layer(2).kind(), "dropout");
+  EXPECT_NE(
+      error_of([&] { build("[[layer]]\ntype = \"dropout\"\nrate = 1.5\n"); }).find("field 'rate' must be in [0, 1)"),
+      std::string::npos);
+}
+
 TEST_F(Config, UnknownLayerTypeAndActivation) {
   EXPECT_NE(error_of([&] { build("[[layer]]\ntype = \"convolution\"\n"); }).find("unknown layer type 'convolution'"),
             std::string::npos);

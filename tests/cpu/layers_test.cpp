@@ -44,6 +44,34 @@ TEST_F(LayerGradients, Sigmoid) { check_layer(*backend, *make_activation(Activat
 TEST_F(LayerGradients, Tanh) { check_layer(*backend, *make_activation(Activation::tanh), {2, 2, 5, 4}); }
 TEST_F(LayerGradients, Softplus) { check_layer(*backend, *make_activation(Activation::softplus), {3, 40}); }
 
+TEST_F(LayerGradients, DropoutInEvaluationIsTheIdentity) { check_layer(*backend, *make_dropout(0.3f), {3, 40}); }
+
+TEST_F(LayerGradients, DropoutWhileTrainingDropsAtTheRateAndBackpropagatesThroughItsMask) {
+  auto dropout = make_dropout(0.3f);
+  const Shape shape{50, 400};
+  dropout->build(shape, 0, {InitKind::he, 0, 9}, *backend);
+  dropout->set_training(true);
+  Tensor x(shape), y(shape), dy(shape), dx(shape);
+  backend->fill(x, 2.0f);
+  backend->fill(dy, 1.0f);
+  dropout->forward(*backend, x, y);
+  dropout->backward_data(*backend, x, y, dy, dx);
+  size_t dropped = 0;
+  for (size_t i = 0; i < y.numel(); ++i) {
+    ASSERT_TRUE(y.at(i) == 0.0f || std::abs(y.at(i) - 2.0f / 0.7f) < 1e-5f) << y.at(i);
+    ASSERT_FLOAT_EQ(dx.at(i), y.at(i) / 2.0f) << "backward must use the forward pass's mask";
+    dropped += y.at(i) == 0.0f;
+  }
+  // 20000 draws: 5 standard errors of the dropped fraction is about 0.016.
+  EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(y.numel()), 0.3, 0.016);
+  Tensor again(shape);
+  dropout->forward(*backend, x, again);
+  size_t same = 0;
+  for (size_t i = 0; i < y.numel(); ++i) same += (again.at(i) == 0.0f) == (y.at(i) == 0.0f);
+  EXPECT_LT(same, y.numel()) << "each forward pass draws a new mask";
+  EXPECT_THROW(make_dropout(1.0f), Error);
+}
+
 TEST_F(LayerGradients, FeedbackPathwayEqualToWeightsGivesTheSameDelta) {
   for (auto make : {+[] { return make_dense(6); }, +[] { return make_conv2d(3, 3, 2, 1); },
                     +[] { return make_locally_connected2d(3, 3, 1, 0); }}) {

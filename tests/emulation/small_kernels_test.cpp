@@ -108,6 +108,13 @@ TEST_F(SmallKernels, SignNoiseAndColumnSlices) {
   cpu->clamp_to_signs(d_cpu, signs);
   kernels::clamp_to_signs(d_emulated.data(), signs.data(), d_emulated.numel(), nullptr);
   expect_close(d_emulated, d_cpu, 0.0f, "clamp_to_signs");
+  Tensor m_cpu(x.shape()), m_emulated(x.shape()), p_cpu(x.shape()), p_emulated(x.shape());
+  cpu->dropout_mask(m_cpu, 0.4f, 8, 3);
+  kernels::dropout_mask(m_emulated.data(), m_emulated.numel(), 0.4f, 8, 3, nullptr);
+  expect_close(m_emulated, m_cpu, 0.0f, "dropout_mask");
+  cpu->multiply(x, m_cpu, p_cpu);
+  kernels::multiply(x.data(), m_cpu.data(), p_emulated.data(), x.numel(), nullptr);
+  expect_close(p_emulated, p_cpu, 0.0f, "multiply");
   Tensor c_cpu({13, 4}), c_emulated({13, 4});
   cpu->copy_columns(x, 5, c_cpu);
   kernels::copy_columns(x.data(), 11, 5, 4, c_emulated.data(), 13, nullptr);
