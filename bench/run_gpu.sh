@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# On a GPU machine, with build/ carried from a development machine: the CUDA tests, compute-sanitizer,
-# our kernel and rule benchmarks and the PyTorch peer, results saved with the device name.
-# Usage: bash bench/run_gpu.sh   (from the repository root)
+# On a GPU machine: the CUDA and emulation tests, compute-sanitizer, our kernel and rule benchmarks
+# and the PyTorch peer, with results saved under bench/results/ with the device name.
+# Prepare on a development machine: bash scripts/build.sh && bash scripts/bundle-gpu.sh, then carry
+# gpu-bundle.tar.xz (12 MB) and run from the repository root: bash bench/run_gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
+[ -f gpu-bundle.tar.xz ] || { echo "gpu-bundle.tar.xz missing: run scripts/bundle-gpu.sh first" >&2; exit 1; }
+work=$(mktemp -d)
+tar -xJf gpu-bundle.tar.xz -C "$work"
+bin=$work/gpu-bundle/bin
+# cuBLAS and cuDNN from the Python nvidia-* wheels, then our bundled libraries.
+wheel_libs=$(python3 -c 'import os, nvidia; print(":".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in sorted(os.listdir(p)) if os.path.isdir(os.path.join(p, d, "lib"))))' 2>/dev/null || true)
+export LD_LIBRARY_PATH="$work/gpu-bundle/lib:${wheel_libs}:${LD_LIBRARY_PATH:-}"
 device=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
-day=$(date +%Y-%m-%d)
-out=bench/results
-(cd build && ctest -R "Cuda|Emulat" --output-on-failure) 2>&1 | tee "$out/$day-cuda-tests-$device.txt"
-compute-sanitizer --tool memcheck build/tests/cuda_backend_test 2>&1 | tail -20 | tee "$out/$day-memcheck-$device.txt"
-compute-sanitizer --tool racecheck build/tests/cuda_backend_test --gtest_filter='*Convolution*' 2>&1 | tail -20 \
-  | tee "$out/$day-racecheck-$device.txt"
-build/bench/lc_kernels_bench --benchmark_out="$out/$day-lc-kernels-$device.csv" --benchmark_out_format=csv
-BIOPROP_BENCH_DEVICE=cuda build/bench/rule_step_bench --benchmark_out="$out/$day-rule-steps-$device.csv" \
-  --benchmark_out_format=csv
-python3 bench/peers/lc_pytorch.py > "$out/$day-lc-pytorch-$device.csv"
+out=bench/results/$(date +%Y-%m-%d)
+for test in device_query_test cuda_backend_test kernels_test small_kernels_test emulation_test; do
+  "$bin/$test" 2>&1 | tail -40
+done | tee "$out-cuda-tests-$device.txt"
+compute-sanitizer --tool memcheck "$bin/cuda_backend_test" 2>&1 | tail -20 | tee "$out-memcheck-$device.txt"
+compute-sanitizer --tool racecheck "$bin/cuda_backend_test" --gtest_filter='*Convolution*:*Pooling*' 2>&1 | tail -20 |
+  tee "$out-racecheck-$device.txt"
+"$bin/lc_kernels_bench" --benchmark_out="$out-lc-kernels-$device.csv" --benchmark_out_format=csv
+BIOPROP_BENCH_DEVICE=cuda "$bin/rule_step_bench" --benchmark_out="$out-rule-steps-$device.csv" --benchmark_out_format=csv
+python3 bench/peers/lc_pytorch.py > "$out-lc-pytorch-$device.csv"
