@@ -100,4 +100,10 @@ bool Prefetcher::next(Backend& backend, Batch& batch) {
   return true;
 }
 
+std::unique_ptr<BatchSource> make_batch_source(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
+                                               int epoch, const Backend& backend) {
+  if (backend.device() == Device::cuda) return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch);
+  return std::make_unique<BatchIterator>(data, batch_size, shuffle, seed, epoch);
+}
+
 }  // namespace bioprop

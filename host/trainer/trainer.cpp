@@ -95,8 +95,9 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
 
   for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    Prefetcher batches(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch);
-    progress.start_epoch(epoch, settings.epochs, batches.batches());
+    const auto batches =
+        make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch, backend);
+    progress.start_epoch(epoch, settings.epochs, batches->batches());
     Batch batch;
     double loss_sum = 0.0;
     long correct = 0, seen = 0;
@@ -105,7 +106,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     while (true) {
       {
         ProfileRange range("load and upload batch");
-        if (!batches.next(backend, batch)) break;
+        if (!batches->next(backend, batch)) break;
       }
       StepResult step;
       {
@@ -154,7 +155,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.test_accuracy = test.accuracy;
     m.seconds = train_seconds;
     m.images_per_second = static_cast<double>(seen) / std::max(train_seconds, 1e-9);
-    m.data_wait_fraction = batches.waited_seconds() / std::max(train_seconds, 1e-9);
+    m.data_wait_fraction = batches->waited_seconds() / std::max(train_seconds, 1e-9);
     summary.epochs.push_back(m);
     summary.final_test_accuracy = m.test_accuracy;
     summary.best_test_accuracy = std::max(summary.best_test_accuracy, m.test_accuracy);

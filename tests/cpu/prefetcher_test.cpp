@@ -49,3 +49,18 @@ TEST(Prefetcher, StopsCleanlyMidEpoch) {
 
 }  // namespace
 }  // namespace bioprop
+
+namespace bioprop {
+namespace {
+
+// The CPU trains from BatchIterator: a producer thread would take cycles from the compute threads.
+TEST(BatchSource, CpuTrainingUsesTheIteratorWithoutAProducerThread) {
+  const Dataset data = numbered(20);
+  auto backend = make_cpu_backend();
+  const auto source = make_batch_source(data, 8, true, 1, 1, *backend);
+  EXPECT_NE(dynamic_cast<BatchIterator*>(source.get()), nullptr);
+  EXPECT_EQ(source->batches(), 3);
+}
+
+}  // namespace
+}  // namespace bioprop
