@@ -13,6 +13,7 @@
 #include <map>
 #include <tuple>
 
+#include "bioprop/bias_layout.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
 #include "kernels/launchers.hpp"
@@ -100,11 +101,11 @@ class CudaBackend final : public Backend {
   }
 
   void add_bias(Tensor& y, const Tensor& bias) override {
-    const size_t inner = bias_inner(y, bias);
+    const size_t inner = bias_broadcast_inner(y, bias);
     kernels::add_bias(y.data(), bias.data(), inner, bias.numel(), y.numel(), stream_);
   }
   void bias_grad(const Tensor& dy, float beta, Tensor& dbias) override {
-    const size_t inner = bias_inner(dy, dbias);
+    const size_t inner = bias_broadcast_inner(dy, dbias);
     kernels::bias_grad(dy.data(), inner, dbias.numel(), static_cast<size_t>(dy.dim(0)), beta, dbias.data(), stream_);
   }
 
@@ -278,13 +279,6 @@ class CudaBackend final : public Backend {
     Algorithm algo{};
     size_t memory = 0;
   };
-
-  static size_t bias_inner(const Tensor& y, const Tensor& bias) {
-    const size_t sample = y.shape().sample_size();
-    if (bias.numel() == 0 || sample % bias.numel() != 0)
-      fail("bias of {} values does not divide samples of {}", bias.numel(), y.shape().str());
-    return sample / bias.numel();
-  }
 
   // cuDNN's heuristics rank the algorithms (query fills `results`); the first that succeeds is kept for
   // this shape, so the ranking runs once per layer shape.

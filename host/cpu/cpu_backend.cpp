@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "bioprop/activation_math.hpp"
+#include "bioprop/bias_layout.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/rng.hpp"
 
@@ -27,13 +28,6 @@ int cols(const Tensor& t) { return static_cast<int>(t.shape().sample_size()); }
 void expect_same_size(const Tensor& a, const Tensor& b, const char* what) {
   if (a.numel() != b.numel()) fail("{}: sizes differ, {} vs {}", what, a.shape().str(), b.shape().str());
 }
-// Layout of a broadcast bias: index = (i / inner) % bias_size.
-size_t bias_inner(const Tensor& y, const Tensor& bias) {
-  const size_t sample = y.shape().sample_size();
-  if (bias.numel() == 0 || sample % bias.numel() != 0)
-    fail("bias of {} values does not divide samples of {}", bias.numel(), y.shape().str());
-  return sample / bias.numel();
-}
 }  // namespace
 
 void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
@@ -49,7 +43,7 @@ void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Ten
 }
 
 void CpuBackend::add_bias(Tensor& y, const Tensor& bias) {
-  const size_t inner = bias_inner(y, bias), count = bias.numel(), total = y.numel();
+  const size_t inner = bias_broadcast_inner(y, bias), count = bias.numel(), total = y.numel();
   float* out = y.data();
   const float* b = bias.data();
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
@@ -57,7 +51,7 @@ void CpuBackend::add_bias(Tensor& y, const Tensor& bias) {
 }
 
 void CpuBackend::bias_grad(const Tensor& dy, float beta, Tensor& dbias) {
-  const size_t inner = bias_inner(dy, dbias), count = dbias.numel();
+  const size_t inner = bias_broadcast_inner(dy, dbias), count = dbias.numel();
   const size_t batch = static_cast<size_t>(dy.dim(0));
   const float* d = dy.data();
   float* out = dbias.data();
