@@ -109,6 +109,26 @@ class CudaBackend final : public Backend {
     kernels::bias_grad(dy.data(), inner, dbias.numel(), static_cast<size_t>(dy.dim(0)), beta, dbias.data(), stream_);
   }
 
+  void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) override {
+    kernels::batch_norm_statistics(x.data(), channel_layout(x, mean), mean.data(), variance.data(), stream_);
+  }
+  void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
+                          const Tensor& gamma, const Tensor& beta, Tensor& y) override {
+    kernels::batch_norm_forward(x.data(), channel_layout(x, mean), mean.data(), variance.data(), epsilon, gamma.data(),
+                                beta.data(), y.data(), stream_);
+  }
+  void batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
+                       float accumulate, Tensor& sum_dy_xhat, Tensor& sum_dy) override {
+    kernels::batch_norm_sums(dy.data(), x.data(), channel_layout(x, mean), mean.data(), variance.data(), epsilon,
+                             accumulate, sum_dy_xhat.data(), sum_dy.data(), stream_);
+  }
+  void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                                float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat, const Tensor& sum_dy,
+                                Tensor& dx) override {
+    kernels::batch_norm_backward_data(dy.data(), x.data(), channel_layout(x, mean), mean.data(), variance.data(),
+                                      epsilon, gamma.data(), sum_dy_xhat.data(), sum_dy.data(), dx.data(), stream_);
+  }
+
   void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
     ConvolutionDescriptors d(g);
     const auto algorithm = forward_algorithm(d, g);
@@ -323,6 +343,9 @@ class CudaBackend final : public Backend {
         });
   }
 
+  static kernels::ChannelLayout channel_layout(const Tensor& x, const Tensor& per_channel) {
+    return {bias_broadcast_inner(x, per_channel), per_channel.numel(), static_cast<size_t>(x.dim(0))};
+  }
   // One workspace for every cuDNN call; grows to the largest request.
   void* workspace(size_t bytes) {
     const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);

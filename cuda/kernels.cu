@@ -2,6 +2,7 @@
 // includes the .cuh files); the emulation tests compile the same headers with the host compiler.
 // launchers.hpp declares the launchers for the host-compiled CUDA backend.
 #include "kernels/attention_gate.cuh"
+#include "kernels/batch_norm.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/launchers.hpp"
 #include "kernels/locally_connected.cuh"

@@ -7,6 +7,11 @@ namespace bioprop::kernels {
 enum class Reduction { sum, sum_of_squares, dot };
 enum class OutputLoss { cross_entropy, mean_squared_error, regression };
 
+// Per-channel layout of an (N, ...) tensor: value i belongs to channel (i / inner) % channels.
+struct ChannelLayout {
+  size_t inner = 1, channels = 1, batch = 1;
+};
+
 constexpr unsigned reduce_block = 256;
 constexpr unsigned reduce_max_blocks = 1024;
 

@@ -42,6 +42,14 @@ void output_loss(OutputLoss kind, const float* z, const float* labels, int batch
 void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream);
 void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
                cudaStream_t stream);
+void batch_norm_statistics(const float* x, const ChannelLayout& l, float* mean, float* variance, cudaStream_t stream);
+void batch_norm_sums(const float* dy, const float* x, const ChannelLayout& l, const float* mean, const float* variance,
+                     float epsilon, float accumulate, float* sum_dy_xhat, float* sum_dy, cudaStream_t stream);
+void batch_norm_forward(const float* x, const ChannelLayout& l, const float* mean, const float* variance, float epsilon,
+                        const float* gamma, const float* beta, float* y, cudaStream_t stream);
+void batch_norm_backward_data(const float* dy, const float* x, const ChannelLayout& l, const float* mean,
+                              const float* variance, float epsilon, const float* gamma, const float* sum_dy_xhat,
+                              const float* sum_dy, float* dx, cudaStream_t stream);
 void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream);
 void sgd_step(float* w, const float* g, float* v, const SgdSettings& s, size_t n, cudaStream_t stream);
 void adam_step(float* w, const float* g, float* m, float* v, const AdamSettings& s, int step, size_t n,

@@ -74,14 +74,19 @@ void add_layer(const toml::table& table, const std::string& where, bool default_
     const double rate = fields.get<double>("rate", 0.5);
     if (rate < 0 || rate >= 1) fail("{}: field 'rate' must be in [0, 1), got {}", where, rate);
     layers.push_back(make_dropout(static_cast<float>(rate)));
+  } else if (type == "batch_norm") {
+    const double momentum = fields.get<double>("momentum", 0.99), epsilon = fields.get<double>("epsilon", 1e-3);
+    if (momentum < 0 || momentum >= 1) fail("{}: field 'momentum' must be in [0, 1), got {}", where, momentum);
+    if (!(epsilon > 0)) fail("{}: field 'epsilon' must be > 0, got {}", where, epsilon);
+    layers.push_back(make_batch_norm(static_cast<float>(momentum), static_cast<float>(epsilon)));
   } else if (type == "flatten") {
     layers.push_back(make_flatten());
   } else if (type == "relu" || type == "sigmoid" || type == "tanh" || type == "softplus") {
     layers.push_back(make_activation(parse_activation(type, where)));
   } else {
     fail(
-        "{}: unknown layer type '{}' (dense, conv2d, locally_connected2d, max_pool2d, avg_pool2d, flatten, relu, "
-        "sigmoid, tanh, softplus)",
+        "{}: unknown layer type '{}' (dense, conv2d, locally_connected2d, max_pool2d, avg_pool2d, dropout, "
+        "batch_norm, flatten, relu, sigmoid, tanh, softplus)",
         where, type);
   }
   const std::string activation = fields.get<std::string>("activation", "");

@@ -103,6 +103,19 @@ std::vector<Parameter*> Network::parameters() {
   return all;
 }
 
+std::vector<Parameter*> Network::state() {
+  std::vector<Parameter*> all;
+  for (auto& l : layers_)
+    for (Parameter* p : l->state()) all.push_back(p);
+  return all;
+}
+
+bool Network::mixes_samples() const {
+  for (const auto& l : layers_)
+    if (l->mixes_samples()) return true;
+  return false;
+}
+
 size_t Network::parameter_count() {
   size_t count = 0;
   for (Parameter* p : parameters()) count += p->value.numel();

@@ -17,6 +17,14 @@ std::vector<Tensor>& state_for(std::vector<Tensor>& state, const std::vector<Par
   return state;
 }
 
+// Weight decay acts on the parameters that ask for it (weights and feedback weights, as Keras's
+// kernel_regularizer), not on biases or batch norm's scale and shift.
+template <typename Settings>
+Settings for_parameter(Settings s, const Parameter& p) {
+  if (!p.decays) s.weight_decay = 0.0f;
+  return s;
+}
+
 class Sgd final : public Optimizer {
  public:
   explicit Sgd(SgdSettings s) : s_(s) {}
@@ -26,7 +34,7 @@ class Sgd final : public Optimizer {
   void step(Backend& backend, const std::vector<Parameter*>& parameters) override {
     auto& velocity = state_for(velocity_, parameters, backend);
     for (size_t i = 0; i < parameters.size(); ++i)
-      backend.sgd_step(parameters[i]->value, parameters[i]->grad, velocity[i], s_);
+      backend.sgd_step(parameters[i]->value, parameters[i]->grad, velocity[i], for_parameter(s_, *parameters[i]));
   }
   void set_learning_rate(float lr) override { s_.learning_rate = lr; }
 
@@ -47,7 +55,8 @@ class Adam final : public Optimizer {
     auto& v = state_for(second_, parameters, backend);
     ++steps_;
     for (size_t i = 0; i < parameters.size(); ++i)
-      backend.adam_step(parameters[i]->value, parameters[i]->grad, m[i], v[i], s_, steps_);
+      backend.adam_step(parameters[i]->value, parameters[i]->grad, m[i], v[i], for_parameter(s_, *parameters[i]),
+                        steps_);
   }
   void set_learning_rate(float lr) override { s_.learning_rate = lr; }
 

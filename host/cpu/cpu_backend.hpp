@@ -34,6 +34,15 @@ class CpuBackend final : public Backend {
   void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override;
   void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) override;
 
+  void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) override;
+  void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
+                          const Tensor& gamma, const Tensor& beta, Tensor& y) override;
+  void batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
+                       float accumulate, Tensor& sum_dy_xhat, Tensor& sum_dy) override;
+  void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                                float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat, const Tensor& sum_dy,
+                                Tensor& dx) override;
+
   void activation_forward(Activation f, const Tensor& a, Tensor& h) override;
   void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) override;
   void fill(Tensor& x, float value) override;

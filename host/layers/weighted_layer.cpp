@@ -54,7 +54,7 @@ void WeightedLayer::create_weights(const Shape& weight_shape, int bias_size, int
       break;
   }
   if (use_bias_)
-    bias_ = {prefix + ".bias", Tensor({bias_size}, backend.device()), Tensor({bias_size}, backend.device())};
+    bias_ = {prefix + ".bias", Tensor({bias_size}, backend.device()), Tensor({bias_size}, backend.device()), false};
 }
 
 }  // namespace bioprop

@@ -63,15 +63,32 @@ class AttentionGated final : public Rule {
 
     // The modulator: descending 1/(2N) sum_b (r_b - Z_{a_b})^2 moves W by +lr/N delta_b g h^T.
     const float modulation = -1.0f / static_cast<float>(trials);
+    // Batch norm (in training) mixes the trials of a batch, so a tag at a lower layer carries other
+    // trials' feedback and may not be scaled by its own trial's delta: the RPE then enters at the
+    // output, and the update stays the gradient of the chosen units' squared error.
+    const bool modulate_at_output = network.mixes_samples();
+    if (modulate_at_output) {
+      Tensor& output_tags = network.gradient(network.size());
+      Tensor& scaled = modulated_.back();
+      scaled.resize(output_tags.shape(), backend.device());
+      backend.scale_samples(output_tags, gate_.rpe, modulation, scaled);
+      backend.copy(scaled, output_tags);
+    }
     for (int i = network.size() - 1; i >= 0; --i) {
       Layer& layer = network.layer(i);
       const Tensor& tags = network.gradient(i + 1);
-      if (auto* weighted = dynamic_cast<WeightedLayer*>(&layer)) {
-        Tensor& scaled = modulated_[static_cast<size_t>(i)];
-        scaled.resize(tags.shape(), backend.device());
-        backend.scale_samples(tags, gate_.rpe, modulation, scaled);
-        layer.weight_grad(backend, network.activations(i), scaled, 0.0f);
-        if (feedback_ == FeedbackKind::symmetric) backend.copy(weighted->weights().grad, weighted->feedback().grad);
+      if (!layer.parameters().empty()) {
+        if (modulate_at_output) {
+          layer.weight_grad(backend, network.activations(i), tags, 0.0f);
+        } else {  // the three-factor update: delta_b x tag x pre-synaptic activity
+          Tensor& scaled = modulated_[static_cast<size_t>(i)];
+          scaled.resize(tags.shape(), backend.device());
+          backend.scale_samples(tags, gate_.rpe, modulation, scaled);
+          layer.weight_grad(backend, network.activations(i), scaled, 0.0f);
+        }
+        auto* weighted = dynamic_cast<WeightedLayer*>(&layer);
+        if (weighted && feedback_ == FeedbackKind::symmetric)
+          backend.copy(weighted->weights().grad, weighted->feedback().grad);
       }
       if (i > 0)
         layer.backward_data(backend, network.activations(i), network.activations(i + 1), tags, network.gradient(i),
@@ -93,7 +110,7 @@ class AttentionGated final : public Rule {
   FeedbackKind feedback_;
   uint64_t seed_ = 0, step_ = 0;
   GateOutputs gate_;
-  std::vector<Tensor> modulated_;  // per layer: tags scaled by the trial's RPE
+  std::vector<Tensor> modulated_;  // per layer (and the output): tags scaled by the trial's RPE
   std::vector<Parameter*> fixed_feedback_;
 };
 

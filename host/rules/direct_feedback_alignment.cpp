@@ -1,8 +1,9 @@
 // dfa (Nokland 2016): the output error e = dL/d(output) goes straight to every hidden layer through a
 // fixed random matrix. As in TinyDFA (Launay et al. 2020) all hidden layers share one projection:
 // P = e B with B (classes x sum of the hidden widths), one GEMM per batch, and each layer takes its
-// columns of P as dL/dh. The parameter-free layers between a weighted layer and the next (activation,
-// pooling, flatten) then turn dL/dh into the weighted layer's delta: delta_l = (B_l e) * f'(a_l).
+// columns of P as dL/dh. The layers between a weighted layer and the next (activation, pooling,
+// dropout, batch norm, flatten) then turn dL/dh into the weighted layer's delta: delta_l = (B_l e) * f'(a_l);
+// batch norm's own scale and shift take their gradient from that same projected signal.
 #include <cmath>
 
 #include "bioprop/error.hpp"
@@ -52,9 +53,12 @@ class DirectFeedbackAlignment final : public Rule {
       Tensor& dh = network.gradient(slice.target);
       Tensor dh_flat = dh.reshaped({batch.size(), slice.width});
       backend.copy_columns(projected_, slice.first_column, dh_flat);
-      for (int i = slice.target - 1; i > slice.layer; --i)
-        network.layer(i).backward_data(backend, network.activations(i), network.activations(i + 1),
-                                       network.gradient(i + 1), network.gradient(i));
+      for (int i = slice.target - 1; i > slice.layer; --i) {
+        Layer& between = network.layer(i);  // batch norm's scale and shift learn from the same signal
+        between.weight_grad(backend, network.activations(i), network.gradient(i + 1), 0.0f);
+        between.backward_data(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
+                              network.gradient(i));
+      }
       network.layer(slice.layer)
           .weight_grad(backend, network.activations(slice.layer), network.gradient(slice.layer + 1), 0.0f);
     }

@@ -37,6 +37,16 @@ class Perturbation final : public Rule {
       noise_.resize(weighted_.size());
   }
 
+  // np estimates the gradient at the weighted layers' pre-activations only, so only their parameters
+  // learn (batch norm's scale and shift stay as they are); wp perturbs and trains every parameter.
+  std::vector<Parameter*> trainable(Network& network) override {
+    if (!s_.nodes) return network.parameters();
+    std::vector<Parameter*> chosen;
+    for (int i : network.weighted_layers())
+      for (Parameter* p : network.layer(i).parameters()) chosen.push_back(p);
+    return chosen;
+  }
+
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const StepResult clean = forward_and_loss(network, batch, backend, s_.loss);
     const auto parameters = network.parameters();

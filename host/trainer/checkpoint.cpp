@@ -39,11 +39,17 @@ struct CheckpointReader {
   std::ifstream in_;
   nlohmann::json record;
 };
+// The net's parameters and its non-trained state (batch norm's running statistics).
+std::vector<Parameter*> saved_with_net(Network& network) {
+  std::vector<Parameter*> all = network.parameters();
+  for (Parameter* p : network.state()) all.push_back(p);
+  return all;
+}
 }  // namespace
 
 void save_checkpoint(const std::string& path, Network& network, Backend& backend, const nlohmann::json& record,
                      const std::vector<Parameter*>& extra) {
-  std::vector<Parameter*> parameters = network.parameters();
+  std::vector<Parameter*> parameters = saved_with_net(network);
   parameters.insert(parameters.end(), extra.begin(), extra.end());
   nlohmann::json full = record;
   full["parameters"] = nlohmann::json::array();
@@ -67,7 +73,7 @@ void load_checkpoint_weights(const std::string& path, Network& network, Backend&
   // Parameters are matched by name; the checkpoint may hold more (a rule's learned feedback weights,
   // which evaluation does not need), but every parameter of the net must be there with its shape.
   std::map<std::string, Parameter*> wanted;
-  for (Parameter* p : network.parameters()) wanted[p->name] = p;
+  for (Parameter* p : saved_with_net(network)) wanted[p->name] = p;
   size_t found = 0;
   for (const auto& saved : reader.record.at("parameters")) {
     const std::string name = saved.at("name");

@@ -90,6 +90,24 @@ class Backend {
   virtual void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) = 0;
   virtual void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) = 0;
 
+  // --- batch normalisation (Ioffe & Szegedy 2015), per channel c = (i / inner) % channels with
+  // inner = sample_size / channels: per feature for (N,F), per channel for (N,C,H,W). M is the number
+  // of values of one channel in the batch (N * inner); xhat = (x - mean_c) / sqrt(var_c + epsilon).
+  // mean_c and the biased variance var_c of x over the batch and positions.
+  virtual void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) = 0;
+  // y = gamma_c * xhat + beta_c
+  virtual void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
+                                  const Tensor& gamma, const Tensor& beta, Tensor& y) = 0;
+  // Per channel: sum_dy_xhat = accumulate * sum_dy_xhat + sum of dy * xhat; sum_dy likewise with dy.
+  // These are dL/dgamma and dL/dbeta.
+  virtual void batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                               float epsilon, float accumulate, Tensor& sum_dy_xhat, Tensor& sum_dy) = 0;
+  // dx = gamma_c / sqrt(var_c + epsilon) * (dy - (sum_dy_c + xhat * sum_dy_xhat_c) / M): the gradient
+  // through the batch statistics. With both sums zero it is the evaluation-mode (fixed statistics) one.
+  virtual void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                                        float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat,
+                                        const Tensor& sum_dy, Tensor& dx) = 0;
+
   // --- element-wise
   virtual void activation_forward(Activation f, const Tensor& a, Tensor& h) = 0;
   // da = dh * f'(a); h = f(a) is passed so f' can reuse it (sigmoid, tanh).

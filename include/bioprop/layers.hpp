@@ -28,6 +28,7 @@ struct Parameter {
   std::string name;  // e.g. "layer2.conv2d.weights"
   Tensor value;
   Tensor grad;
+  bool decays = true;  // whether the optimiser's weight decay (L2) applies: weights yes, biases and batch norm no
 };
 
 class Layer {
@@ -50,8 +51,14 @@ class Layer {
   virtual void weight_grad(Backend& /*backend*/, const Tensor& /*x*/, const Tensor& /*dy*/, float /*beta*/) {}
   virtual std::vector<Parameter*> parameters() { return {}; }
   virtual bool is_activation() const { return false; }
-  // Training or evaluation mode (dropout acts only while training).
+  // Training or evaluation mode (dropout acts only while training; batch norm uses batch statistics).
   virtual void set_training(bool /*training*/) {}
+  // State that is not trained but belongs to the net and is saved with checkpoints (batch norm's
+  // running statistics); a state Parameter has no grad.
+  virtual std::vector<Parameter*> state() { return {}; }
+  // True when a sample's output depends on the other samples of the batch (batch norm while
+  // training): per-trial signals (an RPE) must then enter before the layer, not after it.
+  virtual bool mixes_samples() const { return false; }
 };
 
 // Base of the layers with weights W, an optional bias and optional feedback weights B.
@@ -93,6 +100,9 @@ std::unique_ptr<Layer> make_flatten();
 // 1 - rate and scaled by 1 / (1 - rate); in evaluation the layer is the identity.
 std::unique_ptr<Layer> make_dropout(float rate);
 std::unique_ptr<Layer> make_activation(Activation f);
+// Batch normalisation (Ioffe & Szegedy 2015) per channel of (N,C,H,W) or per feature of (N,F) inputs,
+// with Keras's defaults: running statistics with momentum 0.99, epsilon 1e-3.
+std::unique_ptr<Layer> make_batch_norm(float momentum = 0.99f, float epsilon = 1e-3f);
 
 std::string to_string(Activation f);
 

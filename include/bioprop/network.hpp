@@ -54,6 +54,10 @@ class Network {
   void add_signal_noise(Backend& backend, Tensor& doutput);
 
   std::vector<Parameter*> parameters();
+  // Every layer's non-trained state (batch norm's running statistics), saved with checkpoints.
+  std::vector<Parameter*> state();
+  // True when some layer couples the samples of a batch in the current mode (batch norm, training).
+  bool mixes_samples() const;
   size_t parameter_count();
   // One line per layer: kind, settings, output shape, parameter count.
   std::string summary();

@@ -80,8 +80,52 @@ TEST_F(AttentionGated, UpdateEqualsBackpropOfTheChosenUnitOnThePapersNets) {
   }
 }
 
+// Batch norm in training mixes the trials of a batch; the RPE then enters at the output and the update
+// is still backprop's gradient of the chosen units' squared error (batch norm's scale and shift too).
+TEST_F(AttentionGated, UpdateEqualsBackpropWithBatchNormWhileTraining) {
+  const NetSource source{"bn", "test net with batch norm", R"(
+[[layer]]
+type = "conv2d"
+channels = 3
+kernel = 3
+stride = 2
+activation = "relu"
+[[layer]]
+type = "batch_norm"
+[[layer]]
+type = "dense"
+units = 12
+activation = "tanh"
+[[layer]]
+type = "batch_norm"
+)"};
+  auto net = build_network(source, {1, 9, 9}, 4, 3, *backend);
+  net->set_training(true);
+  ASSERT_TRUE(net->mixes_samples());
+  auto brainprop = rule("brainprop", 0.5);
+  brainprop->attach(*net, *backend, 21);
+  const Batch batch = random_batch({6, 1, 9, 9}, 4, 4);
+  brainprop->step(*net, batch, *backend);
+  std::vector<Tensor> brainprop_grads;
+  for (Parameter* p : net->parameters())
+    if (!p->name.ends_with(".feedback")) brainprop_grads.push_back(p->grad.clone());
+  GateOutputs gate;
+  Tensor tags(net->output().shape());
+  backend->attention_gate(net->output(), batch.labels, {0.5f, 1.0f}, 21, 0, gate, tags);
+  const auto expected = backprop_of_chosen_units(*net, *backend, batch, gate.actions);
+  ASSERT_EQ(expected.size(), brainprop_grads.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    double scale = 0;
+    for (float v : expected[i].values()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    ASSERT_GT(scale, 0.0) << "parameter " << i << " has no gradient: the test would be vacuous";
+    for (size_t j = 0; j < expected[i].numel(); ++j)
+      ASSERT_NEAR(brainprop_grads[i].at(j), expected[i].at(j), 1e-5 * scale + 1e-7) << "parameter " << i;
+  }
+}
+
 TEST_F(AttentionGated, FeedbackWeightsStayEqualToForwardWeights) {
   auto net = build_network(load_net_source("conv"), {1, 12, 12}, 4, 5, *backend);
+  net->set_training(true);  // batch norm on batch statistics, dropout on
   auto qagrel = rule("qagrel", 0.1);
   qagrel->attach(*net, *backend, 1);
   Options sgd_options;
@@ -96,7 +140,10 @@ TEST_F(AttentionGated, FeedbackWeightsStayEqualToForwardWeights) {
   for (int i = 0; i < net->size(); ++i)
     if (auto* layer = dynamic_cast<WeightedLayer*>(&net->layer(i))) {
       const Tensor &w = layer->weights().value, &b = layer->feedback_weights();
-      for (size_t j = 0; j < w.numel(); ++j) ASSERT_EQ(w.at(j), b.at(j)) << "layer " << i;
+      for (size_t j = 0; j < w.numel(); ++j) {
+        ASSERT_TRUE(std::isfinite(w.at(j))) << "layer " << i;
+        ASSERT_EQ(w.at(j), b.at(j)) << "layer " << i;
+      }
       ++layers_checked;
     }
   EXPECT_EQ(layers_checked, 4);

@@ -1,5 +1,7 @@
 // Finite-difference gradient checks for every layer: backward_data and weight_grad, odd sizes,
 // stride and padding cases.
+#include <cmath>
+
 #include "bioprop/layers.hpp"
 #include "gradient_check.hpp"
 
@@ -43,6 +45,55 @@ TEST_F(LayerGradients, Relu) { check_layer(*backend, *make_activation(Activation
 TEST_F(LayerGradients, Sigmoid) { check_layer(*backend, *make_activation(Activation::sigmoid), {3, 40}); }
 TEST_F(LayerGradients, Tanh) { check_layer(*backend, *make_activation(Activation::tanh), {2, 2, 5, 4}); }
 TEST_F(LayerGradients, Softplus) { check_layer(*backend, *make_activation(Activation::softplus), {3, 40}); }
+
+// Batch norm while training: the gradient through the batch statistics (every output depends on every
+// input of its channel), per channel of images and per feature of vectors, batch 2 included.
+TEST_F(LayerGradients, BatchNormTrainingOnImages) {
+  auto layer = make_batch_norm();
+  layer->set_training(true);
+  check_layer(*backend, *layer, {3, 4, 5, 6});
+}
+TEST_F(LayerGradients, BatchNormTrainingOnFeaturesBatchTwo) {
+  auto layer = make_batch_norm(0.9f, 1e-2f);
+  layer->set_training(true);
+  check_layer(*backend, *layer, {2, 9});
+}
+TEST_F(LayerGradients, BatchNormInEvaluationUsesFixedStatistics) {
+  check_layer(*backend, *make_batch_norm(), {3, 2, 4, 5});
+}
+
+TEST_F(LayerGradients, BatchNormNormalisesEachChannelAndTracksRunningStatistics) {
+  auto layer = make_batch_norm(0.75f, 1e-5f);
+  const Shape shape{4, 3, 5, 2};
+  layer->build(shape, 0, {}, *backend);
+  layer->set_training(true);
+  Tensor x = testing::random_tensor(*backend, shape, 3, 2.0f), y(shape);
+  for (size_t i = 0; i < x.numel(); ++i) x.at(i) += static_cast<float>(i / 10 % 3) * 5.0f;  // channel means 0, 5, 10
+  layer->forward(*backend, x, y);
+  Tensor mean({3}), variance({3}), y_mean({3}), y_variance({3});
+  backend->batch_norm_statistics(x, mean, variance);
+  backend->batch_norm_statistics(y, y_mean, y_variance);
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_NEAR(mean.at(c), 5.0f * static_cast<float>(c), 1.0f) << "the test input has its channel means";
+    EXPECT_NEAR(y_mean.at(c), 0.0f, 1e-5f) << "channel " << c;
+    EXPECT_NEAR(y_variance.at(c), 1.0f, 1e-3f) << "channel " << c;
+  }
+  // One training step moves the running statistics a quarter of the way from (0, 1) to the batch's.
+  const auto state = layer->state();
+  ASSERT_EQ(state.size(), 2u);
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_NEAR(state[0]->value.at(c), 0.25f * mean.at(c), 1e-5f);
+    EXPECT_NEAR(state[1]->value.at(c), 0.75f + 0.25f * variance.at(c), 1e-4f);
+  }
+  // Evaluation normalises with the running statistics, not the batch's.
+  layer->set_training(false);
+  layer->forward(*backend, x, y);
+  for (size_t i = 0; i < x.numel(); ++i) {
+    const size_t c = i / 10 % 3;
+    const float expected = (x.at(i) - state[0]->value.at(c)) / std::sqrt(state[1]->value.at(c) + 1e-5f);
+    ASSERT_NEAR(y.at(i), expected, 1e-4f * (1.0f + std::abs(expected))) << "at " << i;
+  }
+}
 
 TEST_F(LayerGradients, DropoutInEvaluationIsTheIdentity) { check_layer(*backend, *make_dropout(0.3f), {3, 40}); }
 

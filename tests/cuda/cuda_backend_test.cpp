@@ -146,6 +146,32 @@ TEST_F(CudaParity, AttentionGateChoosesTheSameActions) {
   expect_close(gtags, tags, 0.0f, "tags");
 }
 
+TEST_F(CudaParity, BatchNorm) {
+  for (const Shape& shape : {Shape{5, 7, 9, 11}, Shape{3, 13}, Shape{1, 2, 3, 3}}) {
+    const Shape channels{shape[1]};
+    const Tensor x = random(shape, 30), dy = random(shape, 31), gamma = random(channels, 32),
+                 beta = random(channels, 33);
+    Tensor mean(channels), variance(channels), gmean(channels, Device::cuda), gvariance(channels, Device::cuda);
+    cpu->batch_norm_statistics(x, mean, variance);
+    gpu->batch_norm_statistics(up(x), gmean, gvariance);
+    expect_close(gmean, mean, 1e-5f, "mean");
+    expect_close(gvariance, variance, 1e-5f, "variance");
+    Tensor y(shape), gy(shape, Device::cuda);
+    cpu->batch_norm_forward(x, mean, variance, 1e-3f, gamma, beta, y);
+    gpu->batch_norm_forward(up(x), up(mean), up(variance), 1e-3f, up(gamma), up(beta), gy);
+    expect_close(gy, y, 1e-5f, "forward");
+    Tensor sx(channels), sd(channels), gsx(channels, Device::cuda), gsd(channels, Device::cuda);
+    cpu->batch_norm_sums(dy, x, mean, variance, 1e-3f, 0.0f, sx, sd);
+    gpu->batch_norm_sums(up(dy), up(x), up(mean), up(variance), 1e-3f, 0.0f, gsx, gsd);
+    expect_close(gsx, sx, 1e-4f, "sum of dy * xhat");
+    expect_close(gsd, sd, 1e-4f, "sum of dy");
+    Tensor dx(shape), gdx(shape, Device::cuda);
+    cpu->batch_norm_backward_data(dy, x, mean, variance, 1e-3f, gamma, sx, sd, dx);
+    gpu->batch_norm_backward_data(up(dy), up(x), up(mean), up(variance), 1e-3f, up(gamma), up(sx), up(sd), gdx);
+    expect_close(gdx, dx, 1e-4f, "backward data");
+  }
+}
+
 // One whole training step (forward, credit, gradients) of each BrainProp net matches the CPU step.
 TEST_F(CudaParity, WholeStepsOnTheBrainPropNets) {
   for (const char* rule_name : {"bp", "brainprop"})
@@ -157,6 +183,8 @@ TEST_F(CudaParity, WholeStepsOnTheBrainPropNets) {
       auto gpu_rule = make_rule(rule_name, o2);
       cpu_rule->attach(*cpu_net, *cpu, 1);
       gpu_rule->attach(*gpu_net, *gpu, 1);
+      cpu_net->set_training(true);  // batch norm on batch statistics, dropout with the same Philox masks
+      gpu_net->set_training(true);
       Batch batch{random({8, 1, 28, 28}, 7), Tensor({8})};
       for (int n = 0; n < 8; ++n) batch.labels.at(static_cast<size_t>(n)) = static_cast<float>(n);
       const StepResult c = cpu_rule->step(*cpu_net, batch, *cpu);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "bioprop/backend.hpp"
+#include "kernels/batch_norm.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/losses.cuh"
 #include "kernels/optimizers.cuh"
@@ -74,6 +75,45 @@ TEST_F(SmallKernels, BiasBroadcastAndGradient) {
     cpu->bias_grad(dy, 0.5f, g_cpu);
     kernels::bias_grad(dy.data(), inner, count, static_cast<size_t>(shape[0]), 0.5f, g_emulated.data(), nullptr);
     expect_close(g_emulated, g_cpu, 1e-5f, "bias_grad");
+  }
+}
+
+// Statistics, forward, gradient sums and backward-data of batch norm: per channel of images (more
+// values per channel than threads per block), per feature of vectors, and batch 1.
+TEST_F(SmallKernels, BatchNormMatchesTheCpu) {
+  for (const Shape& shape : {Shape{3, 5, 17, 19}, Shape{7, 6}, Shape{1, 4, 3, 3}}) {
+    const Shape channels{shape[1]};
+    const kernels::ChannelLayout layout{shape.sample_size() / static_cast<size_t>(shape[1]),
+                                        static_cast<size_t>(shape[1]), static_cast<size_t>(shape[0])};
+    Tensor x = random(shape, 20, 2.0f);
+    for (float& v : x.values()) v += 3.0f;  // a mean far from 0 tests the two-pass variance
+    const Tensor dy = random(shape, 21), gamma = random(channels, 22), beta = random(channels, 23);
+    const float epsilon = 1e-3f;
+
+    Tensor mean({shape[1]}), variance({shape[1]}), mean_e({shape[1]}), variance_e({shape[1]});
+    cpu->batch_norm_statistics(x, mean, variance);
+    kernels::batch_norm_statistics(x.data(), layout, mean_e.data(), variance_e.data(), nullptr);
+    expect_close(mean_e, mean, 1e-5f, "mean");
+    expect_close(variance_e, variance, 1e-5f, "variance");
+
+    Tensor y(shape), y_e(shape);
+    cpu->batch_norm_forward(x, mean, variance, epsilon, gamma, beta, y);
+    kernels::batch_norm_forward(x.data(), layout, mean.data(), variance.data(), epsilon, gamma.data(), beta.data(),
+                                y_e.data(), nullptr);
+    expect_close(y_e, y, 1e-5f, "forward");
+
+    Tensor sx = random(channels, 24), sd = random(channels, 25), sx_e = sx.clone(), sd_e = sd.clone();
+    cpu->batch_norm_sums(dy, x, mean, variance, epsilon, 0.5f, sx, sd);
+    kernels::batch_norm_sums(dy.data(), x.data(), layout, mean.data(), variance.data(), epsilon, 0.5f, sx_e.data(),
+                             sd_e.data(), nullptr);
+    expect_close(sx_e, sx, 1e-4f, "sum of dy * xhat");
+    expect_close(sd_e, sd, 1e-4f, "sum of dy");
+
+    Tensor dx(shape), dx_e(shape);
+    cpu->batch_norm_backward_data(dy, x, mean, variance, epsilon, gamma, sx, sd, dx);
+    kernels::batch_norm_backward_data(dy.data(), x.data(), layout, mean.data(), variance.data(), epsilon, gamma.data(),
+                                      sx.data(), sd.data(), dx_e.data(), nullptr);
+    expect_close(dx_e, dx, 1e-5f, "backward data");
   }
 }
 

@@ -1,0 +1,85 @@
+// Batch normalisation (Ioffe & Szegedy 2015): per channel (conv, locally connected) or per feature
+// (dense), y = gamma * (x - mean) / sqrt(var + epsilon) + beta. While training it normalises with the
+// batch's statistics and keeps running averages, as Keras does (running = momentum * running +
+// (1 - momentum) * batch, biased batch variance); in evaluation it uses the running averages.
+// gamma and beta are parameters; the running statistics are state saved with checkpoints.
+#include <fmt/format.h>
+
+#include "bioprop/error.hpp"
+#include "bioprop/layers.hpp"
+
+namespace bioprop {
+namespace {
+
+class BatchNorm final : public Layer {
+ public:
+  BatchNorm(float momentum, float epsilon) : momentum_(momentum), epsilon_(epsilon) {
+    if (!(momentum >= 0.0f && momentum < 1.0f)) fail("batch_norm: momentum must be in [0, 1), got {}", momentum);
+    if (!(epsilon > 0.0f)) fail("batch_norm: epsilon must be > 0, got {}", epsilon);
+  }
+  std::string kind() const override { return "batch_norm"; }
+  std::string settings() const override { return fmt::format("momentum {} eps {}", momentum_, epsilon_); }
+
+  Shape build(const Shape& input, int index, const Initializer&, Backend& backend) override {
+    if (input.rank() != 2 && input.rank() != 4)
+      fail("batch_norm: expects (N,F) or (N,C,H,W) inputs, got {}", input.str());
+    const Shape channels{input[1]};
+    const Device device = backend.device();
+    const std::string prefix = "layer" + std::to_string(index) + ".batch_norm";
+    gamma_ = {prefix + ".scale", Tensor(channels, device), Tensor(channels, device), false};
+    beta_ = {prefix + ".shift", Tensor(channels, device), Tensor(channels, device), false};
+    running_mean_ = {prefix + ".running_mean", Tensor(channels, device), Tensor(), false};
+    running_variance_ = {prefix + ".running_variance", Tensor(channels, device), Tensor(), false};
+    backend.fill(gamma_.value, 1.0f);
+    backend.fill(running_variance_.value, 1.0f);
+    for (Tensor* t : {&mean_, &variance_, &sum_dy_xhat_, &sum_dy_, &zeros_}) *t = Tensor(channels, device);
+    return input;
+  }
+  Shape output_shape(const Shape& input) const override { return input; }
+  void set_training(bool training) override { training_ = training; }
+  bool mixes_samples() const override { return training_; }
+
+  void forward(Backend& backend, const Tensor& x, Tensor& y) override {
+    if (training_) {
+      backend.batch_norm_statistics(x, mean_, variance_);
+      for (auto [running, batch] : {std::pair{&running_mean_.value, &mean_}, {&running_variance_.value, &variance_}}) {
+        backend.scale(momentum_, *running);
+        backend.axpy(1.0f - momentum_, *batch, *running);
+      }
+    }
+    backend.batch_norm_forward(x, mean(), variance(), epsilon_, gamma_.value, beta_.value, y);
+  }
+
+  void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
+    if (!training_)  // fixed statistics: dx = gamma / sigma * dy
+      return backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, zeros_, zeros_, dx);
+    backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
+    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat_, sum_dy_, dx);
+  }
+
+  // dL/dgamma = sum of dy * xhat, dL/dbeta = sum of dy (over the batch and positions).
+  void weight_grad(Backend& backend, const Tensor& x, const Tensor& dy, float beta) override {
+    backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, beta, gamma_.grad, beta_.grad);
+  }
+
+  std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
+  std::vector<Parameter*> state() override { return {&running_mean_, &running_variance_}; }
+
+ private:
+  // The statistics the forward pass normalised with: the batch's while training, else the running ones.
+  const Tensor& mean() const { return training_ ? mean_ : running_mean_.value; }
+  const Tensor& variance() const { return training_ ? variance_ : running_variance_.value; }
+
+  float momentum_, epsilon_;
+  bool training_ = false;
+  Parameter gamma_, beta_, running_mean_, running_variance_;
+  Tensor mean_, variance_, sum_dy_xhat_, sum_dy_, zeros_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_batch_norm(float momentum, float epsilon) {
+  return std::make_unique<BatchNorm>(momentum, epsilon);
+}
+
+}  // namespace bioprop
