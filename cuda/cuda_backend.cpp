@@ -16,6 +16,7 @@
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
+#include "bioprop/projection_checks.hpp"
 #include "kernels/launchers.hpp"
 #include "library_checks.hpp"
 
@@ -224,11 +225,15 @@ class CudaBackend final : public Backend {
   }
   double sum_of_squares(const Tensor& x) override { return reduce(kernels::Reduction::sum_of_squares, x, nullptr); }
   double dot(const Tensor& a, const Tensor& b) override { return reduce(kernels::Reduction::dot, a, &b); }
-  void copy_columns(const Tensor& src, int first, Tensor& dst) override {
-    if (rows(dst) != rows(src) || first < 0 || first + cols(dst) > cols(src))
-      fail("copy_columns: columns [{}, {}) of {} into {}", first, first + cols(dst), src.shape().str(),
-           dst.shape().str());
-    kernels::copy_columns(src.data(), cols(src), first, cols(dst), dst.data(), rows(src), stream_);
+  void project_feedback(const Tensor& e, const Tensor& projection,
+                        const std::vector<ProjectionSlice>& slices) override {
+    check_projection_slices(e, projection, slices);
+    std::vector<kernels::ProjectionTarget> targets;
+    for (const ProjectionSlice& s : slices)
+      targets.push_back({s.first_column, cols(*s.out), s.out->data(), s.derivative ? s.pre->data() : nullptr,
+                         s.derivative ? s.post->data() : nullptr, s.derivative, s.f});
+    kernels::feedback_projection(e.data(), projection.data(), rows(e), cols(e), cols(projection), targets.data(),
+                                 static_cast<int>(targets.size()), stream_);
   }
   void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override {
     kernels::random_uniform(x.data(), x.numel(), low, high, seed, offset, stream_);

@@ -4,6 +4,7 @@
 #include "kernels/attention_gate.cuh"
 #include "kernels/batch_norm.cuh"
 #include "kernels/elementwise.cuh"
+#include "kernels/feedback_projection.cuh"
 #include "kernels/launchers.hpp"
 #include "kernels/locally_connected.cuh"
 #include "kernels/losses.cuh"

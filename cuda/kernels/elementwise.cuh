@@ -92,13 +92,6 @@ __global__ void sign_kernel(const float* __restrict__ x, float scale, float* __r
   if (i < n) out[i] = x[i] > 0.0f ? scale : (x[i] < 0.0f ? -scale : 0.0f);
 }
 
-// dst (rows, count) = src[:, first : first + count] of src (rows, width): DFA's per-layer slice
-__global__ void copy_columns_kernel(const float* __restrict__ src, int width, int first, int count,
-                                    float* __restrict__ dst, size_t n) {
-  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) dst[i] = src[i / count * width + first + i % count];
-}
-
 BIOPROP_LAUNCHER void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset,
                                         cudaStream_t stream) {
   launch(multiply_by_noise_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n,
@@ -107,13 +100,6 @@ BIOPROP_LAUNCHER void multiply_by_noise(float* x, size_t n, float stddev, uint64
 BIOPROP_LAUNCHER void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream) {
   launch(sign_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale, out, n);
 }
-BIOPROP_LAUNCHER void copy_columns(const float* src, int width, int first, int count, float* dst, int rows,
-                                   cudaStream_t stream) {
-  const size_t n = static_cast<size_t>(rows) * count;
-  launch(copy_columns_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, src, width,
-         first, count, dst, n);
-}
-
 BIOPROP_LAUNCHER void activation_forward(Activation f, const float* a, float* h, size_t n, cudaStream_t stream) {
   launch(activation_forward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h,
          n);

@@ -2,6 +2,8 @@
 // Types shared by the kernels and the host code that calls their launchers.
 #include <cstddef>
 
+#include "bioprop/backend.hpp"  // Activation
+
 namespace bioprop::kernels {
 
 enum class Reduction { sum, sum_of_squares, dot };
@@ -10,6 +12,22 @@ enum class OutputLoss { cross_entropy, mean_squared_error, regression };
 // Per-channel layout of an (N, ...) tensor: value i belongs to channel (i / inner) % channels.
 struct ChannelLayout {
   size_t inner = 1, channels = 1, batch = 1;
+};
+
+// Destinations of one feedback_projection launch (passed by value, so no device copy of the list):
+// columns [first, first + width) of the projection go to out (rows, width), times f'(pre) if derivative.
+constexpr int max_projection_targets = 16;
+struct ProjectionTarget {
+  int first = 0, width = 0;
+  float* out = nullptr;
+  const float* pre = nullptr;
+  const float* post = nullptr;
+  bool derivative = false;
+  Activation f = Activation::relu;
+};
+struct ProjectionTargets {
+  int count = 0;
+  ProjectionTarget target[max_projection_targets];
 };
 
 constexpr unsigned reduce_block = 256;

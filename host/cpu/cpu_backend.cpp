@@ -9,6 +9,7 @@
 #include "bioprop/activation_math.hpp"
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/projection_checks.hpp"
 #include "bioprop/rng.hpp"
 
 namespace bioprop {
@@ -161,13 +162,24 @@ double CpuBackend::dot(const Tensor& a, const Tensor& b) {
   return sum;
 }
 
-void CpuBackend::copy_columns(const Tensor& src, int first, Tensor& dst) {
-  const int batch = rows(src), width = cols(src), count = cols(dst);
-  if (rows(dst) != batch || first < 0 || first + count > width)
-    fail("copy_columns: columns [{}, {}) of {} into {}", first, first + count, src.shape().str(), dst.shape().str());
-  for (int n = 0; n < batch; ++n)
-    std::copy_n(src.data() + static_cast<size_t>(n) * width + first, count,
-                dst.data() + static_cast<size_t>(n) * count);
+void CpuBackend::project_feedback(const Tensor& e, const Tensor& projection,
+                                  const std::vector<ProjectionSlice>& slices) {
+  check_projection_slices(e, projection, slices);
+  const int batch = rows(e), classes = cols(e), width = cols(projection);
+  float* product = scratch(product_, static_cast<size_t>(batch) * width);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, width, classes, 1.0f, e.data(), classes,
+              projection.data(), width, 0.0f, product, width);
+  for (const ProjectionSlice& s : slices) {
+    const size_t features = s.out->shape().sample_size();
+    float* out = s.out->data();
+#pragma omp parallel for if (static_cast <size_t>(batch) * features > parallel_threshold) schedule(static)
+    for (int n = 0; n < batch; ++n)
+      for (size_t j = 0; j < features; ++j) {
+        const size_t at = static_cast<size_t>(n) * features + j;
+        const float v = product[static_cast<size_t>(n) * width + s.first_column + j];
+        out[at] = s.derivative ? v * activation_derivative(s.f, s.pre->at(at), s.post->at(at)) : v;
+      }
+  }
 }
 
 void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) {

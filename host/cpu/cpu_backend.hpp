@@ -56,7 +56,7 @@ class CpuBackend final : public Backend {
   void sign(const Tensor& x, float scale, Tensor& out) override;
   double sum_of_squares(const Tensor& x) override;
   double dot(const Tensor& a, const Tensor& b) override;
-  void copy_columns(const Tensor& src, int first, Tensor& dst) override;
+  void project_feedback(const Tensor& e, const Tensor& projection, const std::vector<ProjectionSlice>& slices) override;
   void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override;
   void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override;
 

@@ -26,7 +26,7 @@ class ActivationLayer final : public Layer {
  public:
   explicit ActivationLayer(Activation f) : f_(f) {}
   std::string kind() const override { return to_string(f_); }
-  bool is_activation() const override { return true; }
+  std::optional<Activation> activation_function() const override { return f_; }
   Shape build(const Shape& input, int, const Initializer&, Backend&) override { return input; }
   Shape output_shape(const Shape& input) const override { return input; }
   void forward(Backend& backend, const Tensor& x, Tensor& y) override { backend.activation_forward(f_, x, y); }

@@ -1,9 +1,10 @@
 // dfa (Nokland 2016): the output error e = dL/d(output) goes straight to every hidden layer through a
 // fixed random matrix. As in TinyDFA (Launay et al. 2020) all hidden layers share one projection:
-// P = e B with B (classes x sum of the hidden widths), one GEMM per batch, and each layer takes its
-// columns of P as dL/dh. The layers between a weighted layer and the next (activation, pooling,
-// dropout, batch norm, flatten) then turn dL/dh into the weighted layer's delta: delta_l = (B_l e) * f'(a_l);
-// batch norm's own scale and shift take their gradient from that same projected signal.
+// P = e B with B (classes x sum of the hidden widths), one product per batch (one launch on the GPU,
+// see Backend::project_feedback), and each layer takes its columns of P as dL/dh. The layers between a
+// weighted layer and the next (activation, pooling, dropout, batch norm, flatten) then turn dL/dh into
+// the weighted layer's delta: delta_l = (B_l e) * f'(a_l); batch norm's own scale and shift take their
+// gradient from that same projected signal.
 #include <cmath>
 
 #include "bioprop/error.hpp"
@@ -47,13 +48,27 @@ class DirectFeedbackAlignment final : public Rule {
     const int readout = weighted_.back();
     network.layer(readout).weight_grad(backend, network.activations(readout), network.gradient(readout + 1), 0.0f);
     if (slices_.empty()) return result;
-    projected_.resize({batch.size(), projection_.value.dim(1)}, backend.device());
-    backend.gemm(false, false, 1.0f, error, projection_.value, 0.0f, projected_);  // one GEMM for all layers
+    // Where a slice lands right after an activation, the projection kernel applies its derivative too
+    // and the walk down to the weighted layer starts below that activation.
+    targets_.clear();
     for (const Slice& slice : slices_) {
-      Tensor& dh = network.gradient(slice.target);
-      Tensor dh_flat = dh.reshaped({batch.size(), slice.width});
-      backend.copy_columns(projected_, slice.first_column, dh_flat);
-      for (int i = slice.target - 1; i > slice.layer; --i) {
+      const int below = slice.target - 1;
+      const auto f = below > slice.layer ? network.layer(below).activation_function() : std::nullopt;
+      ProjectionSlice target;
+      target.first_column = slice.first_column;
+      target.out = &network.gradient(f ? below : slice.target);
+      if (f) {
+        target.derivative = true;
+        target.f = *f;
+        target.pre = &network.activations(below);
+        target.post = &network.activations(slice.target);
+      }
+      targets_.push_back(target);
+    }
+    backend.project_feedback(error, projection_.value, targets_);  // one launch for all layers
+    for (size_t s = 0; s < slices_.size(); ++s) {
+      const Slice& slice = slices_[s];
+      for (int i = slice.target - (targets_[s].derivative ? 2 : 1); i > slice.layer; --i) {
         Layer& between = network.layer(i);  // batch norm's scale and shift learn from the same signal
         between.weight_grad(backend, network.activations(i), network.gradient(i + 1), 0.0f);
         between.backward_data(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
@@ -74,7 +89,7 @@ class DirectFeedbackAlignment final : public Rule {
   std::vector<int> weighted_;
   std::vector<Slice> slices_;
   Parameter projection_;
-  Tensor projected_;
+  std::vector<ProjectionSlice> targets_;
 };
 
 }  // namespace

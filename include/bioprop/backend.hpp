@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bioprop/tensor.hpp"
 
@@ -39,6 +40,17 @@ struct GateOutputs {
   Tensor actions;  // (N) chosen output unit, as float
   Tensor rewards;  // (N) 1 if the action is the label, else 0
   Tensor rpe;      // (N) reward-prediction error r - Z_a
+};
+
+// One destination of Backend::project_feedback: `out` (N, F) receives columns [first_column,
+// first_column + F) of the projection, multiplied by f'(pre) when `derivative` (post = f(pre)).
+struct ProjectionSlice {
+  int first_column = 0;
+  Tensor* out = nullptr;
+  bool derivative = false;
+  Activation f = Activation::relu;
+  const Tensor* pre = nullptr;
+  const Tensor* post = nullptr;
 };
 
 struct SgdSettings {
@@ -131,8 +143,12 @@ class Backend {
   virtual double sum_of_squares(const Tensor& x) = 0;
   // Sum of a_i * b_i (returned to the host).
   virtual double dot(const Tensor& a, const Tensor& b) = 0;
-  // dst (N, F) = columns [first, first + F) of src (N, W): one layer's slice of a fused projection.
-  virtual void copy_columns(const Tensor& src, int first, Tensor& dst) = 0;
+  // DFA's feedback to every layer at once (Launay et al. 2020): P = e (N,K) x B (K,W), and each slice's
+  // columns of P go to its layer's gradient, times the derivative of the activation below it when the
+  // slice lands right after one. Slices are in column order and cover B's columns. On the GPU it is one
+  // launch: the product's epilogue does the slicing and the derivative, so P is never stored.
+  virtual void project_feedback(const Tensor& e, const Tensor& projection,
+                                const std::vector<ProjectionSlice>& slices) = 0;
   virtual void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) = 0;
   virtual void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) = 0;
 

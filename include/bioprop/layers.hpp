@@ -50,7 +50,9 @@ class Layer {
   // Weight (and bias) gradients: grad = beta * grad + dL/dW. No-op for layers without weights.
   virtual void weight_grad(Backend& /*backend*/, const Tensor& /*x*/, const Tensor& /*dy*/, float /*beta*/) {}
   virtual std::vector<Parameter*> parameters() { return {}; }
-  virtual bool is_activation() const { return false; }
+  // The function of an activation layer, so rules can fuse its derivative into their own kernels.
+  virtual std::optional<Activation> activation_function() const { return std::nullopt; }
+  bool is_activation() const { return activation_function().has_value(); }
   // Training or evaluation mode (dropout acts only while training; batch norm uses batch statistics).
   virtual void set_training(bool /*training*/) {}
   // State that is not trained but belongs to the net and is saved with checkpoints (batch norm's

@@ -146,6 +146,30 @@ TEST_F(CudaParity, AttentionGateChoosesTheSameActions) {
   expect_close(gtags, tags, 0.0f, "tags");
 }
 
+TEST_F(CudaParity, FeedbackProjection) {
+  const int rows = 70, classes = 10;
+  const std::vector<int> widths{300, 17, 64};
+  const Tensor e = random({rows, classes}, 40), b = random({classes, 381}, 41);
+  std::vector<Tensor> pre, post, out, gpre, gpost, gout;
+  for (size_t s = 0; s < widths.size(); ++s) {
+    pre.push_back(random({rows, widths[s]}, 50 + s));
+    post.emplace_back(pre.back().shape());
+    cpu->activation_forward(Activation::relu, pre.back(), post.back());
+    out.emplace_back(pre.back().shape());
+    gpre.push_back(up(pre.back()));
+    gpost.push_back(up(post.back()));
+    gout.emplace_back(pre.back().shape(), Device::cuda);
+  }
+  std::vector<ProjectionSlice> c, g;
+  for (size_t s = 0, first = 0; s < widths.size(); first += static_cast<size_t>(widths[s]), ++s) {
+    c.push_back({static_cast<int>(first), &out[s], s != 1, Activation::relu, &pre[s], &post[s]});
+    g.push_back({static_cast<int>(first), &gout[s], s != 1, Activation::relu, &gpre[s], &gpost[s]});
+  }
+  cpu->project_feedback(e, b, c);
+  gpu->project_feedback(up(e), up(b), g);
+  for (size_t s = 0; s < widths.size(); ++s) expect_close(gout[s], out[s], 1e-4f, "projection slice");
+}
+
 TEST_F(CudaParity, BatchNorm) {
   for (const Shape& shape : {Shape{5, 7, 9, 11}, Shape{3, 13}, Shape{1, 2, 3, 3}}) {
     const Shape channels{shape[1]};
