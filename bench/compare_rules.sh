@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Epochs-to-accuracy of learning rules on one net, Fashion-MNIST, with the default SGD (momentum 0.9).
+# Epochs-to-accuracy of learning rules on one net, Fashion-MNIST, with the default run's settings (plain SGD,
+# batch 128, init N(0, 0.005) without biases) and each rule's learning rate.
 # Usage: bash bench/compare_rules.sh NET EPOCHS TARGET RULE=LR [RULE=LR ...]
-#   e.g. bash bench/compare_rules.sh conv 8 0.85 bp=0.05 brainprop=0.005 qagrel=0.005
+#   e.g. bash bench/compare_rules.sh conv 5 0.85 bp=0.1 brainprop=0.1 qagrel=0.1
 # One summary row per rule goes to bench/results/<date>-rules-<net>-fashion-mnist-<device>.csv (rows
 # are added to a file of the same name); per-epoch metrics stay in the run folders. Wall time is left
 # to the benchmarks: these runs may share the machine.

@@ -16,7 +16,7 @@ struct TrainFlags {
        train_limit = false, run_dir = false, init = false, init_std = false, checkpoint = false, momentum = false,
        weight_decay = false;
   double learning_rate = 0.0, momentum_value = 0.0, weight_decay_value = 0.0;
-  bool no_bias = false;
+  bool no_bias = false, bias = false;
   std::vector<std::string> rule_options;  // KEY=VALUE
   bool no_progress = false;
   bool alignment = false;

@@ -19,20 +19,22 @@ int main(int argc, char** argv) {
   auto flag = [&](const char* name, auto& value, bool& given, const char* help) {
     train->add_option(name, value, help)->each([&given](const std::string&) { given = true; });
   };
-  flag("--rule", t.overrides.rule, t.rule, "Learning rule (see `bioprop list`) [bp]");
+  flag("--rule", t.overrides.rule, t.rule, "Learning rule (see `bioprop list`) [brainprop]");
   flag("--net", t.overrides.net, t.net, "Built-in net name or a .toml net file [conv]");
   flag("--dataset", t.overrides.data.name, t.dataset, "Dataset name [fashion-mnist]");
   flag("--data-dir", t.overrides.data.data_dir, t.data_dir, "Folder with the dataset's idx files [its Debian folder]");
   flag("--epochs", t.overrides.epochs, t.epochs, "Number of epochs [3]");
-  flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [64]");
-  flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [0.05]");
+  flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [128]");
+  flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [sgd 0.1, adam 0.001]");
   train->add_option("--rule-option", t.rule_options,
                     "A rule setting KEY=VALUE, repeatable (e.g. --rule-option epsilon=0.05; see `bioprop list`)");
-  flag("--momentum", t.momentum_value, t.momentum, "SGD momentum [0.9]");
+  flag("--momentum", t.momentum_value, t.momentum, "SGD momentum [0]");
   flag("--weight-decay", t.weight_decay_value, t.weight_decay, "L2 weight decay [0]");
-  flag("--init", t.overrides.net_overrides.init, t.init, "Replace the net's initialiser: he, glorot or normal");
-  flag("--init-std", t.overrides.net_overrides.init_std, t.init_std, "Standard deviation for --init normal");
-  train->add_flag("--no-bias", t.no_bias, "Build the net without biases (as BrainProp's reference code)");
+  flag("--init", t.overrides.net_overrides.init, t.init,
+       "Initialiser: he, glorot, normal, or net (the net file's own) [normal, as BrainProp's reference]");
+  flag("--init-std", t.overrides.net_overrides.init_std, t.init_std, "Standard deviation for --init normal [0.005]");
+  train->add_flag("--no-bias", t.no_bias, "Build the net without biases [the default, as BrainProp's reference]");
+  train->add_flag("--bias", t.bias, "Build the net with biases (or as the net file says with --init net)");
   flag("--seed", t.overrides.seed, t.seed, "Seed for initial weights, shuffling and the split [1]");
   flag("--device", t.overrides.device, t.device, "auto, cpu, cuda or cuda:N [auto]");
   flag("--optimizer", t.overrides.optimizer, t.optimizer, "sgd or adam [sgd]");

@@ -51,9 +51,12 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.lr) c.optimizer_options.set("learning_rate", f.learning_rate);
   if (f.momentum) c.optimizer_options.set("momentum", f.momentum_value);
   if (f.weight_decay) c.optimizer_options.set("weight_decay", f.weight_decay_value);
-  if (f.init) c.net_overrides.init = o.net_overrides.init;
+  if (f.init) c.net_overrides.init = o.net_overrides.init == "net" ? "" : o.net_overrides.init;
   if (f.init_std) c.net_overrides.init_std = o.net_overrides.init_std;
+  if (f.no_bias && f.bias) fail("--bias and --no-bias contradict each other");
   if (f.no_bias) c.net_overrides.bias = false;
+  if (f.bias) c.net_overrides.bias = true;
+  if (f.init && c.net_overrides.init.empty() && !f.bias && !f.no_bias) c.net_overrides.bias.reset();
   if (c.epochs < 1) fail("--epochs must be at least 1, got {}", c.epochs);
   if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
@@ -86,7 +89,10 @@ int run_train(const TrainFlags& flags) {
   // Everything that can be checked is checked before the (slow) data load.
   const NetSource net_source = load_net_source(c.net);
   auto rule = make_rule(c.rule, c.rule_options);
-  if (!c.optimizer_options.has("learning_rate")) c.optimizer_options.set("learning_rate", 0.05);
+  if (c.optimizer == "sgd") {  // BrainProp's reference optimiser: plain SGD, lr 0.1 (Pozzi et al. 2020 code)
+    if (!c.optimizer_options.has("learning_rate")) c.optimizer_options.set("learning_rate", 0.1);
+    if (!c.optimizer_options.has("momentum")) c.optimizer_options.set("momentum", 0.0);
+  }
   auto optimizer = make_optimizer(c.optimizer, c.optimizer_options);
 
   const auto load_start = std::chrono::steady_clock::now();

@@ -37,14 +37,16 @@ struct NetOverrides {
 std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sample, int classes, uint64_t seed,
                                        Backend& backend, const NetOverrides& overrides = {});
 
+// The defaults are the default run: BrainProp on the conv net with the reference code's settings
+// (Pozzi et al. 2020, isapome/BrainProp): init N(0, 0.005) without biases, batch 128, plain SGD lr 0.1.
 struct TrainConfig {
-  std::string rule = "bp";
+  std::string rule = "brainprop";
   Options rule_options{"[rule]"};
   std::string net = "conv";
-  NetOverrides net_overrides;
+  NetOverrides net_overrides{"normal", 0.005, false};
   DataRequest data;
   int epochs = 3;
-  int batch_size = 64;
+  int batch_size = 128;
   std::string optimizer = "sgd";
   Options optimizer_options{"[optimizer]"};
   double target_accuracy = 0.85;  // 0: none

@@ -63,7 +63,10 @@ TEST_F(Config, DefaultFileMatchesTheBuiltInDefaults) {
   EXPECT_EQ(file.target_accuracy, defaults.target_accuracy);
   EXPECT_EQ(file.optimizer, "sgd");
   Options optimizer = file.optimizer_options;
-  EXPECT_DOUBLE_EQ(optimizer.get_number("learning_rate", 0), 0.05);
+  EXPECT_DOUBLE_EQ(optimizer.get_number("learning_rate", 0), 0.1);
+  EXPECT_EQ(file.net_overrides.init, defaults.net_overrides.init);
+  EXPECT_EQ(file.net_overrides.init_std, defaults.net_overrides.init_std);
+  EXPECT_EQ(file.net_overrides.bias, defaults.net_overrides.bias);
   EXPECT_NO_THROW(make_optimizer(file.optimizer, optimizer));
   Options rule = file.rule_options;
   EXPECT_NO_THROW(make_rule(file.rule, rule));
@@ -90,7 +93,7 @@ TEST_F(Config, UnknownOptimizerOrRuleKey) {
   TrainConfig c = parse_train_config("[optimizer]\nkind = \"sgd\"\nlearning_rat = 0.1\n", "x.toml");
   EXPECT_EQ(error_of([&] { make_optimizer(c.optimizer, c.optimizer_options); }),
             "x.toml [optimizer]: unknown key 'learning_rat'");
-  c = parse_train_config("[rule_options]\nloss = 3\n", "x.toml");
+  c = parse_train_config("rule = \"bp\"\n[rule_options]\nloss = 3\n", "x.toml");
   EXPECT_EQ(error_of([&] { make_rule(c.rule, c.rule_options); }),
             "x.toml [rule_options]: 'loss' must be a string, got an integer");
 }
