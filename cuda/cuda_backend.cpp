@@ -76,11 +76,22 @@ class CudaBackend final : public Backend {
     BIOPROP_CUBLAS_CHECK(cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     BIOPROP_CUDNN_CHECK(cudnnCreate(&cudnn_));
     BIOPROP_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+    for (int slot = 0; slot < 2; ++slot) {
+      BIOPROP_CUDA_CHECK(cudaEventCreateWithFlags(&compute_reached_[slot], cudaEventDisableTiming));
+      BIOPROP_CUDA_CHECK(cudaEventCreateWithFlags(&uploaded_[slot], cudaEventDisableTiming));
+    }
     name_ = fmt::format("cuda:{} ({}; cuBLAS {}, cuDNN, bioprop kernels)", index, cuda_device_name(index),
                         tf32 ? "TF32" : "FP32");
   }
   ~CudaBackend() override {
+    cudaStreamSynchronize(copy_stream_);
     cudaStreamSynchronize(stream_);
+    for (int slot = 0; slot < 2; ++slot) {
+      cudaEventDestroy(compute_reached_[slot]);
+      cudaEventDestroy(uploaded_[slot]);
+    }
+    cudaStreamDestroy(copy_stream_);
     cudnnDestroy(cudnn_);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
@@ -298,6 +309,26 @@ class CudaBackend final : public Backend {
   }
   void synchronize() override { BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+  // The copy stream waits (on the device) for the compute work queued so far, copies, and marks the
+  // slot's event; the compute stream waits for that event only when the batch is used. No device-wide
+  // synchronisation: the host blocks only in wait_upload_read, on one copy.
+  Tensor staging_tensor(const Shape& shape) override { return Tensor::pinned_host(shape); }
+  void upload_async(const Tensor& host, Tensor& on_device, int slot) override {
+    if (host.numel() != on_device.numel() || on_device.device() != Device::cuda)
+      fail("upload_async: {} into the {} tensor {}", host.shape().str(), to_string(on_device.device()),
+           on_device.shape().str());
+    const size_t s = upload_slot(slot);
+    BIOPROP_CUDA_CHECK(cudaEventRecord(compute_reached_[s], stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, compute_reached_[s], 0));
+    BIOPROP_CUDA_CHECK(cudaMemcpyAsync(on_device.data(), host.data(), host.numel() * sizeof(float),
+                                       cudaMemcpyHostToDevice, copy_stream_));
+    BIOPROP_CUDA_CHECK(cudaEventRecord(uploaded_[s], copy_stream_));
+  }
+  void use_upload(int slot) override {
+    BIOPROP_CUDA_CHECK(cudaStreamWaitEvent(stream_, uploaded_[upload_slot(slot)], 0));
+  }
+  void wait_upload_read(int slot) override { BIOPROP_CUDA_CHECK(cudaEventSynchronize(uploaded_[upload_slot(slot)])); }
+
  private:
   template <typename Algorithm>
   struct Choice {
@@ -405,9 +436,15 @@ class CudaBackend final : public Backend {
     return static_cast<float>(reduce(kernels::Reduction::sum, row_loss_, nullptr) / batch);
   }
 
+  static size_t upload_slot(int slot) {
+    if (slot < 0 || slot > 1) fail("upload slot {} (0 or 1)", slot);
+    return static_cast<size_t>(slot);
+  }
+
   int index_;
   std::string name_;
-  cudaStream_t stream_{};
+  cudaStream_t stream_{}, copy_stream_{};
+  cudaEvent_t compute_reached_[2]{}, uploaded_[2]{};
   cublasHandle_t cublas_{};
   cudnnHandle_t cudnn_{};
   std::map<GeometryKey, Choice<cudnnConvolutionFwdAlgo_t>> forward_algorithms_;

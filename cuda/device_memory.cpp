@@ -2,6 +2,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -92,6 +93,17 @@ std::shared_ptr<float> cuda_allocate_floats(size_t count) {
   auto* block = static_cast<float*>(pool().allocate(count * sizeof(float)));
   BIOPROP_CUDA_CHECK(cudaMemset(block, 0, count * sizeof(float)));
   return {block, [](float* p) { pool().release(p); }};
+}
+
+std::shared_ptr<float> cuda_allocate_pinned_floats(size_t count) {
+  void* block = nullptr;
+  const size_t bytes = std::max<size_t>(count, 1) * sizeof(float);
+  if (cudaHostAlloc(&block, bytes, cudaHostAllocDefault) != cudaSuccess) {
+    const cudaError_t error = cudaGetLastError();
+    fail("cannot allocate {} bytes of pinned host memory for batch staging: {}", bytes, cudaGetErrorString(error));
+  }
+  std::fill_n(static_cast<float*>(block), count, 0.0f);
+  return {static_cast<float*>(block), [](float* p) { cudaFreeHost(p); }};
 }
 
 void cuda_copy_device_to_device(float* destination, const float* source, size_t count) {

@@ -49,6 +49,14 @@ Tensor Tensor::from(const Shape& shape, std::span<const float> values) {
   return t;
 }
 
+Tensor Tensor::pinned_host(const Shape& shape) {
+  Tensor t;
+  t.shape_ = shape;
+  t.capacity_ = shape.numel();
+  t.storage_ = cuda_allocate_pinned_floats(shape.numel());
+  return t;
+}
+
 std::span<float> Tensor::values() {
   if (device_ != Device::cpu) fail("host view of a {} tensor", to_string(device_));
   return {storage_.get(), numel()};

@@ -1,31 +1,40 @@
-// A producer thread fills a ring of `depth` host batch buffers ahead of the trainer; next() takes
-// them in order, uploads them through the backend and gives the slot back. The time next() blocks on
-// an empty ring is the time training waited for data.
+// The streaming scheduler. A producer thread fills a ring of `depth` host staging buffers (page-locked
+// on a GPU) ahead of the trainer. Uploads are double-buffered on the device: when next() hands out
+// batch k it has already queued the upload of batch k + 1 on the backend's copy stream, so that copy
+// runs while the compute stream trains on batch k (Backend::upload_async / use_upload: events, no
+// device-wide synchronisation). A host buffer goes back to the producer once its upload has read it.
+// The time next() blocks on a batch the producer has not assembled yet is the time training waited
+// for data.
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "bioprop/data.hpp"
+#include "bioprop/error.hpp"
 #include "bioprop/profiling.hpp"
 
 namespace bioprop {
 
 struct Prefetcher::Impl {
-  struct Slot {
+  struct HostSlot {
+    Tensor inputs, labels;
+  };
+  struct DeviceSlot {
     Tensor inputs, labels;
   };
 
-  Impl(const Dataset& data_, int batch_size_, bool shuffle, uint64_t seed, int epoch, int depth)
+  Impl(const Dataset& data_, int batch_size_, bool shuffle, uint64_t seed, int epoch, int depth, Backend& backend_)
       : data(data_),
         batch_size(batch_size_),
+        backend(backend_),
         order(epoch_order(data_.size(), shuffle, seed, epoch)),
         total(
             static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
-        slots(static_cast<size_t>(std::max(depth, 1))) {
-    for (Slot& s : slots) {
-      s.inputs = Tensor(data.images.shape().with_batch(batch_size));
-      s.labels = Tensor({batch_size});
+        slots(static_cast<size_t>(std::max(depth, 2))) {
+    for (HostSlot& s : slots) {
+      s.inputs = backend.staging_tensor(data.images.shape().with_batch(batch_size));
+      s.labels = backend.staging_tensor({batch_size});
     }
     producer = std::thread([this] { produce(); });
   }
@@ -37,14 +46,16 @@ struct Prefetcher::Impl {
     }
     changed.notify_all();
     producer.join();
+    // Uploads still in flight read host buffers that are about to be freed.
+    for (int slot = 0; slot < 2; ++slot) backend.wait_upload_read(slot);
   }
 
   void produce() {
     for (int b = 0; b < total; ++b) {
       std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return stopping || produced - consumed < static_cast<int>(slots.size()); });
+      changed.wait(lock, [&] { return stopping || produced - released < static_cast<int>(slots.size()); });
       if (stopping) return;
-      Slot& slot = slots[static_cast<size_t>(b) % slots.size()];
+      HostSlot& slot = slots[static_cast<size_t>(b) % slots.size()];
       lock.unlock();
       {
         ProfileRange range("prefetch: assemble batch");
@@ -59,20 +70,49 @@ struct Prefetcher::Impl {
     }
   }
 
+  // Queues the upload of batch b into device slot b % 2, once the producer has assembled it; returns
+  // the seconds spent waiting for the producer.
+  double start_upload(int b) {
+    std::unique_lock lock(mutex);
+    const auto start = std::chrono::steady_clock::now();
+    changed.wait(lock, [&] { return produced > b; });
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    lock.unlock();
+    ProfileRange range("upload batch (async)");
+    const HostSlot& host = slots[static_cast<size_t>(b) % slots.size()];
+    DeviceSlot& device = device_slots[b % 2];
+    device.inputs.resize(host.inputs.shape(), backend.device());
+    device.labels.resize(host.labels.shape(), backend.device());
+    backend.upload_async(host.inputs, device.inputs, b % 2);
+    backend.upload_async(host.labels, device.labels, b % 2);
+    return waited;
+  }
+
+  // Gives batch b's host buffer back to the producer once its upload has read it.
+  void release(int b) {
+    backend.wait_upload_read(b % 2);
+    std::lock_guard lock(mutex);
+    ++released;
+    changed.notify_all();
+  }
+
   const Dataset& data;
   int batch_size;
+  Backend& backend;
   std::vector<int> order;
   int total;
-  std::vector<Slot> slots;
+  std::vector<HostSlot> slots;
+  DeviceSlot device_slots[2];
   std::mutex mutex;
   std::condition_variable changed;
-  int produced = 0, consumed = 0;
-  bool stopping = false, slot_in_use = false;
+  int produced = 0, released = 0, handed = 0;
+  bool stopping = false;
   std::thread producer;
 };
 
-Prefetcher::Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, int depth)
-    : impl_(std::make_unique<Impl>(data, batch_size, shuffle, seed, epoch, depth)) {}
+Prefetcher::Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, Backend& backend,
+                       int depth)
+    : impl_(std::make_unique<Impl>(data, batch_size, shuffle, seed, epoch, depth, backend)) {}
 
 Prefetcher::~Prefetcher() = default;
 
@@ -80,29 +120,25 @@ int Prefetcher::batches() const { return impl_->total; }
 
 bool Prefetcher::next(Backend& backend, Batch& batch) {
   Impl& s = *impl_;
-  std::unique_lock lock(s.mutex);
-  if (s.slot_in_use) {  // the previous batch has been uploaded and trained on: its slot is free again
-    ++s.consumed;
-    s.slot_in_use = false;
-    s.changed.notify_all();
-  }
-  if (s.consumed >= s.total) return false;
-  const auto start = std::chrono::steady_clock::now();
-  s.changed.wait(lock, [&] { return s.produced > s.consumed; });
-  waited_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  Impl::Slot& slot = s.slots[static_cast<size_t>(s.consumed) % s.slots.size()];
-  s.slot_in_use = true;
-  lock.unlock();
-  ProfileRange range("upload batch");
-  batch.inputs = backend.to_device(slot.inputs);
-  batch.labels = backend.to_device(slot.labels);
-  // On the CPU the batch aliases the slot, so the slot stays taken until the next call.
+  if (&backend != &s.backend) fail("Prefetcher::next: called with another backend than it was made for");
+  const int k = s.handed;
+  if (k > 0) s.release(k - 1);  // its upload was queued a step ago and has long finished
+  if (k >= s.total) return false;
+  if (k == 0) waited_seconds_ += s.start_upload(0);
+  backend.use_upload(k % 2);  // the compute stream waits for batch k's copy, the host does not
+  batch.inputs = s.device_slots[k % 2].inputs;
+  batch.labels = s.device_slots[k % 2].labels;
+  // Batch k + 1 travels while batch k trains: its copy waits on the device for the work queued so far,
+  // which includes the last use of its device slot (batch k - 1).
+  if (k + 1 < s.total) waited_seconds_ += s.start_upload(k + 1);
+  ++s.handed;
   return true;
 }
 
 std::unique_ptr<BatchSource> make_batch_source(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-                                               int epoch, const Backend& backend) {
-  if (backend.device() == Device::cuda) return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch);
+                                               int epoch, Backend& backend) {
+  if (backend.device() == Device::cuda)
+    return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch, backend);
   return std::make_unique<BatchIterator>(data, batch_size, shuffle, seed, epoch);
 }
 

@@ -183,6 +183,19 @@ class Backend {
   virtual Tensor to_host(const Tensor& on_device) = 0;
   // Blocks until queued work is done (a no-op on the CPU).
   virtual void synchronize() {}
+
+  // --- streamed uploads for the batch scheduler (host/scheduler). Two upload slots (0, 1) let batch
+  // k + 1 travel while batch k trains. The CPU versions are plain copies.
+  // A host tensor that asynchronous uploads can read: page-locked memory on a GPU.
+  virtual Tensor staging_tensor(const Shape& shape) { return Tensor(shape); }
+  // Copies `host` into `on_device` (on this device) on a copy stream, after the compute work queued so
+  // far (which may still read `on_device`), and returns at once; `host` must stay unchanged until
+  // wait_upload_read(slot).
+  virtual void upload_async(const Tensor& host, Tensor& on_device, int /*slot*/) { copy(host, on_device); }
+  // Compute work queued after this call waits for the slot's upload (on the device, not the host).
+  virtual void use_upload(int /*slot*/) {}
+  // Blocks until the slot's upload has read its host buffer, which may then be refilled.
+  virtual void wait_upload_read(int /*slot*/) {}
 };
 
 std::unique_ptr<Backend> make_cpu_backend();

@@ -10,6 +10,9 @@ namespace bioprop {
 // Zero-filled device storage for `count` floats; throws Error naming the size and the free memory
 // when the device is full.
 std::shared_ptr<float> cuda_allocate_floats(size_t count);
+// Page-locked (pinned) host storage for `count` floats, zero-filled: the source of asynchronous
+// uploads. Throws Error naming the size when the driver refuses it.
+std::shared_ptr<float> cuda_allocate_pinned_floats(size_t count);
 void cuda_copy_device_to_device(float* destination, const float* source, size_t count);
 
 struct DeviceMemoryStats {

@@ -39,6 +39,8 @@ class Tensor {
   // Zero-filled tensor.
   explicit Tensor(const Shape& shape, Device device = Device::cpu);
   static Tensor from(const Shape& shape, std::span<const float> values);
+  // A host tensor in page-locked memory (needs a CUDA driver): asynchronous uploads can read it.
+  static Tensor pinned_host(const Shape& shape);
 
   const Shape& shape() const { return shape_; }
   int dim(int axis) const { return shape_[axis]; }

@@ -19,9 +19,9 @@ Dataset numbered(int n) {
 TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
   const Dataset data = numbered(103);
   auto backend = make_cpu_backend();
-  for (int depth : {1, 2, 4}) {
+  for (int depth : {1, 2, 4}) {  // 1 is raised to 2: batch k + 1 is staged while batch k trains
     BatchIterator reference(data, 10, true, 7, 3);
-    Prefetcher prefetcher(data, 10, true, 7, 3, depth);
+    Prefetcher prefetcher(data, 10, true, 7, 3, *backend, depth);
     EXPECT_EQ(prefetcher.batches(), reference.batches());
     Batch expected, actual;
     int count = 0;
@@ -41,11 +41,29 @@ TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
 TEST(Prefetcher, StopsCleanlyMidEpoch) {
   const Dataset data = numbered(1000);
   auto backend = make_cpu_backend();
-  Prefetcher prefetcher(data, 7, false, 0, 1);
+  Prefetcher prefetcher(data, 7, false, 0, 1, *backend);
   Batch batch;
   ASSERT_TRUE(prefetcher.next(*backend, batch));
   EXPECT_EQ(batch.labels.at(0), 0.0f);
 }  // the destructor stops the producer; a hang here fails the test by its timeout
+
+// Two device buffers alternate: when next() hands out batch k it has already started the upload of
+// batch k + 1 into the other buffer, the one batch k - 1 trained on.
+TEST(Prefetcher, UploadsTheNextBatchIntoTheOtherBufferBeforeHandingOutThisOne) {
+  const Dataset data = numbered(50);
+  auto backend = make_cpu_backend();
+  Prefetcher prefetcher(data, 5, false, 0, 1, *backend);
+  Batch first, second, third;
+  ASSERT_TRUE(prefetcher.next(*backend, first));
+  EXPECT_EQ(first.labels.at(0), 0.0f);  // sample 0
+  ASSERT_TRUE(prefetcher.next(*backend, second));
+  EXPECT_NE(first.inputs.data(), second.inputs.data());
+  EXPECT_EQ(second.labels.at(0), 5.0f);
+  EXPECT_EQ(first.inputs.at(0), 10.0f * 6);  // batch 0's buffer already holds batch 2: sample 10's first pixel
+  ASSERT_TRUE(prefetcher.next(*backend, third));
+  EXPECT_EQ(third.inputs.data(), first.inputs.data());
+  EXPECT_EQ(third.inputs.at(0), 10.0f * 6);
+}
 
 }  // namespace
 }  // namespace bioprop
