@@ -53,30 +53,35 @@ std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, con
   return grads;
 }
 
+// One BrainProp step (exploring often, so non-greedy actions are covered too) on `net` and `batch`
+// leaves in every parameter backprop's gradient of the chosen units' squared RPE.
+void expect_update_equals_backprop_of_chosen_units(Network& net, Backend& backend, Rule& brainprop, const Batch& batch,
+                                                   const std::string& what) {
+  brainprop.attach(net, backend, 21);
+  brainprop.step(net, batch, backend);
+  std::vector<Tensor> brainprop_grads;
+  for (Parameter* p : net.parameters())
+    if (!p->name.ends_with(".feedback")) brainprop_grads.push_back(p->grad.clone());
+  // Recover the actions by re-running the gate with the step's draws (seed 21, step 0).
+  GateOutputs gate;
+  Tensor tags(net.output().shape());
+  backend.attention_gate(net.output(), batch.labels, {0.5f, 1.0f}, 21, 0, gate, tags);
+  const auto expected = backprop_of_chosen_units(net, backend, batch, gate.actions);
+  ASSERT_EQ(expected.size(), brainprop_grads.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    double scale = 0;
+    for (float v : expected[i].values()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    ASSERT_GT(scale, 0.0) << what << " parameter " << i << " has no gradient: the test would be vacuous";
+    for (size_t j = 0; j < expected[i].numel(); ++j)
+      ASSERT_NEAR(brainprop_grads[i].at(j), expected[i].at(j), 1e-5 * scale + 1e-7) << what << " parameter " << i;
+  }
+}
+
 TEST_F(AttentionGated, UpdateEqualsBackpropOfTheChosenUnitOnThePapersNets) {
   for (const char* net_name : {"dense", "conv", "loccon"}) {
     auto net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, *backend);
-    auto brainprop = rule("brainprop", 0.5);  // explore often, so non-greedy actions are covered too
-    brainprop->attach(*net, *backend, 21);
-    const Batch batch = random_batch({5, 1, 28, 28}, 10, 4);
-    brainprop->step(*net, batch, *backend);
-    std::vector<Tensor> brainprop_grads;
-    for (Parameter* p : net->parameters())
-      if (!p->name.ends_with(".feedback")) brainprop_grads.push_back(p->grad.clone());
-    // Recover the actions from the output tags of the step (one-hot rows of the output gradient buffer
-    // were overwritten; re-run the gate with the same draws instead).
-    GateOutputs gate;
-    Tensor tags(net->output().shape());
-    backend->attention_gate(net->output(), batch.labels, {0.5f, 1.0f}, 21, 0, gate, tags);
-    const auto expected = backprop_of_chosen_units(*net, *backend, batch, gate.actions);
-    ASSERT_EQ(expected.size(), brainprop_grads.size());
-    for (size_t i = 0; i < expected.size(); ++i) {
-      double scale = 0;
-      for (float v : expected[i].values()) scale = std::max(scale, std::abs(static_cast<double>(v)));
-      ASSERT_GT(scale, 0.0) << net_name << " parameter " << i << " has no gradient: the test would be vacuous";
-      for (size_t j = 0; j < expected[i].numel(); ++j)
-        ASSERT_NEAR(brainprop_grads[i].at(j), expected[i].at(j), 1e-5 * scale + 1e-7) << net_name << " parameter " << i;
-    }
+    expect_update_equals_backprop_of_chosen_units(*net, *backend, *rule("brainprop", 0.5),
+                                                  random_batch({5, 1, 28, 28}, 10, 4), net_name);
   }
 }
 
@@ -102,25 +107,8 @@ type = "batch_norm"
   auto net = build_network(source, {1, 9, 9}, 4, 3, *backend);
   net->set_training(true);
   ASSERT_TRUE(net->mixes_samples());
-  auto brainprop = rule("brainprop", 0.5);
-  brainprop->attach(*net, *backend, 21);
-  const Batch batch = random_batch({6, 1, 9, 9}, 4, 4);
-  brainprop->step(*net, batch, *backend);
-  std::vector<Tensor> brainprop_grads;
-  for (Parameter* p : net->parameters())
-    if (!p->name.ends_with(".feedback")) brainprop_grads.push_back(p->grad.clone());
-  GateOutputs gate;
-  Tensor tags(net->output().shape());
-  backend->attention_gate(net->output(), batch.labels, {0.5f, 1.0f}, 21, 0, gate, tags);
-  const auto expected = backprop_of_chosen_units(*net, *backend, batch, gate.actions);
-  ASSERT_EQ(expected.size(), brainprop_grads.size());
-  for (size_t i = 0; i < expected.size(); ++i) {
-    double scale = 0;
-    for (float v : expected[i].values()) scale = std::max(scale, std::abs(static_cast<double>(v)));
-    ASSERT_GT(scale, 0.0) << "parameter " << i << " has no gradient: the test would be vacuous";
-    for (size_t j = 0; j < expected[i].numel(); ++j)
-      ASSERT_NEAR(brainprop_grads[i].at(j), expected[i].at(j), 1e-5 * scale + 1e-7) << "parameter " << i;
-  }
+  expect_update_equals_backprop_of_chosen_units(*net, *backend, *rule("brainprop", 0.5),
+                                                random_batch({6, 1, 9, 9}, 4, 4), "batch-norm net");
 }
 
 TEST_F(AttentionGated, FeedbackWeightsStayEqualToForwardWeights) {
