@@ -6,16 +6,6 @@
 
 namespace bioprop {
 
-const std::vector<DatasetInfo>& known_datasets() {
-  static const std::vector<DatasetInfo> datasets = {
-      {"fashion-mnist", "Fashion-MNIST, 28x28 grey clothing images, 10 classes (60k train, 10k test)",
-       "/usr/share/datasets/fashion-mnist"},
-      {"mnist", "MNIST, 28x28 grey digits, 10 classes (60k train, 10k test); idx files via --data-dir",
-       "/usr/share/datasets/mnist"},
-  };
-  return datasets;
-}
-
 Shape Dataset::sample_shape() const {
   const auto& dims = images.shape().dims();
   return Shape(std::vector<int>(dims.begin() + 1, dims.end()));
@@ -46,7 +36,45 @@ std::string find_idx_file(const std::filesystem::path& dir, const std::string& s
       "dataset-fashion-mnist) or pass --data-dir with the idx files",
       dataset, (dir / stem).string(), stem);
 }
+
+std::pair<Dataset, Dataset> read_idx_splits(const std::string& dir, const std::string& name) {
+  auto load = [&](const std::string& prefix) {
+    const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte", name);
+    const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte", name);
+    return read_idx_dataset(images, labels, name, 10);
+  };
+  return {load("train"), load("t10k")};
+}
+
+std::pair<Dataset, Dataset> read_cifar10(const std::string& dir, const std::string& name) {
+  std::vector<std::string> train;
+  for (int i = 1; i <= 5; ++i) train.push_back(dir + "/data_batch_" + std::to_string(i) + ".bin");
+  return {read_cifar_dataset(train, 1, 0, 10, name), read_cifar_dataset({dir + "/test_batch.bin"}, 1, 0, 10, name)};
+}
+
+std::pair<Dataset, Dataset> read_cifar100(const std::string& dir, const std::string& name) {
+  return {read_cifar_dataset({dir + "/train.bin"}, 2, 1, 100, name),
+          read_cifar_dataset({dir + "/test.bin"}, 2, 1, 100, name)};
+}
 }  // namespace
+
+const std::vector<DatasetInfo>& known_datasets() {
+  static const std::vector<DatasetInfo> datasets = {
+      {"fashion-mnist", "Fashion-MNIST, 28x28 grey clothing images, 10 classes (60k train, 10k test)",
+       "/usr/share/datasets/fashion-mnist", read_idx_splits},
+      {"mnist", "MNIST, 28x28 grey digits, 10 classes (60k train, 10k test); idx files via --data-dir",
+       "/usr/share/datasets/mnist", read_idx_splits},
+      {"cifar10", "CIFAR-10, 32x32 colour, 10 classes (50k train, 10k test); the binary version's folder",
+       "data/cifar-10-batches-bin", read_cifar10},
+      {"cifar100", "CIFAR-100, 32x32 colour, 100 fine classes (50k train, 10k test); the binary version's folder",
+       "data/cifar-100-binary", read_cifar100},
+      {"tiny-imagenet", "Tiny ImageNet, 64x64 colour JPEGs, 200 classes (100k train; the 10k val set as test)",
+       "data/tiny-imagenet-200", read_tiny_imagenet},
+      {"image-folder", "ImageNet-style folders of JPEGs: <dir>/train/<class>/, <dir>/val/<class>/ (--data-dir)",
+       "data/images", read_image_folders},
+  };
+  return datasets;
+}
 
 DataSplits load_dataset(const DataRequest& request) {
   const auto& datasets = known_datasets();
@@ -58,14 +86,9 @@ DataSplits load_dataset(const DataRequest& request) {
     fail("unknown dataset '{}' (known datasets: {})", request.name, known);
   }
   const std::filesystem::path dir = request.data_dir.empty() ? info->default_dir : request.data_dir;
-  auto load = [&](const std::string& prefix) {
-    const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte", info->name);
-    const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte", info->name);
-    return read_idx_dataset(images, labels, info->name, 10);
-  };
+  auto [train, test] = info->load(dir.string(), info->name);
   DataSplits splits;
-  Dataset train = load("train");
-  splits.test = load("t10k");
+  splits.test = std::move(test);
   if (request.validation < 0 || request.validation >= train.size())
     fail("validation size {} must be in [0, {})", request.validation, train.size());
   const std::vector<int> order = shuffled_indexes(train.size(), request.seed, /*stream=*/1);

@@ -2,8 +2,10 @@
 // Datasets held in host memory, and the batches cut from them. The background prefetching scheduler
 // of DESIGN.md section 5 builds on BatchIterator (issue 4).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bioprop/backend.hpp"
@@ -27,6 +29,8 @@ struct DatasetInfo {
   std::string name;
   std::string description;
   std::string default_dir;  // where the files are looked for without --data-dir
+  // Reads the training and test sets from a folder (the dataset's name is for messages).
+  std::function<std::pair<Dataset, Dataset>(const std::string& dir, const std::string& name)> load;
 };
 const std::vector<DatasetInfo>& known_datasets();
 
@@ -47,6 +51,17 @@ DataSplits load_dataset(const DataRequest& request);
 // Reads an idx image file and its label file (plain or gzip-compressed; Y. LeCun's MNIST format).
 Dataset read_idx_dataset(const std::string& images_path, const std::string& labels_path, const std::string& name,
                          int classes);
+
+// CIFAR binary files (CIFAR-10: 1 label byte per record; CIFAR-100: 2, the fine label at index 1),
+// concatenated in order; pixels scaled to [0, 1].
+Dataset read_cifar_dataset(const std::vector<std::string>& paths, int label_bytes, int label_index, int classes,
+                           const std::string& name);
+// Tiny ImageNet (tiny-imagenet-200): wnids.txt, train/<wnid>/images/*.JPEG, and val/ with
+// val_annotations.txt as the test set. Classes in sorted wnid order.
+std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const std::string& name);
+// ImageNet-style folders: root/train/<class>/*.jpg and root/val/<class>/*.jpg (or root/test/...);
+// classes in sorted folder-name order; every image is resized to the first training image's size.
+std::pair<Dataset, Dataset> read_image_folders(const std::string& root, const std::string& name);
 
 // A permutation of [0, n) drawn from (seed, stream): deterministic on every platform.
 std::vector<int> shuffled_indexes(int n, uint64_t seed, uint64_t stream);
