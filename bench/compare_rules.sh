@@ -5,7 +5,8 @@
 #   e.g. bash bench/compare_rules.sh conv 5 0.85 bp=0.1 brainprop=0.1 qagrel=0.1
 # One summary row per rule goes to bench/results/<date>-rules-<net>-fashion-mnist-<device>.csv (rows
 # are added to a file of the same name); per-epoch metrics stay in the run folders. Wall time is left
-# to the benchmarks: these runs may share the machine.
+# to the benchmarks: these runs may share the machine. BIOPROP names another binary and BIOPROP_ARGS
+# adds flags (bench/run_gpu.sh: the bundled binary, --device cuda and the carried dataset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 net=$1 epochs=$2 target=$3
@@ -13,11 +14,12 @@ shift 3
 device=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '-' || true)
 device=${device:-cpu-$(nproc)c}
 runs=$(mktemp -d)
-out="bench/results/$(date +%Y-%m-%d)-rules-${net}-fashion-mnist-${device}.csv"
+out="${BIOPROP_RESULTS:-bench/results}/$(date +%Y-%m-%d)-rules-${net}-fashion-mnist-${device}.csv"
 [ -f "$out" ] || echo "rule,net,learning_rate,epochs_run,epochs_to_target,target,final_test_accuracy,best_test_accuracy" > "$out"
 for assignment in "$@"; do
   rule=${assignment%%=*} lr=${assignment#*=}
-  ./build/bioprop train --rule "$rule" --net "$net" --epochs "$epochs" --lr "$lr" --target-accuracy "$target" \
+  # shellcheck disable=SC2086  # BIOPROP_ARGS holds several flags
+  "${BIOPROP:-./build/bioprop}" train ${BIOPROP_ARGS:-} --rule "$rule" --net "$net" --epochs "$epochs" --lr "$lr" --target-accuracy "$target" \
     --run-dir "$runs/$rule" --no-progress
   python3 - "$(ls -d "$runs/$rule"/*/)" "$rule" "$net" "$lr" "$target" >> "$out" <<'PY'
 import json, sys

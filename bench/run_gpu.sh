@@ -2,7 +2,9 @@
 # On a GPU machine: the CUDA and emulation tests, compute-sanitizer, our kernel and rule benchmarks
 # and the PyTorch peer, with results saved under bench/results/ with the device name.
 # Prepare on a development machine: bash scripts/build.sh && bash scripts/bundle-gpu.sh, then carry
-# gpu-bundle.tar.xz (12 MB) and run from the repository root: bash bench/run_gpu.sh
+# gpu-bundle.tar.xz (about 40 MB with Fashion-MNIST) and run from the repository root:
+# bash bench/run_gpu.sh [RESULTS_DIR]. It takes longer than one 10-minute device call: run its steps
+# in separate calls when the device allows no more.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -f gpu-bundle.tar.xz ] || { echo "gpu-bundle.tar.xz missing: run scripts/bundle-gpu.sh first" >&2; exit 1; }
@@ -13,7 +15,9 @@ bin=$work/gpu-bundle/bin
 wheel_libs=$(python3 -c 'import os, nvidia; print(":".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in sorted(os.listdir(p)) if os.path.isdir(os.path.join(p, d, "lib"))))' 2>/dev/null || true)
 export LD_LIBRARY_PATH="$work/gpu-bundle/lib:${wheel_libs}:${LD_LIBRARY_PATH:-}"
 device=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
-out=bench/results/$(date +%Y-%m-%d)
+results=${1:-bench/results}  # on the device tool's machine, pass "$OUT" so the files come back
+mkdir -p "$results"
+out=$results/$(date +%Y-%m-%d)
 for test in device_query_test cuda_backend_test kernels_test small_kernels_test emulation_test; do
   "$bin/$test" 2>&1 | tail -40
 done | tee "$out-cuda-tests-$device.txt"
@@ -23,3 +27,9 @@ compute-sanitizer --tool racecheck "$bin/cuda_backend_test" --gtest_filter='*Con
 "$bin/lc_kernels_bench" --benchmark_out="$out-lc-kernels-$device.csv" --benchmark_out_format=csv
 BIOPROP_BENCH_DEVICE=cuda "$bin/rule_step_bench" --benchmark_out="$out-rule-steps-$device.csv" --benchmark_out_format=csv
 python3 bench/peers/lc_pytorch.py > "$out-lc-pytorch-$device.csv"
+python3 bench/peers/train_step_pytorch.py --device cuda > "$out-rule-steps-pytorch-$device.csv"
+# The default run on the GPU (BrainProp, conv net; the issue's target: under a minute), then every rule.
+"$bin/bioprop" train --device cuda --data-dir "$work/gpu-bundle/fashion-mnist" --no-progress --run-dir "$work/runs" 2>&1 |
+  tee "$out-default-run-$device.txt"
+BIOPROP="$bin/bioprop" BIOPROP_RESULTS="$results" BIOPROP_ARGS="--device cuda --data-dir $work/gpu-bundle/fashion-mnist" \
+  bash bench/compare_rules.sh conv 10 0.85 bp=0.1 brainprop=0.1 qagrel=0.1 fa=0.1 dfa=0.1 sign_symmetry=0.1
