@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Epochs-to-accuracy of learning rules on one net, Fashion-MNIST, with the default run's settings (plain SGD,
 # batch 128, init N(0, 0.005) without biases) and each rule's learning rate.
-# Usage: bash bench/compare_rules.sh NET EPOCHS TARGET RULE=LR [RULE=LR ...]
+# Usage: bash bench/compare_rules.sh NET EPOCHS TARGET RULE[+KEY=VALUE...]=LR ...
+#   (+KEY=VALUE are rule options, e.g. brainprop+feedback=random=0.1 for reward-based FA)
 #   e.g. bash bench/compare_rules.sh conv 5 0.85 bp=0.1 brainprop=0.1 qagrel=0.1
 # One summary row per rule goes to bench/results/<date>-rules-<net>-fashion-mnist-<device>.csv (rows
 # are added to a file of the same name); per-epoch metrics stay in the run folders. Wall time is left
@@ -17,11 +18,15 @@ runs=$(mktemp -d)
 out="${BIOPROP_RESULTS:-bench/results}/$(date +%Y-%m-%d)-rules-${net}-fashion-mnist-${device}.csv"
 [ -f "$out" ] || echo "rule,net,learning_rate,epochs_run,epochs_to_target,target,final_test_accuracy,best_test_accuracy" > "$out"
 for assignment in "$@"; do
-  rule=${assignment%%=*} lr=${assignment#*=}
+  spec=${assignment%=*} lr=${assignment##*=}
+  IFS='+' read -r -a parts <<< "$spec"
+  rule=${parts[0]}
+  options=()
+  for option in "${parts[@]:1}"; do options+=(--rule-option "$option"); done
   # shellcheck disable=SC2086  # BIOPROP_ARGS holds several flags
-  "${BIOPROP:-./build/bioprop}" train ${BIOPROP_ARGS:-} --rule "$rule" --net "$net" --epochs "$epochs" --lr "$lr" --target-accuracy "$target" \
-    --run-dir "$runs/$rule" --no-progress
-  python3 - "$(ls -d "$runs/$rule"/*/)" "$rule" "$net" "$lr" "$target" >> "$out" <<'PY'
+  "${BIOPROP:-./build/bioprop}" train ${BIOPROP_ARGS:-} --rule "$rule" "${options[@]}" --net "$net" --epochs "$epochs" \
+    --lr "$lr" --target-accuracy "$target" --run-dir "$runs/$spec" --no-progress
+  python3 - "$(ls -d "$runs/$spec"/*/)" "$spec" "$net" "$lr" "$target" >> "$out" <<'PY'
 import json, sys
 folder, rule, net, lr, target = sys.argv[1:]
 s = json.load(open(folder + "summary.json"))
