@@ -80,6 +80,22 @@ inline void check_layer(Backend& backend, Layer& layer, const Shape& input, bool
       EXPECT_NEAR(p->grad.at(i), 2 * grad.at(i), 1e-4 + 1e-4 * std::abs(grad.at(i))) << p->name << " beta=1";
     layer.weight_grad(backend, x, r, 0.0f);
   }
+  // backward() does both at once (batch norm shares its sums between them): the same results, and
+  // beta = 1 accumulates there too.
+  loss();
+  layer.weight_grad(backend, x, r, 0.0f);
+  layer.backward_data(backend, x, y, r, dx);
+  std::vector<Tensor> separate;
+  for (Parameter* p : layer.parameters()) separate.push_back(p->grad.clone());
+  Tensor dx_together(input);
+  layer.backward(backend, x, y, r, &dx_together, 0.0f);
+  layer.backward(backend, x, y, r, &dx_together, 1.0f);
+  for (size_t i = 0; i < dx.numel(); ++i) EXPECT_NEAR(dx_together.at(i), dx.at(i), 1e-6f) << "backward() dx at " << i;
+  const auto parameters = layer.parameters();
+  for (size_t k = 0; k < parameters.size(); ++k)
+    for (size_t i = 0; i < separate[k].numel(); ++i)
+      EXPECT_NEAR(parameters[k]->grad.at(i), 2 * separate[k].at(i), 1e-4 + 1e-4 * std::abs(separate[k].at(i)))
+          << "backward() " << parameters[k]->name << " at " << i;
 }
 
 }  // namespace bioprop::testing

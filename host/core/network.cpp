@@ -64,9 +64,8 @@ void Network::backward(Backend& backend, Pathway pathway) {
     Layer& l = layer(i);
     const size_t at = static_cast<size_t>(i);
     ProfileRange range(backward_ranges_[at].c_str());
-    l.weight_grad(backend, activations_[at], gradients_[at + 1], 0.0f);
-    if (i > 0)
-      l.backward_data(backend, activations_[at], activations_[at + 1], gradients_[at + 1], gradients_[at], pathway);
+    l.backward(backend, activations_[at], activations_[at + 1], gradients_[at + 1], i > 0 ? &gradients_[at] : nullptr,
+               0.0f, pathway);
   }
 }
 

@@ -62,6 +62,23 @@ class BatchNorm final : public Layer {
     backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, beta, gamma_.grad, beta_.grad);
   }
 
+  // Both gradients from one pass of per-channel sums (while training): the sums are dL/dgamma and
+  // dL/dbeta, and backward_data needs them too.
+  void backward(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, float beta,
+                Pathway pathway) override {
+    if (!dx || !training_) return Layer::backward(backend, x, y, dy, dx, beta, pathway);
+    backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
+    for (auto [sums, grad] : {std::pair{&sum_dy_xhat_, &gamma_.grad}, {&sum_dy_, &beta_.grad}}) {
+      if (beta != 0.0f) {
+        backend.scale(beta, *grad);
+        backend.axpy(1.0f, *sums, *grad);
+      } else {
+        backend.copy(*sums, *grad);
+      }
+    }
+    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat_, sum_dy_, *dx);
+  }
+
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
   std::vector<Parameter*> state() override { return {&running_mean_, &running_variance_}; }
 

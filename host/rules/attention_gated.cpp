@@ -77,22 +77,24 @@ class AttentionGated final : public Rule {
     for (int i = network.size() - 1; i >= 0; --i) {
       Layer& layer = network.layer(i);
       const Tensor& tags = network.gradient(i + 1);
-      if (!layer.parameters().empty()) {
-        if (modulate_at_output) {
-          layer.weight_grad(backend, network.activations(i), tags, 0.0f);
-        } else {  // the three-factor update: delta_b x tag x pre-synaptic activity
-          Tensor& scaled = modulated_[static_cast<size_t>(i)];
-          scaled.resize(tags.shape(), backend.device());
-          backend.scale_samples(tags, gate_.rpe, modulation, scaled);
-          layer.weight_grad(backend, network.activations(i), scaled, 0.0f);
-        }
-        auto* weighted = dynamic_cast<WeightedLayer*>(&layer);
-        if (weighted && feedback_ == FeedbackKind::symmetric)
-          backend.copy(weighted->weights().grad, weighted->feedback().grad);
+      Tensor* dtags = i > 0 ? &network.gradient(i) : nullptr;
+      const Tensor &pre = network.activations(i), &post = network.activations(i + 1);
+      if (layer.parameters().empty()) {
+        if (dtags) layer.backward_data(backend, pre, post, tags, *dtags, Pathway::feedback_weights);
+        continue;
       }
-      if (i > 0)
-        layer.backward_data(backend, network.activations(i), network.activations(i + 1), tags, network.gradient(i),
-                            Pathway::feedback_weights);
+      if (modulate_at_output) {
+        layer.backward(backend, pre, post, tags, dtags, 0.0f, Pathway::feedback_weights);
+      } else {  // the three-factor update: delta_b x tag x pre-synaptic activity
+        Tensor& scaled = modulated_[static_cast<size_t>(i)];
+        scaled.resize(tags.shape(), backend.device());
+        backend.scale_samples(tags, gate_.rpe, modulation, scaled);
+        layer.weight_grad(backend, pre, scaled, 0.0f);
+        if (dtags) layer.backward_data(backend, pre, post, tags, *dtags, Pathway::feedback_weights);
+      }
+      auto* weighted = dynamic_cast<WeightedLayer*>(&layer);
+      if (weighted && feedback_ == FeedbackKind::symmetric)
+        backend.copy(weighted->weights().grad, weighted->feedback().grad);
     }
 
     StepResult result;

@@ -69,10 +69,9 @@ class DirectFeedbackAlignment final : public Rule {
     for (size_t s = 0; s < slices_.size(); ++s) {
       const Slice& slice = slices_[s];
       for (int i = slice.target - (targets_[s].derivative ? 2 : 1); i > slice.layer; --i) {
-        Layer& between = network.layer(i);  // batch norm's scale and shift learn from the same signal
-        between.weight_grad(backend, network.activations(i), network.gradient(i + 1), 0.0f);
-        between.backward_data(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
-                              network.gradient(i));
+        // batch norm's scale and shift learn from the same signal
+        network.layer(i).backward(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
+                                  &network.gradient(i), 0.0f);
       }
       network.layer(slice.layer)
           .weight_grad(backend, network.activations(slice.layer), network.gradient(slice.layer + 1), 0.0f);

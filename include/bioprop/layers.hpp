@@ -49,6 +49,13 @@ class Layer {
                              Pathway pathway = Pathway::forward_weights) = 0;
   // Weight (and bias) gradients: grad = beta * grad + dL/dW. No-op for layers without weights.
   virtual void weight_grad(Backend& /*backend*/, const Tensor& /*x*/, const Tensor& /*dy*/, float /*beta*/) {}
+  // weight_grad and, when dx is given, backward_data for the same dy in one call: layers that share
+  // work between the two (batch norm's per-channel sums) override it.
+  virtual void backward(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, float beta,
+                        Pathway pathway = Pathway::forward_weights) {
+    weight_grad(backend, x, dy, beta);
+    if (dx) backward_data(backend, x, y, dy, *dx, pathway);
+  }
   virtual std::vector<Parameter*> parameters() { return {}; }
   // The function of an activation layer, so rules can fuse its derivative into their own kernels.
   virtual std::optional<Activation> activation_function() const { return std::nullopt; }
