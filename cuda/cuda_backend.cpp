@@ -1,5 +1,6 @@
 // CudaBackend: every Backend operation on one GPU. cuBLAS for dense algebra (FP32; TF32 opt-in),
-// cuDNN for convolutions and pooling (algorithm chosen once per shape, one shared workspace), and our
+// cuDNN for convolutions (descriptors and algorithm made once per shape, FMA math unless --tf32, one
+// shared workspace) and pooling, and our
 // own kernels (cuda/kernels, launched through launchers.hpp) for everything else. All work is queued
 // on one stream; only the calls that return a number to the host synchronise.
 //
@@ -11,6 +12,8 @@
 #include <cudnn.h>
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <tuple>
 
 #include "bioprop/bias_layout.hpp"
@@ -42,7 +45,7 @@ struct TensorDescriptor {
 };
 
 struct ConvolutionDescriptors {
-  explicit ConvolutionDescriptors(const WindowGeometry& g)
+  ConvolutionDescriptors(const WindowGeometry& g, cudnnMathType_t math)
       : input(g.batch, g.in_channels, g.in_h, g.in_w), output(g.batch, g.out_channels, g.out_h, g.out_w) {
     BIOPROP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&filter));
     BIOPROP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.out_channels,
@@ -50,6 +53,7 @@ struct ConvolutionDescriptors {
     BIOPROP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&convolution));
     BIOPROP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(convolution, g.padding, g.padding, g.stride, g.stride, 1, 1,
                                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    BIOPROP_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution, math));
   }
   ~ConvolutionDescriptors() {
     cudnnDestroyFilterDescriptor(filter);
@@ -68,7 +72,7 @@ GeometryKey key_of(const WindowGeometry& g) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int index, bool tf32) : index_(index) {
+  CudaBackend(int index, bool tf32) : index_(index), tf32_(tf32) {
     BIOPROP_CUDA_CHECK(cudaSetDevice(index));
     BIOPROP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     BIOPROP_CUBLAS_CHECK(cublasCreate(&cublas_));
@@ -142,16 +146,18 @@ class CudaBackend final : public Backend {
   }
 
   void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
-    ConvolutionDescriptors d(g);
-    const auto algorithm = forward_algorithm(d, g);
+    ConvolutionPlan& plan = plan_for(g);
+    const ConvolutionDescriptors& d = plan.descriptors;
+    const auto algorithm = use(plan, forward_algorithm(plan, g));
     const float one = 1.0f, zero = 0.0f;
     BIOPROP_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, d.input.handle, x.data(), d.filter, weights.data(),
                                                 d.convolution, algorithm.algo, workspace(algorithm.memory),
                                                 algorithm.memory, &zero, d.output.handle, y.data()));
   }
   void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override {
-    ConvolutionDescriptors d(g);
-    const auto algorithm = backward_data_algorithm(d, g);
+    ConvolutionPlan& plan = plan_for(g);
+    const ConvolutionDescriptors& d = plan.descriptors;
+    const auto algorithm = use(plan, backward_data_algorithm(plan, g));
     const float one = 1.0f, zero = 0.0f;
     BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, d.filter, weights.data(), d.output.handle, dy.data(),
                                                      d.convolution, algorithm.algo, workspace(algorithm.memory),
@@ -159,8 +165,9 @@ class CudaBackend final : public Backend {
   }
   void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                               const WindowGeometry& g) override {
-    ConvolutionDescriptors d(g);
-    const auto algorithm = backward_filter_algorithm(d, g);
+    ConvolutionPlan& plan = plan_for(g);
+    const ConvolutionDescriptors& d = plan.descriptors;
+    const auto algorithm = use(plan, backward_filter_algorithm(plan, g));
     const float one = 1.0f;
     BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
         cudnn_, &one, d.input.handle, x.data(), d.output.handle, dy.data(), d.convolution, algorithm.algo,
@@ -334,49 +341,80 @@ class CudaBackend final : public Backend {
   struct Choice {
     Algorithm algo{};
     size_t memory = 0;
+    cudnnMathType_t math = CUDNN_FMA_MATH;
   };
+  // Descriptors and algorithms of one convolution shape, made once, so the training loop creates no
+  // cuDNN descriptors and runs no heuristics.
+  struct ConvolutionPlan {
+    ConvolutionPlan(const WindowGeometry& g, cudnnMathType_t math) : descriptors(g, math) {}
+    ConvolutionDescriptors descriptors;
+    std::optional<Choice<cudnnConvolutionFwdAlgo_t>> forward;
+    std::optional<Choice<cudnnConvolutionBwdDataAlgo_t>> backward_data;
+    std::optional<Choice<cudnnConvolutionBwdFilterAlgo_t>> backward_filter;
+  };
+  ConvolutionPlan& plan_for(const WindowGeometry& g) {
+    std::unique_ptr<ConvolutionPlan>& plan = plans_[key_of(g)];
+    if (!plan) plan = std::make_unique<ConvolutionPlan>(g, tf32_ ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+    return *plan;
+  }
+  // FP32 by default: cuDNN's default math lets FP32 convolutions use TF32 tensor cores on Ampere and
+  // later, so without --tf32 every algorithm runs with FMA math only.
+  template <typename Algorithm>
+  const Choice<Algorithm>& use(ConvolutionPlan& plan, const Choice<Algorithm>& choice) {
+    BIOPROP_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.descriptors.convolution, choice.math));
+    return choice;
+  }
 
-  // cuDNN's heuristics rank the algorithms (query fills `results`); the first that succeeds is kept for
-  // this shape, so the ranking runs once per layer shape.
+  // cuDNN's heuristics rank the algorithms (query fills `results`); the first that succeeds (without
+  // tensor-core math unless --tf32) is kept for this shape, so the ranking runs once per layer shape.
   template <typename Perf, typename Algorithm, int Count, typename Query>
-  static Choice<Algorithm> cached_choice(std::map<GeometryKey, Choice<Algorithm>>& cache, const WindowGeometry& g,
-                                         const char* what, Query query) {
-    auto it = cache.find(key_of(g));
-    if (it != cache.end()) return it->second;
+  Choice<Algorithm> choose(const WindowGeometry& g, const char* what, Query query) const {
     Perf results[Count];
     int count = 0;
     query(results, &count);
-    for (int i = 0; i < count; ++i)
-      if (results[i].status == CUDNN_STATUS_SUCCESS) return cache[key_of(g)] = {results[i].algo, results[i].memory};
+    for (int i = 0; i < count; ++i) {
+      const bool tensor_cores =
+          results[i].mathType == CUDNN_TENSOR_OP_MATH || results[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+      if (results[i].status == CUDNN_STATUS_SUCCESS && (tf32_ || !tensor_cores))
+        return {results[i].algo, results[i].memory, tf32_ ? results[i].mathType : CUDNN_FMA_MATH};
+    }
     fail("cuDNN has no {} convolution algorithm for {}x{}x{} inputs", what, g.in_channels, g.in_h, g.in_w);
   }
-  Choice<cudnnConvolutionFwdAlgo_t> forward_algorithm(const ConvolutionDescriptors& d, const WindowGeometry& g) {
-    return cached_choice<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
-        forward_algorithms_, g, "forward", [&](auto* results, int* count) {
-          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
-                                                                     d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                                     count, results));
-        });
+  const Choice<cudnnConvolutionFwdAlgo_t>& forward_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
+    const ConvolutionDescriptors& d = plan.descriptors;
+    if (!plan.forward)
+      plan.forward = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+          g, "forward", [&](auto* results, int* count) {
+            BIOPROP_CUDNN_CHECK(
+                cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution, d.output.handle,
+                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, count, results));
+          });
+    return *plan.forward;
   }
-  Choice<cudnnConvolutionBwdDataAlgo_t> backward_data_algorithm(const ConvolutionDescriptors& d,
-                                                                const WindowGeometry& g) {
-    return cached_choice<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t,
-                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
-        backward_data_algorithms_, g, "backward-data", [&](auto* results, int* count) {
-          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-              cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-              count, results));
-        });
+  const Choice<cudnnConvolutionBwdDataAlgo_t>& backward_data_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
+    const ConvolutionDescriptors& d = plan.descriptors;
+    if (!plan.backward_data)
+      plan.backward_data =
+          choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t,
+                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(g, "backward-data", [&](auto* results, int* count) {
+            BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                count, results));
+          });
+    return *plan.backward_data;
   }
-  Choice<cudnnConvolutionBwdFilterAlgo_t> backward_filter_algorithm(const ConvolutionDescriptors& d,
-                                                                    const WindowGeometry& g) {
-    return cached_choice<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t,
-                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
-        backward_filter_algorithms_, g, "backward-filter", [&](auto* results, int* count) {
-          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-              cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-              count, results));
-        });
+  const Choice<cudnnConvolutionBwdFilterAlgo_t>& backward_filter_algorithm(ConvolutionPlan& plan,
+                                                                           const WindowGeometry& g) {
+    const ConvolutionDescriptors& d = plan.descriptors;
+    if (!plan.backward_filter)
+      plan.backward_filter =
+          choose<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t,
+                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(g, "backward-filter", [&](auto* results, int* count) {
+            BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter,
+                CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, count, results));
+          });
+    return *plan.backward_filter;
   }
 
   static kernels::ChannelLayout channel_layout(const Tensor& x, const Tensor& per_channel) {
@@ -447,9 +485,8 @@ class CudaBackend final : public Backend {
   cudaEvent_t compute_reached_[2]{}, uploaded_[2]{};
   cublasHandle_t cublas_{};
   cudnnHandle_t cudnn_{};
-  std::map<GeometryKey, Choice<cudnnConvolutionFwdAlgo_t>> forward_algorithms_;
-  std::map<GeometryKey, Choice<cudnnConvolutionBwdDataAlgo_t>> backward_data_algorithms_;
-  std::map<GeometryKey, Choice<cudnnConvolutionBwdFilterAlgo_t>> backward_filter_algorithms_;
+  bool tf32_ = false;
+  std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans_;
   Tensor workspace_, reduction_, row_loss_, correct_, scratch_gradient_, pool_output_;
 };
 
