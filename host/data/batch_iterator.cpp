@@ -2,6 +2,7 @@
 
 #include "bioprop/data.hpp"
 #include "bioprop/rng.hpp"
+#include "jpeg_decoder.hpp"
 
 namespace bioprop {
 
@@ -23,19 +24,26 @@ std::vector<int> epoch_order(int n, bool shuffle, uint64_t seed, int epoch) {
 
 void assemble_batch(const Dataset& data, const std::vector<int>& order, size_t first, int count, Tensor& inputs,
                     Tensor& labels) {
-  const size_t sample = data.images.shape().sample_size();
-  inputs.resize(data.images.shape().with_batch(count));
+  inputs.resize(data.batch_shape(count));
   labels.resize({count});
+  const size_t sample = inputs.shape().sample_size();
+  for (int i = 0; i < count; ++i) labels.data()[i] = data.labels.data()[order[first + static_cast<size_t>(i)]];
+  if (data.files) {  // decode the batch's files on all cores (the producer thread's OpenMP team)
+    std::vector<std::string> paths;
+    for (int i = 0; i < count; ++i)
+      paths.push_back(data.files->paths[static_cast<size_t>(order[first + static_cast<size_t>(i)])]);
+    decode_jpeg_files(paths, data.files->height, data.files->width, inputs.data());
+    return;
+  }
   for (int i = 0; i < count; ++i) {
     const size_t from = static_cast<size_t>(order[first + static_cast<size_t>(i)]);
     std::copy_n(data.images.data() + from * sample, sample, inputs.data() + static_cast<size_t>(i) * sample);
-    labels.data()[i] = data.labels.data()[from];
   }
 }
 
 BatchIterator::BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch)
     : data_(data), batch_size_(batch_size), order_(epoch_order(data.size(), shuffle, seed, epoch)) {
-  host_inputs_ = Tensor(data.images.shape().with_batch(batch_size));
+  host_inputs_ = Tensor(data.batch_shape(batch_size));
   host_labels_ = Tensor({batch_size});
 }
 

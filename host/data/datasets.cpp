@@ -7,22 +7,36 @@
 namespace bioprop {
 
 Shape Dataset::sample_shape() const {
+  if (files) return Shape({3, files->height, files->width});
   const auto& dims = images.shape().dims();
   return Shape(std::vector<int>(dims.begin() + 1, dims.end()));
+}
+
+Shape Dataset::batch_shape(int count) const {
+  const Shape sample = sample_shape();
+  std::vector<int> dims{count};
+  dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
+  return Shape(std::move(dims));
 }
 
 Dataset Dataset::subset(const std::vector<int>& indexes) const {
   Dataset part;
   part.name = name;
   part.classes = classes;
+  part.labels = Tensor({static_cast<int>(indexes.size())});
+  for (size_t i = 0; i < indexes.size(); ++i) part.labels.data()[i] = labels.data()[indexes[i]];
+  if (files) {
+    auto chosen = std::make_shared<ImageFiles>();
+    chosen->height = files->height;
+    chosen->width = files->width;
+    for (int index : indexes) chosen->paths.push_back(files->paths[static_cast<size_t>(index)]);
+    part.files = std::move(chosen);
+    return part;
+  }
   const size_t sample = images.shape().sample_size();
   part.images = Tensor(images.shape().with_batch(static_cast<int>(indexes.size())));
-  part.labels = Tensor({static_cast<int>(indexes.size())});
-  for (size_t i = 0; i < indexes.size(); ++i) {
-    const size_t from = static_cast<size_t>(indexes[i]);
-    std::copy_n(images.data() + from * sample, sample, part.images.data() + i * sample);
-    part.labels.data()[i] = labels.data()[from];
-  }
+  for (size_t i = 0; i < indexes.size(); ++i)
+    std::copy_n(images.data() + static_cast<size_t>(indexes[i]) * sample, sample, part.images.data() + i * sample);
   return part;
 }
 
@@ -69,9 +83,10 @@ const std::vector<DatasetInfo>& known_datasets() {
       {"cifar100", "CIFAR-100, 32x32 colour, 100 fine classes (50k train, 10k test); the binary version's folder",
        "data/cifar-100-binary", read_cifar100},
       {"tiny-imagenet", "Tiny ImageNet, 64x64 colour JPEGs, 200 classes (100k train; the 10k val set as test)",
-       "data/tiny-imagenet-200", read_tiny_imagenet},
+       "data/tiny-imagenet-200",
+       [](const std::string& dir, const std::string& name) { return read_tiny_imagenet(dir, name); }},
       {"image-folder", "ImageNet-style folders of JPEGs: <dir>/train/<class>/, <dir>/val/<class>/ (--data-dir)",
-       "data/images", read_image_folders},
+       "data/images", [](const std::string& dir, const std::string& name) { return read_image_folders(dir, name); }},
   };
   return datasets;
 }

@@ -1,6 +1,7 @@
 // Datasets stored as JPEG files: Tiny ImageNet's layout and ImageNet-style class folders. Files are
-// decoded in parallel (OpenMP) into the in-memory dataset; class indexes follow the sorted class
-// names, so they do not depend on the order a file system lists folders in.
+// decoded in parallel (OpenMP) into the in-memory dataset, or, for datasets too large for memory,
+// listed and decoded batch by batch (assemble_batch); class indexes follow the sorted class names,
+// so they do not depend on the order a file system lists folders in.
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -44,10 +45,11 @@ void expect_folder(const fs::path& folder, const std::string& dataset) {
   if (!fs::is_directory(folder)) fail("dataset '{}': folder not found: {}", dataset, folder.string());
 }
 
-// Decodes every file into (N, 3, height, width) values in [0, 1]; height 0 takes the first image's
-// size, and images of another size are resized to it (bilinear).
+// The dataset of `files`, all of one size: height 0 takes the first image's, and images of another
+// size are resized to it (bilinear). Decoded into memory when the floats fit in `in_memory_limit`
+// bytes, else left on disk for the batch assembler to decode.
 Dataset read_image_files(const std::vector<LabelledFile>& files, int classes, const std::string& name,
-                         const std::string& where, int& height, int& width) {
+                         const std::string& where, int& height, int& width, size_t in_memory_limit) {
   if (files.empty()) fail("dataset '{}': no JPEG images in {}", name, where);
   if (height == 0) {
     const RgbImage first = decode_jpeg_file(files.front().path);
@@ -57,30 +59,28 @@ Dataset read_image_files(const std::vector<LabelledFile>& files, int classes, co
   Dataset d;
   d.name = name;
   d.classes = classes;
-  d.images = Tensor({static_cast<int>(files.size()), 3, height, width});
   d.labels = Tensor({static_cast<int>(files.size())});
-  const size_t plane = static_cast<size_t>(height) * static_cast<size_t>(width);
-  std::string first_error;
-#pragma omp parallel for schedule(dynamic, 16)
+  auto on_disk = std::make_shared<ImageFiles>();
+  on_disk->height = height;
+  on_disk->width = width;
   for (size_t i = 0; i < files.size(); ++i) {
-    try {
-      const RgbImage image = resize_bilinear(decode_jpeg_file(files[i].path), height, width);
-      float* out = d.images.data() + i * 3 * plane;
-      for (size_t p = 0; p < plane; ++p)
-        for (size_t c = 0; c < 3; ++c) out[c * plane + p] = image.pixels[p * 3 + c] / 255.0f;
-      d.labels.data()[i] = static_cast<float>(files[i].label);
-    } catch (const Error& e) {
-#pragma omp critical
-      if (first_error.empty()) first_error = e.what();
-    }
+    on_disk->paths.push_back(files[i].path);
+    d.labels.data()[i] = static_cast<float>(files[i].label);
   }
-  if (!first_error.empty()) fail("{}", first_error);
+  const size_t bytes = files.size() * 3 * static_cast<size_t>(height) * static_cast<size_t>(width) * sizeof(float);
+  if (bytes > in_memory_limit) {
+    d.files = std::move(on_disk);
+    return d;
+  }
+  d.images = Tensor({static_cast<int>(files.size()), 3, height, width});
+  decode_jpeg_files(on_disk->paths, height, width, d.images.data());
   return d;
 }
 
 }  // namespace
 
-std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const std::string& name) {
+std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const std::string& name,
+                                               size_t in_memory_limit) {
   const fs::path base(root);
   const fs::path wnids_path = base / "wnids.txt";
   std::ifstream wnids_file(wnids_path);
@@ -116,14 +116,14 @@ std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const st
     test.push_back({(base / "val" / "images" / file).string(), label->second});
   }
   int height = 0, width = 0;
-  Dataset train_set =
-      read_image_files(train, static_cast<int>(wnids.size()), name, (base / "train").string(), height, width);
-  Dataset test_set =
-      read_image_files(test, static_cast<int>(wnids.size()), name, annotations_path.string(), height, width);
+  const int classes = static_cast<int>(wnids.size());
+  Dataset train_set = read_image_files(train, classes, name, (base / "train").string(), height, width, in_memory_limit);
+  Dataset test_set = read_image_files(test, classes, name, annotations_path.string(), height, width, in_memory_limit);
   return {std::move(train_set), std::move(test_set)};
 }
 
-std::pair<Dataset, Dataset> read_image_folders(const std::string& root, const std::string& name) {
+std::pair<Dataset, Dataset> read_image_folders(const std::string& root, const std::string& name,
+                                               size_t in_memory_limit) {
   const fs::path base(root);
   expect_folder(base / "train", name);
   std::vector<std::string> classes;
@@ -142,8 +142,9 @@ std::pair<Dataset, Dataset> read_image_folders(const std::string& root, const st
   };
   int height = 0, width = 0;
   const int count = static_cast<int>(classes.size());
-  Dataset train_set = read_image_files(list(base / "train"), count, name, (base / "train").string(), height, width);
-  Dataset test_set = read_image_files(list(test_root), count, name, test_root.string(), height, width);
+  Dataset train_set =
+      read_image_files(list(base / "train"), count, name, (base / "train").string(), height, width, in_memory_limit);
+  Dataset test_set = read_image_files(list(test_root), count, name, test_root.string(), height, width, in_memory_limit);
   return {std::move(train_set), std::move(test_set)};
 }
 

@@ -75,6 +75,28 @@ RgbImage decode_jpeg_file(const std::string& path) {
   return image;
 }
 
+void decode_jpeg_chw(const std::string& path, int height, int width, float* out) {
+  const RgbImage image = resize_bilinear(decode_jpeg_file(path), height, width);
+  const size_t plane = static_cast<size_t>(height) * static_cast<size_t>(width);
+  for (size_t p = 0; p < plane; ++p)
+    for (size_t c = 0; c < 3; ++c) out[c * plane + p] = image.pixels[p * 3 + c] / 255.0f;
+}
+
+void decode_jpeg_files(const std::vector<std::string>& paths, int height, int width, float* images) {
+  const size_t sample = 3 * static_cast<size_t>(height) * static_cast<size_t>(width);
+  std::string first_error;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (size_t i = 0; i < paths.size(); ++i) {
+    try {
+      decode_jpeg_chw(paths[i], height, width, images + i * sample);
+    } catch (const Error& e) {
+#pragma omp critical
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  if (!first_error.empty()) fail("{}", first_error);
+}
+
 RgbImage resize_bilinear(const RgbImage& image, int height, int width) {
   if (image.height == height && image.width == width) return image;
   RgbImage out{height, width, std::vector<unsigned char>(static_cast<size_t>(height) * width * 3)};

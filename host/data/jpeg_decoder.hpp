@@ -15,6 +15,13 @@ struct RgbImage {
 // when it is missing or not a readable JPEG.
 RgbImage decode_jpeg_file(const std::string& path);
 
+// Decodes `path`, resizes it to height x width and writes it as (3, height, width) values in [0, 1].
+void decode_jpeg_chw(const std::string& path, int height, int width, float* out);
+
+// decode_jpeg_chw for every file, on all cores, into consecutive samples of `images`; the first error
+// is rethrown.
+void decode_jpeg_files(const std::vector<std::string>& paths, int height, int width, float* images);
+
 // Bilinear resampling to height x width (pixel centres aligned, as most image libraries do).
 RgbImage resize_bilinear(const RgbImage& image, int height, int width);
 

@@ -7,6 +7,7 @@
 // for data.
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -33,7 +34,7 @@ struct Prefetcher::Impl {
             static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
         slots(static_cast<size_t>(std::max(depth, 2))) {
     for (HostSlot& s : slots) {
-      s.inputs = backend.staging_tensor(data.images.shape().with_batch(batch_size));
+      s.inputs = backend.staging_tensor(data.batch_shape(batch_size));
       s.labels = backend.staging_tensor({batch_size});
     }
     producer = std::thread([this] { produce(); });
@@ -57,12 +58,17 @@ struct Prefetcher::Impl {
       if (stopping) return;
       HostSlot& slot = slots[static_cast<size_t>(b) % slots.size()];
       lock.unlock();
-      {
+      try {
         ProfileRange range("prefetch: assemble batch");
         const size_t first = static_cast<size_t>(b) * static_cast<size_t>(batch_size);
         assemble_batch(data, order, first,
                        static_cast<int>(std::min(order.size() - first, static_cast<size_t>(batch_size))), slot.inputs,
                        slot.labels);
+      } catch (...) {  // a file that cannot be decoded: the trainer's thread rethrows it
+        lock.lock();
+        error = std::current_exception();
+        changed.notify_all();
+        return;
       }
       lock.lock();
       ++produced;
@@ -75,7 +81,8 @@ struct Prefetcher::Impl {
   double start_upload(int b) {
     std::unique_lock lock(mutex);
     const auto start = std::chrono::steady_clock::now();
-    changed.wait(lock, [&] { return produced > b; });
+    changed.wait(lock, [&] { return produced > b || error; });
+    if (produced <= b) std::rethrow_exception(error);
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     lock.unlock();
     ProfileRange range("upload batch (async)");
@@ -107,6 +114,7 @@ struct Prefetcher::Impl {
   std::condition_variable changed;
   int produced = 0, released = 0, handed = 0;
   bool stopping = false;
+  std::exception_ptr error;  // what stopped the producer, rethrown by next()
   std::thread producer;
 };
 

@@ -13,14 +13,23 @@
 
 namespace bioprop {
 
+// Images that stay on disk and are decoded when a batch needs them (datasets too large to hold in
+// memory as floats): JPEG files, each resized to height x width, 3 channels.
+struct ImageFiles {
+  std::vector<std::string> paths;
+  int height = 0, width = 0;
+};
+
 struct Dataset {
   std::string name;
-  Tensor images;  // (N, C, H, W), values in [0, 1]
-  Tensor labels;  // (N), class indexes as floats
+  Tensor images;                            // (N, C, H, W), values in [0, 1]; empty when `files` is set
+  std::shared_ptr<const ImageFiles> files;  // the samples on disk, decoded on demand
+  Tensor labels;                            // (N), class indexes as floats
   int classes = 0;
-  int size() const { return images.empty() ? 0 : images.dim(0); }
-  // Shape of one sample, without the batch axis.
+  int size() const { return labels.empty() ? 0 : labels.dim(0); }
+  // Shape of one sample, without the batch axis, and of a batch of `count` samples.
   Shape sample_shape() const;
+  Shape batch_shape(int count) const;
   // The samples at `indexes`, in that order.
   Dataset subset(const std::vector<int>& indexes) const;
 };
@@ -56,19 +65,24 @@ Dataset read_idx_dataset(const std::string& images_path, const std::string& labe
 // concatenated in order; pixels scaled to [0, 1].
 Dataset read_cifar_dataset(const std::vector<std::string>& paths, int label_bytes, int label_index, int classes,
                            const std::string& name);
+// Image datasets whose float pixels would take more than this stay on disk and are decoded per batch.
+constexpr size_t default_in_memory_limit_bytes = size_t{4} << 30;
 // Tiny ImageNet (tiny-imagenet-200): wnids.txt, train/<wnid>/images/*.JPEG, and val/ with
 // val_annotations.txt as the test set. Classes in sorted wnid order.
-std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const std::string& name);
+std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const std::string& name,
+                                               size_t in_memory_limit = default_in_memory_limit_bytes);
 // ImageNet-style folders: root/train/<class>/*.jpg and root/val/<class>/*.jpg (or root/test/...);
 // classes in sorted folder-name order; every image is resized to the first training image's size.
-std::pair<Dataset, Dataset> read_image_folders(const std::string& root, const std::string& name);
+std::pair<Dataset, Dataset> read_image_folders(const std::string& root, const std::string& name,
+                                               size_t in_memory_limit = default_in_memory_limit_bytes);
 
 // A permutation of [0, n) drawn from (seed, stream): deterministic on every platform.
 std::vector<int> shuffled_indexes(int n, uint64_t seed, uint64_t stream);
 
 // The order of the samples of one epoch: a seeded permutation when shuffling, else 0..n-1.
 std::vector<int> epoch_order(int n, bool shuffle, uint64_t seed, int epoch);
-// Copies the samples order[first, first + count) of `data` into host batch tensors.
+// Copies the samples order[first, first + count) of `data` into host batch tensors (decoding them, on
+// all cores, when the dataset is on disk).
 void assemble_batch(const Dataset& data, const std::vector<int>& order, size_t first, int count, Tensor& inputs,
                     Tensor& labels);
 

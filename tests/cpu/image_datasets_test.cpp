@@ -176,5 +176,41 @@ TEST_F(ImageDatasets, CorruptJpegOrMissingFolderIsNamed) {
             0u);
 }
 
+// A dataset over the in-memory limit stays on disk: the same batches, decoded when they are assembled
+// (by BatchIterator on the trainer's thread or by the Prefetcher's producer), and a file that turns out
+// to be corrupt stops the run with its name instead of killing the producer thread.
+TEST_F(ImageDatasets, LargeFolderDatasetsStreamFromDisk) {
+  const unsigned char colours[4][3] = {{200, 30, 40}, {20, 40, 220}, {90, 90, 90}, {10, 200, 10}};
+  for (int i = 0; i < 4; ++i) {
+    write_jpeg(dir / ("train/c" + std::to_string(i % 2)) / (std::to_string(i) + ".jpg"), 5, 7, 3, colours[i]);
+    write_jpeg(dir / ("val/c" + std::to_string(i % 2)) / (std::to_string(i) + ".jpg"), 5, 7, 3, colours[i]);
+  }
+  const auto [in_memory, unused] = read_image_folders(dir.string(), "folders");
+  const auto [on_disk, test_on_disk] = read_image_folders(dir.string(), "folders", /*in_memory_limit=*/0);
+  ASSERT_FALSE(in_memory.files);
+  ASSERT_TRUE(on_disk.files);
+  EXPECT_TRUE(on_disk.images.empty());
+  EXPECT_EQ(on_disk.sample_shape(), (Shape{3, 5, 7}));
+  const Dataset part = on_disk.subset({3, 1});
+  EXPECT_EQ(part.size(), 2);
+  auto backend = make_cpu_backend();
+  BatchIterator from_memory(in_memory, 3, true, 5, 1);
+  Prefetcher from_disk(on_disk, 3, true, 5, 1, *backend);
+  Batch expected, actual;
+  int batches = 0;
+  while (from_memory.next(*backend, expected)) {
+    ASSERT_TRUE(from_disk.next(*backend, actual));
+    ASSERT_EQ(actual.inputs.shape(), expected.inputs.shape());
+    for (size_t i = 0; i < expected.inputs.numel(); ++i) ASSERT_EQ(actual.inputs.at(i), expected.inputs.at(i));
+    for (size_t i = 0; i < expected.labels.numel(); ++i) ASSERT_EQ(actual.labels.at(i), expected.labels.at(i));
+    ++batches;
+  }
+  EXPECT_EQ(batches, 2);
+
+  std::ofstream(dir / "train/c1/3.jpg", std::ios::trunc) << "broken";
+  Prefetcher broken(on_disk, 4, false, 0, 1, *backend);
+  EXPECT_EQ(error_of([&] { broken.next(*backend, actual); }).rfind((dir / "train/c1/3.jpg").string(), 0), 0u);
+}
+
 }  // namespace
 }  // namespace bioprop
