@@ -38,6 +38,14 @@ int main(int argc, char** argv) {
   flag("--seed", t.overrides.seed, t.seed, "Seed for initial weights, shuffling and the split [1]");
   flag("--device", t.overrides.device, t.device, "auto, cpu, cuda or cuda:N [auto]");
   flag("--optimizer", t.overrides.optimizer, t.optimizer, "sgd or adam [sgd]");
+  flag("--resume", t.overrides.resume, t.resume,
+       "Continue from a checkpoint of the same rule and net, after its epoch (--epochs counts from 1)");
+  flag("--lr-step-epochs", t.overrides.lr_step_epochs, t.lr_step_epochs,
+       "Multiply the learning rate by --lr-step-factor every N epochs [0: never; reference 100]");
+  flag("--lr-step-factor", t.overrides.lr_step_factor, t.lr_step_factor, "Learning-rate step factor [0.5]");
+  flag("--patience", t.overrides.patience, t.patience,
+       "Stop after N epochs without a gain of --min-delta in validation (else test) accuracy [0: never; reference 45]");
+  flag("--min-delta", t.overrides.min_delta, t.min_delta, "Smallest accuracy gain that counts for --patience [0.001]");
   flag("--target-accuracy", t.overrides.target_accuracy, t.target,
        "Test accuracy (fraction) whose first epoch is recorded as epochs-to-accuracy [0.85]");
   flag("--validation", t.overrides.data.validation, t.validation, "Training images held out for validation [0]");

@@ -47,6 +47,11 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.train_limit) c.data.train_limit = o.data.train_limit;
   if (f.run_dir) c.run_dir = o.run_dir;
   if (f.checkpoint) c.checkpoint = o.checkpoint;
+  if (f.resume) c.resume = o.resume;
+  if (f.lr_step_epochs) c.lr_step_epochs = o.lr_step_epochs;
+  if (f.lr_step_factor) c.lr_step_factor = o.lr_step_factor;
+  if (f.patience) c.patience = o.patience;
+  if (f.min_delta) c.min_delta = o.min_delta;
   for (const std::string& assignment : f.rule_options) set_option(c.rule_options, assignment);
   if (f.lr) c.optimizer_options.set("learning_rate", f.learning_rate);
   if (f.momentum) c.optimizer_options.set("momentum", f.momentum_value);
@@ -58,6 +63,9 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.bias) c.net_overrides.bias = true;
   if (f.init && c.net_overrides.init.empty() && !f.bias && !f.no_bias) c.net_overrides.bias.reset();
   if (c.epochs < 1) fail("--epochs must be at least 1, got {}", c.epochs);
+  if (c.lr_step_epochs < 0) fail("--lr-step-epochs must be >= 0, got {}", c.lr_step_epochs);
+  if (!(c.lr_step_factor > 0)) fail("--lr-step-factor must be > 0, got {}", c.lr_step_factor);
+  if (c.patience < 0) fail("--patience must be >= 0, got {}", c.patience);
   if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
     fail("--target-accuracy must be a fraction in [0, 1], got {}", c.target_accuracy);
@@ -119,6 +127,11 @@ int run_train(const TrainFlags& flags) {
   settings.alignment = flags.alignment;
   settings.noise = {flags.activity_noise, flags.signal_noise, 0};
   settings.update_noise = flags.update_noise;
+  settings.resume = c.resume;
+  settings.lr_step_epochs = c.lr_step_epochs;
+  settings.lr_step_factor = c.lr_step_factor;
+  settings.patience = c.patience;
+  settings.min_delta = c.min_delta;
   settings.record = {{"rule", c.rule},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},

@@ -28,6 +28,11 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   const int seed = fields.get<int>("seed", static_cast<int>(c.seed));
   c.run_dir = fields.get<std::string>("run_dir", c.run_dir);
   c.checkpoint = fields.get<std::string>("checkpoint", c.checkpoint);
+  c.resume = fields.get<std::string>("resume", c.resume);
+  c.lr_step_epochs = fields.get<int>("lr_step_epochs", c.lr_step_epochs);
+  c.lr_step_factor = fields.get<double>("lr_step_factor", c.lr_step_factor);
+  c.patience = fields.get<int>("patience", c.patience);
+  c.min_delta = fields.get<double>("min_delta", c.min_delta);
   // Rule and optimiser settings are checked by the rule and optimiser that read them (make_rule,
   // make_optimizer): an unknown key there is reported with this file's name.
   c.rule_options = Options(where + " [rule_options]");
@@ -43,6 +48,9 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   if (c.epochs < 1) fail("{}: field 'epochs' must be at least 1, got {}", where, c.epochs);
   if (c.batch_size < 1) fail("{}: field 'batch_size' must be at least 1, got {}", where, c.batch_size);
   if (seed < 0) fail("{}: field 'seed' must be >= 0, got {}", where, seed);
+  if (c.lr_step_epochs < 0) fail("{}: field 'lr_step_epochs' must be >= 0, got {}", where, c.lr_step_epochs);
+  if (!(c.lr_step_factor > 0)) fail("{}: field 'lr_step_factor' must be > 0, got {}", where, c.lr_step_factor);
+  if (c.patience < 0) fail("{}: field 'patience' must be >= 0, got {}", where, c.patience);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
     fail("{}: field 'target_accuracy' must be a fraction in [0, 1], got {}", where, c.target_accuracy);
   c.seed = static_cast<uint64_t>(seed);

@@ -37,6 +37,7 @@ class Sgd final : public Optimizer {
       backend.sgd_step(parameters[i]->value, parameters[i]->grad, velocity[i], for_parameter(s_, *parameters[i]));
   }
   void set_learning_rate(float lr) override { s_.learning_rate = lr; }
+  float learning_rate() const override { return s_.learning_rate; }
 
  private:
   SgdSettings s_;
@@ -59,6 +60,7 @@ class Adam final : public Optimizer {
                         steps_);
   }
   void set_learning_rate(float lr) override { s_.learning_rate = lr; }
+  float learning_rate() const override { return s_.learning_rate; }
 
  private:
   AdamSettings s_;

@@ -68,12 +68,14 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
 
 nlohmann::json read_checkpoint_record(const std::string& path) { return CheckpointReader(path).record; }
 
-void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend) {
+void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,
+                             const std::vector<Parameter*>& extra) {
   CheckpointReader reader(path);
   // Parameters are matched by name; the checkpoint may hold more (a rule's learned feedback weights,
   // which evaluation does not need), but every parameter of the net must be there with its shape.
   std::map<std::string, Parameter*> wanted;
   for (Parameter* p : saved_with_net(network)) wanted[p->name] = p;
+  for (Parameter* p : extra) wanted[p->name] = p;
   size_t found = 0;
   for (const auto& saved : reader.record.at("parameters")) {
     const std::string name = saved.at("name");

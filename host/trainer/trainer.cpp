@@ -19,6 +19,22 @@ void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters
                               (draw << 32) + (static_cast<uint64_t>(p) << 24));
 }
 
+namespace {
+// Loads a checkpoint of an earlier run of this rule into the attached net (weights, batch-norm
+// statistics, feedback matrices) and returns the epoch it was written after.
+int resume_from(const std::string& path, Network& network, Rule& rule, Backend& backend) {
+  const nlohmann::json record = read_checkpoint_record(path);
+  const std::string written_by = record.value("rule", std::string{});
+  if (written_by != rule.name())
+    fail("{}: written by rule '{}', this run uses '{}'; resume with the same rule and net", path, written_by,
+         rule.name());
+  load_checkpoint_weights(path, network, backend, rule.rule_parameters());
+  const int epoch = record.value("epoch", 0);
+  spdlog::info("resuming from {} (after epoch {})", path, epoch);
+  return epoch;
+}
+}  // namespace
+
 Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
   ProfileRange range("evaluate");
   network.set_training(false);
@@ -92,8 +108,18 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   const auto parameters = rule.trainable(network);
   Progress progress(settings.show_progress);
   TrainSummary summary;
+  const int first_epoch = settings.resume.empty() ? 1 : resume_from(settings.resume, network, rule, backend) + 1;
+  if (first_epoch > settings.epochs)
+    fail("{} was written after epoch {}: ask for more epochs to continue it (--epochs {} or more)", settings.resume,
+         first_epoch - 1, first_epoch);
+  const float base_learning_rate = optimizer.learning_rate();
+  double best_monitored = -1.0;
+  int epochs_without_gain = 0;
 
-  for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= settings.epochs; ++epoch) {
+    if (settings.lr_step_epochs > 0)
+      optimizer.set_learning_rate(static_cast<float>(
+          base_learning_rate * std::pow(settings.lr_step_factor, (epoch - 1) / settings.lr_step_epochs)));
     const auto start = std::chrono::steady_clock::now();
     const auto batches =
         make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch, backend);
@@ -179,11 +205,23 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       save_checkpoint(checkpoint, network, backend, record, rule.rule_parameters());
     }
     if (reached && settings.stop_at_target) break;
+    // Early stopping as Keras's EarlyStopping(min_delta, patience, mode="max") in the reference code.
+    const double monitored = m.validation_accuracy >= 0 ? m.validation_accuracy : m.test_accuracy;
+    if (monitored > best_monitored + settings.min_delta) {
+      best_monitored = monitored;
+      epochs_without_gain = 0;
+    } else if (settings.patience > 0 && ++epochs_without_gain >= settings.patience) {
+      spdlog::info("early stop after epoch {}: {} epochs without a gain of {} in {} accuracy", epoch, settings.patience,
+                   settings.min_delta, m.validation_accuracy >= 0 ? "validation" : "test");
+      summary.stopped_early = true;
+      break;
+    }
   }
 
   if (!folder.empty()) {
     nlohmann::json result = settings.record;
     result["epochs_run"] = summary.epochs.size();
+    result["stopped_early"] = summary.stopped_early;
     result["final_test_accuracy"] = summary.final_test_accuracy;
     result["best_test_accuracy"] = summary.best_test_accuracy;
     result["target_accuracy"] = settings.target_accuracy;

@@ -55,6 +55,11 @@ struct TrainConfig {
   uint64_t seed = 1;
   std::string run_dir = "runs";  // a folder per run is made inside it
   std::string checkpoint;        // empty: <run folder>/checkpoint.bin
+  std::string resume;            // a checkpoint to continue from
+  int lr_step_epochs = 0;        // > 0: the learning rate is multiplied by lr_step_factor every this many epochs
+  double lr_step_factor = 0.5;
+  int patience = 0;  // > 0: early stop after this many epochs without a gain of min_delta
+  double min_delta = 0.001;
 };
 
 // Reads an experiment file (see configs/default.toml for every key) on top of the defaults.

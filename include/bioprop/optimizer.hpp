@@ -17,6 +17,7 @@ class Optimizer {
   virtual std::string describe() const = 0;
   virtual void step(Backend& backend, const std::vector<Parameter*>& parameters) = 0;
   virtual void set_learning_rate(float lr) = 0;
+  virtual float learning_rate() const = 0;
 };
 
 // kind: "sgd" (options learning_rate, momentum, weight_decay) or "adam" (learning_rate, beta1, beta2,

@@ -52,7 +52,14 @@ struct TrainSettings {
   bool alignment = false;     // measure LayerAlignment after every epoch (costs one extra rule and bp step)
   TrainingNoise noise;        // activity and learning-signal noise while training (robustness experiments)
   float update_noise = 0.0f;  // every update is multiplied by (1 + update_noise * xi): imprecise plasticity
-  nlohmann::json record;      // the run's configuration, saved with the metrics and the checkpoint
+  // The BrainProp reference protocol (isapome/BrainProp main.py): the learning rate halves every 100
+  // epochs, and training stops after 45 epochs without a gain of 0.001 in validation accuracy.
+  int lr_step_epochs = 0;  // > 0: multiply the learning rate by lr_step_factor every this many epochs
+  double lr_step_factor = 0.5;
+  int patience = 0;  // > 0: early stop; monitors validation accuracy, or test accuracy without a validation set
+  double min_delta = 0.001;
+  std::string resume;     // a checkpoint of this rule and net to continue from, after its epoch
+  nlohmann::json record;  // the run's configuration, saved with the metrics and the checkpoint
 };
 
 struct TrainSummary {
@@ -60,6 +67,7 @@ struct TrainSummary {
   int epochs_to_target = -1;  // first epoch whose test accuracy reached the target; -1: never
   double final_test_accuracy = 0.0;
   double best_test_accuracy = 0.0;
+  bool stopped_early = false;
 };
 
 // Multiplies every update by (1 + stddev * xi), xi ~ N(0, 1): the "rule perturbation" of the
@@ -79,7 +87,9 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
                      const std::vector<Parameter*>& extra = {});
 // Reads the record of a checkpoint (to rebuild its net) without the weights.
 nlohmann::json read_checkpoint_record(const std::string& path);
-// Loads the weights into a net built from the record; names and shapes must match.
-void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend);
+// Loads the weights (and `extra`, a rule's own matrices) into a net built from the record; names and
+// shapes must match.
+void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,
+                             const std::vector<Parameter*>& extra = {});
 
 }  // namespace bioprop

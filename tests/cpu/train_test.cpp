@@ -7,7 +7,9 @@
 
 #include "bioprop/config.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/optimizer.hpp"
 #include "bioprop/trainer.hpp"
+#include "error_message.hpp"
 #include "gradient_check.hpp"
 
 namespace bioprop {
@@ -145,6 +147,83 @@ TEST_F(Training, NetworkBackwardMatchesFiniteDifferencesOfTheLoss) {
       testing::expect_matches_finite_differences(p->name + " " + to_string(loss), p->value, grad, value, 1e-2f, 30);
     }
   }
+}
+
+}  // namespace
+}  // namespace bioprop
+
+namespace bioprop {
+namespace {
+
+std::unique_ptr<Optimizer> plain_sgd(double learning_rate) {
+  Options options;
+  options.set("learning_rate", learning_rate);
+  options.set("momentum", 0.0);
+  return make_optimizer("sgd", options);
+}
+
+TEST_F(Training, LearningRateStepsDownEveryNEpochs) {
+  auto net = mlp();
+  Options rule_options;
+  auto rule = make_rule("bp", rule_options);
+  auto sgd = plain_sgd(0.08);
+  TrainSettings s = settings(5);
+  s.lr_step_epochs = 2;
+  s.lr_step_factor = 0.5;
+  train(*net, *rule, *sgd, *data, *backend, s);
+  EXPECT_FLOAT_EQ(sgd->learning_rate(), 0.08f * 0.25f);  // epochs 1-2: 0.08, 3-4: 0.04, 5: 0.02
+}
+
+TEST_F(Training, StopsEarlyWhenAccuracyNoLongerGains) {
+  auto net = mlp();
+  Options rule_options;
+  auto rule = make_rule("bp", rule_options);
+  auto sgd = plain_sgd(1e-12);  // the net does not change, so neither does its accuracy
+  TrainSettings s = settings(10);
+  s.patience = 2;
+  const TrainSummary summary = train(*net, *rule, *sgd, *data, *backend, s);
+  EXPECT_TRUE(summary.stopped_early);
+  EXPECT_EQ(summary.epochs.size(), 3u);  // epoch 1 sets the best; 2 and 3 do not beat it by 0.001
+}
+
+// Two epochs, a checkpoint, and one more epoch from it give the weights of three epochs in one go
+// (bp, plain SGD: no optimiser state; the data order follows the epoch number).
+TEST_F(Training, ResumingFromACheckpointContinuesTheSameRun) {
+  Options rule_options;
+  auto rule = make_rule("bp", rule_options);
+  auto straight = mlp();
+  auto sgd = plain_sgd(0.02);
+  train(*straight, *rule, *sgd, *data, *backend, settings(3));
+
+  auto interrupted = mlp();
+  TrainSettings first = settings(2);
+  first.record["rule"] = "bp";
+  first.checkpoint = (folder / "after-2.bin").string();
+  sgd = plain_sgd(0.02);
+  train(*interrupted, *rule, *sgd, *data, *backend, first);
+  auto resumed = mlp();
+  TrainSettings second = settings(3);
+  second.resume = first.checkpoint;
+  second.checkpoint = (folder / "after-3.bin").string();
+  sgd = plain_sgd(0.02);
+  const TrainSummary summary = train(*resumed, *rule, *sgd, *data, *backend, second);
+  ASSERT_EQ(summary.epochs.size(), 1u);
+  EXPECT_EQ(summary.epochs[0].epoch, 3);
+  const auto expected = straight->parameters(), actual = resumed->parameters();
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t p = 0; p < expected.size(); ++p)
+    for (size_t i = 0; i < expected[p]->value.numel(); ++i)
+      ASSERT_EQ(actual[p]->value.at(i), expected[p]->value.at(i)) << expected[p]->name << " at " << i;
+
+  auto other = make_rule("fa", rule_options);
+  TrainSettings wrong = settings(3);
+  wrong.resume = first.checkpoint;
+  EXPECT_EQ(testing::error_of([&] { train(*mlp(), *other, *sgd, *data, *backend, wrong); }),
+            first.checkpoint + ": written by rule 'bp', this run uses 'fa'; resume with the same rule and net");
+  wrong.resume = first.checkpoint;
+  wrong.epochs = 2;
+  EXPECT_EQ(testing::error_of([&] { train(*mlp(), *rule, *sgd, *data, *backend, wrong); }),
+            first.checkpoint + " was written after epoch 2: ask for more epochs to continue it (--epochs 3 or more)");
 }
 
 }  // namespace
