@@ -8,6 +8,7 @@
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 #include "error_message.hpp"
+#include "temporary_folder.hpp"
 
 namespace bioprop {
 namespace {
@@ -20,14 +21,6 @@ std::string big_endian(uint32_t v) {
 
 class IdxReader : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("bioprop-idx-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
   std::string images(int count, int rows, int cols) {
     std::string bytes = big_endian(0x803) + big_endian(count) + big_endian(rows) + big_endian(cols);
     for (int i = 0; i < count * rows * cols; ++i) bytes += static_cast<char>(i % 256);
@@ -50,7 +43,8 @@ class IdxReader : public ::testing::Test {
     return path.string();
   }
   static std::string error_of(const std::function<void()>& f) { return testing::error_of(f); }
-  fs::path dir;
+  testing::TemporaryFolder folder{"bioprop-idx-"};
+  const fs::path& dir = folder.path();
 };
 
 TEST_F(IdxReader, ReadsPlainAndGzipFiles) {

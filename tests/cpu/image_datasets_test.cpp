@@ -12,6 +12,7 @@
 
 #include "bioprop/data.hpp"
 #include "error_message.hpp"
+#include "temporary_folder.hpp"
 
 namespace bioprop {
 namespace {
@@ -21,14 +22,6 @@ using testing::error_of;
 
 class ImageDatasets : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("bioprop-images-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
   // CIFAR records: label byte(s), then red, green and blue planes; pixel (c, i) = (label * 3 + c) mod 256.
   void write_cifar(const std::string& name, const std::vector<std::vector<int>>& labels) {
     std::ofstream file(dir / name, std::ios::binary);
@@ -76,7 +69,8 @@ class ImageDatasets : public ::testing::Test {
             << "image " << index << " channel " << c << " pixel " << p;
   }
 
-  fs::path dir;
+  testing::TemporaryFolder folder{"bioprop-images-"};
+  const fs::path& dir = folder.path();
 };
 
 TEST_F(ImageDatasets, Cifar10ReadsFiveTrainingBatchesAndTheTestBatch) {
