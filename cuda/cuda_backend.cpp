@@ -126,7 +126,9 @@ class CudaBackend final : public Backend {
   }
 
   void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) override {
-    kernels::batch_norm_statistics(x.data(), channel_layout(x, mean), mean.data(), variance.data(), stream_);
+    const kernels::ChannelLayout layout = channel_layout(x, mean);
+    kernels::batch_norm_statistics(x.data(), layout, mean.data(), variance.data(), batch_norm_workspace(layout),
+                                   stream_);
   }
   void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
                           const Tensor& gamma, const Tensor& beta, Tensor& y) override {
@@ -135,8 +137,9 @@ class CudaBackend final : public Backend {
   }
   void batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
                        float accumulate, Tensor& sum_dy_xhat, Tensor& sum_dy) override {
-    kernels::batch_norm_sums(dy.data(), x.data(), channel_layout(x, mean), mean.data(), variance.data(), epsilon,
-                             accumulate, sum_dy_xhat.data(), sum_dy.data(), stream_);
+    const kernels::ChannelLayout layout = channel_layout(x, mean);
+    kernels::batch_norm_sums(dy.data(), x.data(), layout, mean.data(), variance.data(), epsilon, accumulate,
+                             sum_dy_xhat.data(), sum_dy.data(), batch_norm_workspace(layout), stream_);
   }
   void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
                                 float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat, const Tensor& sum_dy,
@@ -420,6 +423,12 @@ class CudaBackend final : public Backend {
   static kernels::ChannelLayout channel_layout(const Tensor& x, const Tensor& per_channel) {
     return {bias_broadcast_inner(x, per_channel), per_channel.numel(), static_cast<size_t>(x.dim(0))};
   }
+  // Device doubles for batch norm's partial sums; grows to the largest request.
+  double* batch_norm_workspace(const kernels::ChannelLayout& layout) {
+    const size_t floats = 2 * kernels::batch_norm_workspace(layout);
+    if (floats > batch_norm_partials_.numel()) batch_norm_partials_.resize({static_cast<int>(floats)}, Device::cuda);
+    return reinterpret_cast<double*>(batch_norm_partials_.data());
+  }
   // One workspace for every cuDNN call; grows to the largest request.
   void* workspace(size_t bytes) {
     const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
@@ -487,7 +496,7 @@ class CudaBackend final : public Backend {
   cudnnHandle_t cudnn_{};
   bool tf32_ = false;
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans_;
-  Tensor workspace_, reduction_, row_loss_, correct_, scratch_gradient_, pool_output_;
+  Tensor workspace_, batch_norm_partials_, reduction_, row_loss_, correct_, scratch_gradient_, pool_output_;
 };
 
 }  // namespace

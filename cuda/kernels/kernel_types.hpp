@@ -30,6 +30,16 @@ struct ProjectionTargets {
   ProjectionTarget target[max_projection_targets];
 };
 
+// Batch norm's per-channel sums run on channels x splits blocks of about this many values each.
+constexpr size_t batch_norm_values_per_split = 4096;
+constexpr unsigned batch_norm_max_splits = 128;
+inline unsigned batch_norm_splits(const ChannelLayout& l) {
+  const size_t splits = (l.batch * l.inner + batch_norm_values_per_split - 1) / batch_norm_values_per_split;
+  return splits < 1 ? 1u : (splits > batch_norm_max_splits ? batch_norm_max_splits : static_cast<unsigned>(splits));
+}
+// Device doubles of workspace batch_norm_statistics and batch_norm_sums need.
+inline size_t batch_norm_workspace(const ChannelLayout& l) { return 2 * l.channels * batch_norm_splits(l); }
+
 constexpr unsigned reduce_block = 256;
 constexpr unsigned reduce_max_blocks = 1024;
 

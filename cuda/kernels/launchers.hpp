@@ -43,9 +43,12 @@ void output_loss(OutputLoss kind, const float* z, const float* labels, int batch
 void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream);
 void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
                cudaStream_t stream);
-void batch_norm_statistics(const float* x, const ChannelLayout& l, float* mean, float* variance, cudaStream_t stream);
+// `workspace`: batch_norm_workspace(l) device doubles (kernel_types.hpp).
+void batch_norm_statistics(const float* x, const ChannelLayout& l, float* mean, float* variance, double* workspace,
+                           cudaStream_t stream);
 void batch_norm_sums(const float* dy, const float* x, const ChannelLayout& l, const float* mean, const float* variance,
-                     float epsilon, float accumulate, float* sum_dy_xhat, float* sum_dy, cudaStream_t stream);
+                     float epsilon, float accumulate, float* sum_dy_xhat, float* sum_dy, double* workspace,
+                     cudaStream_t stream);
 void batch_norm_forward(const float* x, const ChannelLayout& l, const float* mean, const float* variance, float epsilon,
                         const float* gamma, const float* beta, float* y, cudaStream_t stream);
 void batch_norm_backward_data(const float* dy, const float* x, const ChannelLayout& l, const float* mean,
