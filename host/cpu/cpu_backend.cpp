@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "bioprop/activation_math.hpp"
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/projection_checks.hpp"
 #include "bioprop/rng.hpp"
+#include "philox_fill.hpp"
 
 namespace bioprop {
 
@@ -25,6 +27,21 @@ float* CpuBackend::scratch(std::vector<float>& buffer, size_t count) {
 
 namespace {
 int rows(const Tensor& t) { return t.dim(0); }
+// Calls body(std::integral_constant<Activation, f>{}) so the element loops inside see f as a constant
+// (one plain loop per function, which the compiler vectorises, instead of a switch per element).
+template <typename Body>
+void for_each_activation(Activation f, Body body) {
+  switch (f) {
+    case Activation::relu:
+      return body(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::sigmoid:
+      return body(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::tanh:
+      return body(std::integral_constant<Activation, Activation::tanh>{});
+    case Activation::softplus:
+      return body(std::integral_constant<Activation, Activation::softplus>{});
+  }
+}
 int cols(const Tensor& t) { return static_cast<int>(t.shape().sample_size()); }
 void expect_same_size(const Tensor& a, const Tensor& b, const char* what) {
   if (a.numel() != b.numel()) fail("{}: sizes differ, {} vs {}", what, a.shape().str(), b.shape().str());
@@ -72,8 +89,10 @@ void CpuBackend::activation_forward(Activation f, const Tensor& a, Tensor& h) {
   const size_t total = a.numel();
   const float* in = a.data();
   float* out = h.data();
+  for_each_activation(f, [&](auto function) {
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) out[i] = activate(f, in[i]);
+    for (size_t i = 0; i < total; ++i) out[i] = activate(function, in[i]);
+  });
 }
 
 void CpuBackend::activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) {
@@ -81,8 +100,10 @@ void CpuBackend::activation_backward(Activation f, const Tensor& a, const Tensor
   const size_t total = a.numel();
   const float *in = a.data(), *out = h.data(), *grad_out = dh.data();
   float* grad_in = da.data();
+  for_each_activation(f, [&](auto function) {
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) grad_in[i] = grad_out[i] * activation_derivative(f, in[i], out[i]);
+    for (size_t i = 0; i < total; ++i) grad_in[i] = grad_out[i] * activation_derivative(function, in[i], out[i]);
+  });
 }
 
 void CpuBackend::fill(Tensor& x, float value) { std::fill_n(x.data(), x.numel(), value); }
@@ -102,16 +123,18 @@ void CpuBackend::scale(float alpha, Tensor& x) { cblas_sscal(static_cast<int>(x.
 void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) {
   float* values = x.data();
   const size_t total = x.numel();
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) values[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
+  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+    values[i] *= 1.0f + stddev * normal_from_block(words, lane);
+  });
 }
 
 void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) {
   float* values = mask.data();
   const size_t total = mask.numel();
   const float keep = 1.0f / (1.0f - rate);
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) values[i] = philox_uniform(seed, offset, i) >= rate ? keep : 0.0f;
+  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+    values[i] = uniform_from_bits(words[lane]) >= rate ? keep : 0.0f;
+  });
 }
 
 void CpuBackend::multiply(const Tensor& a, const Tensor& b, Tensor& out) {
@@ -185,15 +208,17 @@ void CpuBackend::project_feedback(const Tensor& e, const Tensor& projection,
 void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) {
   float* out = x.data();
   const size_t total = x.numel();
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) out[i] = low + (high - low) * philox_uniform(seed, offset, i);
+  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+    out[i] = low + (high - low) * uniform_from_bits(words[lane]);
+  });
 }
 
 void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) {
   float* out = x.data();
   const size_t total = x.numel();
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) out[i] = mean + stddev * philox_normal(seed, offset, i);
+  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+    out[i] = mean + stddev * normal_from_block(words, lane);
+  });
 }
 
 namespace {

@@ -17,7 +17,20 @@ int images_per_chunk(const WindowGeometry& g) {
   return static_cast<int>(std::clamp<size_t>(max_columns_floats / std::max<size_t>(per_image, 1), 1, g.batch));
 }
 
+// The output columns [first, last) of one window column kw whose input column ow * s - pad + kw lies
+// inside the image: the loops below copy those without a bounds check per value.
+struct InsideColumns {
+  int first, last;
+};
+int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+InsideColumns inside_columns(const WindowGeometry& g, int kw) {
+  const int first = std::clamp(ceil_div(g.padding - kw, g.stride), 0, g.out_w);
+  const int last = std::clamp(ceil_div(g.in_w + g.padding - kw, g.stride), first, g.out_w);
+  return {first, last};
+}
+
 // columns[(c*kh_size + kh)*kw_size + kw][i*P + oh*out_w + ow] = x[first + i][c][oh*s - pad + kh][ow*s - pad + kw]
+// (zero where the window hangs over the padding).
 void im2col(const float* x, const WindowGeometry& g, int first, int count, float* columns) {
   const size_t width = static_cast<size_t>(count) * g.positions();
 #pragma omp parallel for collapse(2) schedule(static)
@@ -28,13 +41,23 @@ void im2col(const float* x, const WindowGeometry& g, int first, int count, float
         for (int kw = 0; kw < g.kernel_w; ++kw) {
           float* row = columns + ((static_cast<size_t>(c) * g.kernel_h + kh) * g.kernel_w + kw) * width +
                        static_cast<size_t>(i) * g.positions();
+          const InsideColumns inside = inside_columns(g, kw);
           for (int oh = 0; oh < g.out_h; ++oh) {
+            float* out = row + static_cast<size_t>(oh) * g.out_w;
             const int in_row = oh * g.stride - g.padding + kh;
-            for (int ow = 0; ow < g.out_w; ++ow) {
-              const int in_col = ow * g.stride - g.padding + kw;
-              const bool inside = in_row >= 0 && in_row < g.in_h && in_col >= 0 && in_col < g.in_w;
-              row[oh * g.out_w + ow] = inside ? plane[in_row * g.in_w + in_col] : 0.0f;
+            if (in_row < 0 || in_row >= g.in_h) {
+              std::fill_n(out, g.out_w, 0.0f);
+              continue;
             }
+            const float* source = plane + static_cast<size_t>(in_row) * g.in_w;
+            const int shift = kw - g.padding;  // input column of output column ow: ow * stride + shift
+            std::fill_n(out, inside.first, 0.0f);
+            if (g.stride == 1) {
+              std::copy(source + inside.first + shift, source + inside.last + shift, out + inside.first);
+            } else {
+              for (int ow = inside.first; ow < inside.last; ++ow) out[ow] = source[ow * g.stride + shift];
+            }
+            std::fill(out + inside.last, out + g.out_w, 0.0f);
           }
         }
     }
@@ -51,13 +74,14 @@ void col2im_add(const float* columns, const WindowGeometry& g, int first, int co
         for (int kw = 0; kw < g.kernel_w; ++kw) {
           const float* row = columns + ((static_cast<size_t>(c) * g.kernel_h + kh) * g.kernel_w + kw) * width +
                              static_cast<size_t>(i) * g.positions();
+          const InsideColumns inside = inside_columns(g, kw);
           for (int oh = 0; oh < g.out_h; ++oh) {
             const int in_row = oh * g.stride - g.padding + kh;
             if (in_row < 0 || in_row >= g.in_h) continue;
-            for (int ow = 0; ow < g.out_w; ++ow) {
-              const int in_col = ow * g.stride - g.padding + kw;
-              if (in_col >= 0 && in_col < g.in_w) plane[in_row * g.in_w + in_col] += row[oh * g.out_w + ow];
-            }
+            const float* in = row + static_cast<size_t>(oh) * g.out_w;
+            float* target = plane + static_cast<size_t>(in_row) * g.in_w;
+            const int shift = kw - g.padding;
+            for (int ow = inside.first; ow < inside.last; ++ow) target[ow * g.stride + shift] += in[ow];
           }
         }
     }

@@ -42,12 +42,15 @@ BIOPROP_HD inline float philox_uniform(uint64_t seed, uint64_t offset, uint64_t 
 }
 // Element `index` of the standard normal stream (seed, offset): Box-Muller on lanes (0,1) or (2,3)
 // of block offset + index/4; even indexes take the cosine branch, odd ones the sine branch.
-BIOPROP_HD inline float philox_normal(uint64_t seed, uint64_t offset, uint64_t index) {
-  const PhiloxBlock words = philox_block(seed, offset + index / 4);
-  const unsigned lane = static_cast<unsigned>(index % 4) & ~1u;
+// Box-Muller on lanes (pair, pair + 1) of a block: the cosine (even element) or sine (odd) branch.
+BIOPROP_HD inline float normal_from_block(const PhiloxBlock& words, unsigned element) {
+  const unsigned lane = element & ~1u;
   const float radius = sqrtf(-2.0f * logf(uniform_from_bits(words[lane])));
   const float angle = 6.2831853071795864f * uniform_from_bits(words[lane + 1]);
-  return index % 2 == 0 ? radius * cosf(angle) : radius * sinf(angle);
+  return element % 2 == 0 ? radius * cosf(angle) : radius * sinf(angle);
+}
+BIOPROP_HD inline float philox_normal(uint64_t seed, uint64_t offset, uint64_t index) {
+  return normal_from_block(philox_block(seed, offset + index / 4), static_cast<unsigned>(index % 4));
 }
 
 // A small sequential generator for host-side choices (shuffles, splits), on top of Philox so its
