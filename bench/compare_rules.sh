@@ -4,8 +4,9 @@
 # Usage: bash bench/compare_rules.sh NET EPOCHS TARGET RULE[+KEY=VALUE...]=LR ...
 #   (+KEY=VALUE are rule options, e.g. brainprop+feedback=random=0.1 for reward-based FA)
 #   e.g. bash bench/compare_rules.sh conv 5 0.85 bp=0.1 brainprop=0.1 qagrel=0.1
-# One summary row per rule goes to bench/results/<date>-rules-<net>-fashion-mnist-<device>.csv (rows
-# are added to a file of the same name); per-epoch metrics stay in the run folders. Wall time is left
+# One summary row per rule goes to bench/results/<date>-rules-<net>-fashion-mnist-<device>.csv, each
+# epoch's accuracies to ...-per-epoch.csv (rows are added to files of the same name), and the test
+# accuracy curves of every rule in the per-epoch file to ...-per-epoch.png (gnuplot). Wall time is left
 # to the benchmarks: these runs may share the machine. BIOPROP names another binary and BIOPROP_ARGS
 # adds flags (bench/run_gpu.sh: the bundled binary, --device cuda and the carried dataset).
 set -euo pipefail
@@ -17,6 +18,8 @@ device=${device:-cpu-$(nproc)c}
 runs=$(mktemp -d)
 out="${BIOPROP_RESULTS:-bench/results}/$(date +%Y-%m-%d)-rules-${net}-fashion-mnist-${device}.csv"
 [ -f "$out" ] || echo "rule,net,learning_rate,epochs_run,epochs_to_target,target,final_test_accuracy,best_test_accuracy" > "$out"
+per_epoch="${out%.csv}-per-epoch.csv"
+[ -f "$per_epoch" ] || echo "rule,learning_rate,epoch,train_accuracy,test_accuracy,seconds" > "$per_epoch"
 for assignment in "$@"; do
   spec=${assignment%=*} lr=${assignment##*=}
   IFS='+' read -r -a parts <<< "$spec"
@@ -33,5 +36,9 @@ s = json.load(open(folder + "summary.json"))
 to_target = "" if s["epochs_to_target"] is None else s["epochs_to_target"]
 print(f'{rule},{net},{lr},{s["epochs_run"]},{to_target},{target},{s["final_test_accuracy"]:.4f},{s["best_test_accuracy"]:.4f}')
 PY
+  # metrics.csv: epoch,train_loss,train_accuracy,validation_accuracy,test_loss,test_accuracy,seconds,...
+  tail -n +2 "$(ls -d "$runs/$spec"/*/)metrics.csv" | awk -F, -v r="$spec" -v lr="$lr" \
+    '{ print r "," lr "," $1 "," $3 "," $6 "," $7 }' >> "$per_epoch"
 done
-echo "saved $out"
+bash bench/plot_rules.sh "$per_epoch" "$net"
+echo "saved $out, $per_epoch and ${per_epoch%.csv}.png"
