@@ -14,8 +14,12 @@ using namespace bioprop;
 void bp_training_step(benchmark::State& state, const std::string& net_name) {
   const int batch_size = static_cast<int>(state.range(0));
   auto backend = make_cpu_backend();
-  auto net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 1, *backend);
+  // The default run's settings (init N(0, 0.005) without biases, plain SGD), in training mode.
+  auto net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 1, *backend, TrainConfig{}.net_overrides);
+  net->set_training(true);
   Options rule_options, optimizer_options;
+  optimizer_options.set("learning_rate", 0.1);
+  optimizer_options.set("momentum", 0.0);
   auto rule = make_rule("bp", rule_options);
   auto optimizer = make_optimizer("sgd", optimizer_options);
   Batch batch{Tensor({batch_size, 1, 28, 28}), Tensor({batch_size})};
