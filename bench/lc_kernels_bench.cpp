@@ -2,8 +2,9 @@
 // (batch 32 as in the BrainProp reference): time, GFLOP/s and GB/s of forward, backward-data and
 // backward-weight. FLOPs count 2 per multiply-add; bytes count one read of the inputs and weights and
 // one write of the outputs (the minimum traffic, so GB/s is a lower bound of what was moved).
-// Compare GB/s with the device's peak (H100 SXM: 3.35 TB/s) for the roofline fraction; the PyTorch
-// peer (bench/peers/lc_pytorch.py) times the same shapes with unfold + einsum.
+// The fractions of the device's peak bandwidth and FP32 rate (from its clocks, cuda_device_peaks) are
+// reported beside them; the PyTorch peer (bench/peers/lc_pytorch.py) times the same shapes with
+// unfold + einsum.
 #include <benchmark/benchmark.h>
 
 #include "bioprop/device.hpp"
@@ -49,6 +50,15 @@ void lc_kernel(benchmark::State& state) {
       benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["GB/s"] =
       benchmark::Counter(bytes * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  // Fractions of the device's peaks: the kernels are bound by memory traffic, so the bandwidth
+  // fraction is the roofline measure (the target: at least half).
+  const DevicePeaks peaks = cuda_device_peaks(0);
+  if (peaks.memory_gb_per_s > 0)
+    state.counters["fraction_of_peak_bandwidth"] = benchmark::Counter(
+        bytes * 1e-9 / peaks.memory_gb_per_s * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  if (peaks.fp32_gflop_per_s > 0)
+    state.counters["fraction_of_peak_fp32"] = benchmark::Counter(
+        flops * 1e-9 / peaks.fp32_gflop_per_s * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel(cuda_device_name(0));
 }
 

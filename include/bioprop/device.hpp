@@ -19,6 +19,14 @@ struct DeviceChoice {
 int cuda_device_count();
 std::string cuda_device_name(int index);
 
+// A device's theoretical peaks, for the roofline fractions of benchmarks (0 where unknown):
+// DRAM bandwidth from the memory clock and bus width, FP32 FLOP/s from SMs x FP32 lanes x clock x 2.
+struct DevicePeaks {
+  double memory_gb_per_s = 0.0;
+  double fp32_gflop_per_s = 0.0;
+};
+DevicePeaks cuda_device_peaks(int index);
+
 // The CUDA backend on device `index`; `tf32` lets cuBLAS use TF32 tensor cores for FP32 GEMMs.
 std::unique_ptr<Backend> make_cuda_backend(int index, bool tf32 = false);
 // The backend for a resolved device choice.

@@ -36,5 +36,17 @@ TEST(CudaDevice, ReportsANameWhenPresent) {
   EXPECT_FALSE(cuda_device_name(0).empty());
 }
 
+// The peaks the benchmarks divide by: an H100 has about 2-3.4 TB/s and 50-67 TFLOP/s FP32.
+TEST(CudaDevice, PeaksAreThoseOfADataCentreGpu) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const DevicePeaks peaks = cuda_device_peaks(0);
+  EXPECT_GT(peaks.memory_gb_per_s, 500.0);
+  EXPECT_LT(peaks.memory_gb_per_s, 20000.0);
+  EXPECT_GT(peaks.fp32_gflop_per_s, 5000.0);
+  EXPECT_LT(peaks.fp32_gflop_per_s, 200000.0);
+  RecordProperty("memory_gb_per_s", std::to_string(peaks.memory_gb_per_s));
+  RecordProperty("fp32_gflop_per_s", std::to_string(peaks.fp32_gflop_per_s));
+}
+
 }  // namespace
 }  // namespace bioprop
