@@ -7,10 +7,8 @@
 
 #include <cstdlib>
 
-#include "bioprop/config.hpp"
 #include "bioprop/device.hpp"
-#include "bioprop/optimizer.hpp"
-#include "bioprop/rule.hpp"
+#include "bioprop/step_timing.hpp"
 
 namespace {
 
@@ -22,27 +20,10 @@ std::unique_ptr<Backend> bench_backend() {
 }
 
 void training_step(benchmark::State& state, const std::string& rule_name, const std::string& net_name) {
-  const int batch_size = net_name == "loccon" ? 32 : 128;
   auto backend = bench_backend();
-  // The default run's settings: init N(0, 0.005) without biases (bench/peers/train_step_pytorch.py too).
-  auto net = build_network(load_net_source(net_name), {3, 32, 32}, 10, 1, *backend, TrainConfig{}.net_overrides);
-  Options rule_options, optimizer_options;
-  optimizer_options.set("learning_rate", 0.1);  // the default run's plain SGD
-  optimizer_options.set("momentum", 0.0);
-  auto rule = make_rule(rule_name, rule_options);
-  auto optimizer = make_optimizer("sgd", optimizer_options);
-  rule->attach(*net, *backend, 1);
-  net->set_training(true);  // batch statistics and dropout, as in training
-  Tensor inputs({batch_size, 3, 32, 32}), labels({batch_size});
-  backend->random_uniform(inputs, 0.0f, 1.0f, 1, 0);
-  for (int i = 0; i < batch_size; ++i) labels.at(static_cast<size_t>(i)) = static_cast<float>(i % 10);
-  const Batch batch{backend->to_device(inputs), backend->to_device(labels)};
-  const auto parameters = rule->trainable(*net);
-  for (auto _ : state) {
-    rule->step(*net, batch, *backend);
-    optimizer->step(*backend, parameters);
-    backend->synchronize();
-  }
+  TrainingStep step(rule_name, net_name, {3, 32, 32}, 10, reference_batch_size(net_name), *backend);
+  const int batch_size = step.batch_size();
+  for (auto _ : state) step.run();
   const double images = static_cast<double>(state.iterations()) * batch_size;
   state.counters["images_per_second"] = benchmark::Counter(images, benchmark::Counter::kIsRate);
   state.counters["epoch_seconds_50k"] =

@@ -25,7 +25,20 @@ struct TrainFlags {
   float activity_noise = 0.0f, signal_noise = 0.0f, update_noise = 0.0f;
 };
 
+struct BenchFlags {
+  std::vector<std::string> rules{"bp", "brainprop"};
+  std::vector<std::string> nets{"conv", "loccon", "deep"};
+  std::vector<int> shape{3, 32, 32};  // CIFAR-10's images
+  int classes = 10;
+  int batch_size = 0;  // 0: the reference's (32 for loccon, 128 otherwise)
+  int steps = 20, warmup = 3;
+  std::string device = "auto";
+  bool tf32 = false;
+  std::string csv;
+};
+
 int run_train(const TrainFlags& flags);
+int run_bench(const BenchFlags& flags);
 int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size);
 int run_list();
 int run_reward_task_command(const RewardTaskSettings& settings, const std::string& folder);

@@ -74,6 +74,20 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("list", "List the learning rules, built-in nets and datasets");
 
+  BenchFlags b;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Time training steps of rules on nets (synthetic data, the default run's settings, training mode)");
+  bench->add_option("--rules", b.rules, "Rules to time [bp brainprop]");
+  bench->add_option("--nets", b.nets, "Built-in nets or .toml files [conv loccon deep]");
+  bench->add_option("--shape", b.shape, "One input's shape [3 32 32: CIFAR-10]");
+  bench->add_option("--classes", b.classes, "Output units [10]")->check(CLI::PositiveNumber);
+  bench->add_option("--batch-size", b.batch_size, "Trials per step [the reference's: 32 for loccon, else 128]");
+  bench->add_option("--steps", b.steps, "Timed steps per rule and net [20]");
+  bench->add_option("--warmup", b.warmup, "Untimed steps first [3]")->check(CLI::NonNegativeNumber);
+  bench->add_option("--device", b.device, "auto, cpu, cuda or cuda:N [auto]");
+  bench->add_flag("--tf32", b.tf32, "On a GPU, TF32 tensor cores for FP32 products");
+  bench->add_option("--csv", b.csv, "Also write the table as CSV to this file");
+
   RewardTaskSettings task;
   std::string task_folder = "runs/reward-task";
   CLI::App* reward =
@@ -97,6 +111,7 @@ int main(int argc, char** argv) {
   try {
     if (train->parsed()) return run_train(t);
     if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size);
+    if (bench->parsed()) return run_bench(b);
     if (reward->parsed()) return run_reward_task_command(task, task_folder);
     return run_list();
   } catch (const Error& e) {

@@ -7,19 +7,11 @@
 
 namespace bioprop {
 
-namespace {
-Shape batched(const Shape& sample, int batch) {
-  std::vector<int> dims{batch};
-  dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
-  return Shape(std::move(dims));
-}
-}  // namespace
-
 Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, const Initializer& init,
                  Backend& backend, std::string name)
     : name_(std::move(name)), sample_(sample), layers_(std::move(layers)) {
   if (layers_.empty()) fail("net '{}' has no layers", name_);
-  Shape shape = batched(sample, 1);
+  Shape shape = sample.batched(1);
   sample_shapes_.push_back(shape);
   for (int i = 0; i < size(); ++i) {
     shape = layers_[static_cast<size_t>(i)]->build(shape, i, init, backend);
@@ -41,7 +33,7 @@ int Network::outputs() const { return sample_shapes_.back()[1]; }
 
 const Tensor& Network::forward(Backend& backend, const Tensor& x) {
   if (x.shape().rank() != sample_.rank() + 1 || x.shape().with_batch(1) != sample_shapes_[0])
-    fail("net '{}' expects inputs of shape {} (batch first), got {}", name_, batched(sample_, -1).str(),
+    fail("net '{}' expects inputs of shape {} (batch first), got {}", name_, sample_.batched(-1).str(),
          x.shape().str());
   const int batch = x.dim(0);
   activations_[0] = x;  // a view: the batch is not copied

@@ -27,6 +27,12 @@ Shape Shape::with_batch(int batch) const {
   return Shape(std::move(dims));
 }
 
+Shape Shape::batched(int count) const {
+  std::vector<int> dims{count};
+  dims.insert(dims.end(), dims_.begin(), dims_.end());
+  return Shape(std::move(dims));
+}
+
 std::string Shape::str() const { return fmt::format("({})", fmt::join(dims_, ",")); }
 
 namespace {

@@ -12,12 +12,7 @@ Shape Dataset::sample_shape() const {
   return Shape(std::vector<int>(dims.begin() + 1, dims.end()));
 }
 
-Shape Dataset::batch_shape(int count) const {
-  const Shape sample = sample_shape();
-  std::vector<int> dims{count};
-  dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
-  return Shape(std::move(dims));
-}
+Shape Dataset::batch_shape(int count) const { return sample_shape().batched(count); }
 
 Dataset Dataset::subset(const std::vector<int>& indexes) const {
   Dataset part;

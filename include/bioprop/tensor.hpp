@@ -24,6 +24,8 @@ class Shape {
   size_t numel() const;
   // The shape with the leading (batch) axis replaced.
   Shape with_batch(int batch) const;
+  // This shape as one sample, with a batch axis of `count` in front: (C,H,W) -> (count,C,H,W).
+  Shape batched(int count) const;
   // Number of values per sample: the product of every axis but the first.
   size_t sample_size() const;
   bool operator==(const Shape&) const = default;

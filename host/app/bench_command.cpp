@@ -1,0 +1,43 @@
+// `bioprop bench`: training steps per second of rules on nets, side by side on one device, with
+// synthetic data of a dataset's shape (the default run's settings, training mode).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "bioprop/device.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/step_timing.hpp"
+#include "bioprop/trainer.hpp"
+
+namespace bioprop {
+
+int run_bench(const BenchFlags& flags) {
+  if (flags.steps < 1) fail("--steps must be at least 1, got {}", flags.steps);
+  if (flags.shape.empty()) fail("--shape needs at least one size, e.g. 3 32 32");
+  for (int size : flags.shape)
+    if (size < 1) fail("--shape: sizes must be at least 1, got {}", size);
+  const DeviceChoice device = choose_device(flags.device);
+  auto backend = make_backend(device, flags.tf32);
+  spdlog::info("device: {}", device.description);
+  const Shape sample(flags.shape);
+  std::string csv = "device,rule,net,batch,ms_per_step,images_per_second,epoch_seconds_50k\n";
+  fmt::print("{:<16} {:<8} {:>6} {:>12} {:>12} {:>16}\n", "rule", "net", "batch", "ms/step", "images/s",
+             "s per 50k images");
+  for (const std::string& net : flags.nets)
+    for (const std::string& rule : flags.rules) {
+      const int batch = flags.batch_size > 0 ? flags.batch_size : reference_batch_size(net);
+      TrainingStep step(rule, net, sample, flags.classes, batch, *backend);
+      const StepTiming t = time_training_steps(step, flags.warmup, flags.steps);
+      fmt::print("{:<16} {:<8} {:>6} {:>12.2f} {:>12.0f} {:>16.1f}\n", rule, net, batch, 1e3 * t.seconds_per_step,
+                 t.images_per_second(), 50000.0 / t.images_per_second());
+      csv += fmt::format("{},{},{},{},{:.4f},{:.1f},{:.2f}\n", backend->name(), rule, net, batch,
+                         1e3 * t.seconds_per_step, t.images_per_second(), 50000.0 / t.images_per_second());
+    }
+  if (!flags.csv.empty()) {
+    write_file_atomically(flags.csv, csv);
+    spdlog::info("wrote {}", flags.csv);
+  }
+  return 0;
+}
+
+}  // namespace bioprop
