@@ -40,7 +40,10 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.batch_size) c.batch_size = o.batch_size;
   if (f.seed) c.seed = o.seed;
   if (f.device) c.device = o.device;
-  if (f.optimizer) c.optimizer = o.optimizer;
+  if (f.optimizer && o.optimizer != c.optimizer) {  // the file's settings were for another optimiser
+    c.optimizer = o.optimizer;
+    c.optimizer_options = Options("[optimizer] (--optimizer " + o.optimizer + ")");
+  }
   if (f.target) c.target_accuracy = o.target_accuracy;
   if (f.stop_at_target) c.stop_at_target = true;
   if (f.validation) c.data.validation = o.data.validation;

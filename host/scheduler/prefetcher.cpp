@@ -130,7 +130,7 @@ bool Prefetcher::next(Backend& backend, Batch& batch) {
   Impl& s = *impl_;
   if (&backend != &s.backend) fail("Prefetcher::next: called with another backend than it was made for");
   const int k = s.handed;
-  if (k > 0) s.release(k - 1);  // its upload was queued a step ago and has long finished
+  if (k > 0 && s.released < k) s.release(k - 1);  // its upload was queued a step ago: long finished
   if (k >= s.total) return false;
   if (k == 0) waited_seconds_ += s.start_upload(0);
   backend.use_upload(k % 2);  // the compute stream waits for batch k's copy, the host does not

@@ -33,7 +33,8 @@ TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
       ++count;
     }
     EXPECT_FALSE(prefetcher.next(*backend, actual));
-    EXPECT_EQ(count, 11);  // ten full batches and one of 3
+    EXPECT_FALSE(prefetcher.next(*backend, actual));  // and stays at the end
+    EXPECT_EQ(count, 11);                             // ten full batches and one of 3
     EXPECT_GE(prefetcher.waited_seconds(), 0.0);
   }
 }
