@@ -10,6 +10,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
 #include <memory>
@@ -322,7 +323,16 @@ class CudaBackend final : public Backend {
   // The copy stream waits (on the device) for the compute work queued so far, copies, and marks the
   // slot's event; the compute stream waits for that event only when the batch is used. No device-wide
   // synchronisation: the host blocks only in wait_upload_read, on one copy.
-  Tensor staging_tensor(const Shape& shape) override { return Tensor::pinned_host(shape); }
+  // Pinned staging when the driver grants it; otherwise pageable memory still works (the copies then
+  // stage through the driver and no longer overlap fully), with a warning.
+  Tensor staging_tensor(const Shape& shape) override {
+    try {
+      return Tensor::pinned_host(shape);
+    } catch (const Error& e) {
+      spdlog::warn("{}; batches are staged in pageable memory (slower uploads)", e.what());
+      return Tensor(shape);
+    }
+  }
   void upload_async(const Tensor& host, Tensor& on_device, int slot) override {
     if (host.numel() != on_device.numel() || on_device.device() != Device::cuda)
       fail("upload_async: {} into the {} tensor {}", host.shape().str(), to_string(on_device.device()),
