@@ -86,8 +86,10 @@ std::pair<Dataset, Dataset> read_tiny_imagenet(const std::string& root, const st
   std::ifstream wnids_file(wnids_path);
   if (!wnids_file) fail("dataset '{}': file not found: {}", name, wnids_path.string());
   std::vector<std::string> wnids;
-  for (std::string line; std::getline(wnids_file, line);)
-    if (!line.empty()) wnids.push_back(line.substr(0, line.find_last_not_of(" \r\t") + 1));
+  for (std::string line; std::getline(wnids_file, line);) {
+    const size_t end = line.find_last_not_of(" \r\t");
+    if (end != std::string::npos) wnids.push_back(line.substr(0, end + 1));
+  }
   std::sort(wnids.begin(), wnids.end());
   std::map<std::string, int> label_of;
   for (size_t i = 0; i < wnids.size(); ++i) label_of[wnids[i]] = static_cast<int>(i);
