@@ -275,9 +275,12 @@ class CudaBackend final : public Backend {
       fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
     return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
   }
+  // Only the correct-answer flags and their sum: one pass, one synchronisation.
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
-    scratch_gradient_.resize(outputs.shape(), Device::cuda);
-    output_loss(kernels::OutputLoss::cross_entropy, outputs, labels, scratch_gradient_);
+    const int batch = rows(outputs);
+    correct_.resize({batch}, Device::cuda);
+    kernels::output_loss(kernels::OutputLoss::accuracy_only, outputs.data(), labels.data(), batch, cols(outputs),
+                         nullptr, nullptr, correct_.data(), stream_);
     return static_cast<int>(reduce(kernels::Reduction::sum, correct_, nullptr) + 0.5);
   }
 
@@ -506,7 +509,7 @@ class CudaBackend final : public Backend {
   cudnnHandle_t cudnn_{};
   bool tf32_ = false;
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans_;
-  Tensor workspace_, batch_norm_partials_, reduction_, row_loss_, correct_, scratch_gradient_, pool_output_;
+  Tensor workspace_, batch_norm_partials_, reduction_, row_loss_, correct_, pool_output_;
 };
 
 }  // namespace

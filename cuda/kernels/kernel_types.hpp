@@ -7,7 +7,8 @@
 namespace bioprop::kernels {
 
 enum class Reduction { sum, sum_of_squares, dot };
-enum class OutputLoss { cross_entropy, mean_squared_error, regression };
+// accuracy_only writes just the correct-answer flags (no loss, no gradient).
+enum class OutputLoss { cross_entropy, mean_squared_error, regression, accuracy_only };
 
 // Per-channel layout of an (N, ...) tensor: value i belongs to channel (i / inner) % channels.
 struct ChannelLayout {

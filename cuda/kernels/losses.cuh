@@ -13,7 +13,7 @@ __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z,
   const int n = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (n >= batch) return;
   const float* zn = z + static_cast<size_t>(n) * classes;
-  float* dn = d + static_cast<size_t>(n) * classes;
+  float* dn = d ? d + static_cast<size_t>(n) * classes : nullptr;  // null for accuracy_only
   const float inverse_batch = 1.0f / static_cast<float>(batch);
   int best = 0;
   for (int k = 1; k < classes; ++k)
@@ -27,6 +27,7 @@ __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z,
   }
   const int label = static_cast<int>(labels[n]);
   correct[n] = best == label ? 1.0f : 0.0f;
+  if (kind == OutputLoss::accuracy_only) return;
   if (kind == OutputLoss::mean_squared_error) {
     float loss = 0.0f;
     for (int k = 0; k < classes; ++k) {

@@ -48,6 +48,11 @@ TEST_F(SmallKernels, OutputLossesAndAccuracy) {
     EXPECT_NEAR(emulated_reduction(kernels::Reduction::sum, rows) / batch, loss, 1e-4);
     EXPECT_EQ(emulated_reduction(kernels::Reduction::sum, correct), cpu->count_correct(z, labels));
   }
+  Tensor flags({batch});  // accuracy only: no loss or gradient buffers at all
+  kernels::output_loss(kernels::OutputLoss::accuracy_only, z.data(), labels.data(), batch, classes, nullptr, nullptr,
+                       flags.data(), nullptr);
+  EXPECT_EQ(emulated_reduction(kernels::Reduction::sum, flags), cpu->count_correct(z, labels));
+  EXPECT_GT(cpu->count_correct(z, labels), 0) << "the check needs some correct rows";
   Tensor targets = random({batch}, 2), outputs = random({batch, 1}, 3), d_cpu({batch, 1}), d_emulated({batch, 1}),
          rows({batch}), correct({batch});
   const float loss = cpu->regression_error(outputs, targets, d_cpu);
