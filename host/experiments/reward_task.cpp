@@ -1,4 +1,5 @@
 #include "bioprop/reward_task.hpp"
+#include "bioprop/plotting.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -142,14 +143,7 @@ std::string write_learning_curves(const std::vector<LearningCurve>& curves, cons
   for (size_t c = 0; c < curves.size(); ++c)
     plot += fmt::format("{}'learning_curves.csv' using 1:{} with linespoints title '{}'", c ? ", " : "", c + 3,
                         curves[c].rule);
-  write_file_atomically((dir / "learning_curves.gp").string(), plot + "\n");
-  const std::string command =
-      fmt::format("cd '{}' && gnuplot learning_curves.gp > /dev/null 2>&1", std::filesystem::absolute(dir).string());
-  if (std::system(command.c_str()) != 0) {
-    spdlog::warn("gnuplot did not draw the plot (install Debian's gnuplot-nox); the CSV and the script are in {}",
-                 folder);
-    return "";
-  }
+  if (!draw_with_gnuplot(folder, "learning_curves.gp", plot + "\n")) return "";
   return (dir / "learning_curves.png").string();
 }
 

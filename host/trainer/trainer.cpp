@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "bioprop/error.hpp"
+#include "bioprop/plotting.hpp"
 #include "bioprop/profiling.hpp"
 #include "progress.hpp"
 
@@ -32,6 +33,28 @@ int resume_from(const std::string& path, Network& network, Rule& rule, Backend& 
   const int epoch = record.value("epoch", 0);
   spdlog::info("resuming from {} (after epoch {})", path, epoch);
   return epoch;
+}
+}  // namespace
+
+namespace {
+// accuracy.png: train, validation and test accuracy per epoch from metrics.csv, with the target line.
+void plot_accuracy(const std::string& folder, const TrainSettings& settings, const TrainSummary& summary) {
+  const auto text = [&](const char* key) { return settings.record.value(key, std::string{"?"}); };
+  std::string script = fmt::format(
+      "# gnuplot script drawn by `bioprop train`; edit and re-run: gnuplot accuracy.gp\n"
+      "set terminal pngcairo size 900,560 noenhanced\nset output 'accuracy.png'\nset datafile separator ','\n"
+      "set key bottom right\nset grid\nset xlabel 'epoch'\nset ylabel 'accuracy (%)'\n"
+      "set title 'rule {}, net {}, {}'\n",
+      text("rule"), text("net"), text("dataset"));
+  if (settings.target_accuracy > 0)
+    script += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead dashtype 2\n",
+                          100 * settings.target_accuracy);
+  script +=
+      "plot 'metrics.csv' skip 1 using 1:($3*100) with linespoints title 'train', "
+      "'metrics.csv' skip 1 using 1:($6*100) with linespoints title 'test'";
+  if (!summary.epochs.empty() && summary.epochs.back().validation_accuracy >= 0)
+    script += ", 'metrics.csv' skip 1 using 1:($4*100) with linespoints title 'validation'";
+  draw_with_gnuplot(folder, "accuracy.gp", script + "\n");
 }
 }  // namespace
 
@@ -228,6 +251,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     result["epochs_to_target"] =
         summary.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary.epochs_to_target);
     write_file_atomically((folder / "summary.json").string(), result.dump(2) + "\n");
+    plot_accuracy(folder.string(), settings, summary);
   }
   return summary;
 }

@@ -1,0 +1,23 @@
+#include "bioprop/plotting.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "bioprop/trainer.hpp"
+
+namespace bioprop {
+
+bool draw_with_gnuplot(const std::string& folder, const std::string& script_name, const std::string& script) {
+  const std::filesystem::path dir(folder);
+  write_file_atomically((dir / script_name).string(), script);
+  const std::string command =
+      fmt::format("cd '{}' && gnuplot '{}' > /dev/null 2>&1", std::filesystem::absolute(dir).string(), script_name);
+  if (std::system(command.c_str()) == 0) return true;
+  spdlog::warn("gnuplot did not draw {} (install Debian's gnuplot-nox); the data and the script are in {}", script_name,
+               folder);
+  return false;
+}
+
+}  // namespace bioprop
