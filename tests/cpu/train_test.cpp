@@ -87,7 +87,9 @@ TEST_F(Training, WritesMetricsSummaryAndACheckpointThatRoundTrips) {
   EXPECT_TRUE(fs::exists(folder / "metrics.jsonl"));
   EXPECT_TRUE(fs::exists(folder / "summary.json"));
   EXPECT_TRUE(fs::exists(folder / "accuracy.gp"));  // the plot's script; the PNG needs gnuplot installed
-  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) EXPECT_GT(fs::file_size(folder / "accuracy.png"), 0u);
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
+    EXPECT_GT(fs::file_size(folder / "accuracy.png"), 0u);
+  }
   for (const auto& entry : fs::directory_iterator(folder)) EXPECT_NE(entry.path().extension(), ".tmp");
 
   const std::string checkpoint = (folder / "checkpoint.bin").string();
