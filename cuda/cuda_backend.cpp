@@ -388,12 +388,18 @@ class CudaBackend final : public Backend {
     Perf results[Count];
     int count = 0;
     query(results, &count);
-    for (int i = 0; i < count; ++i) {
-      const bool tensor_cores =
-          results[i].mathType == CUDNN_TENSOR_OP_MATH || results[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-      if (results[i].status == CUDNN_STATUS_SUCCESS && (tf32_ || !tensor_cores))
-        return {results[i].algo, results[i].memory, tf32_ ? results[i].mathType : CUDNN_FMA_MATH};
-    }
+    // Without --tf32: an algorithm ranked for FMA math first, else the first without tensor cores
+    // (run with FMA math). With --tf32: cuDNN's first choice.
+    const auto usable = [&](int i, bool fma_only) {
+      const cudnnMathType_t math = results[i].mathType;
+      const bool tensor_cores = math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+      return results[i].status == CUDNN_STATUS_SUCCESS &&
+             (tf32_ || (fma_only ? math == CUDNN_FMA_MATH : !tensor_cores));
+    };
+    for (bool fma_only : {!tf32_, false})
+      for (int i = 0; i < count; ++i)
+        if (usable(i, fma_only))
+          return {results[i].algo, results[i].memory, tf32_ ? results[i].mathType : CUDNN_FMA_MATH};
     fail("cuDNN has no {} convolution algorithm for {}x{}x{} inputs", what, g.in_channels, g.in_h, g.in_w);
   }
   const Choice<cudnnConvolutionFwdAlgo_t>& forward_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
