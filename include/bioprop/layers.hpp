@@ -1,8 +1,9 @@
 #pragma once
-// Layers: Dense, Conv2d, LocallyConnected2d, MaxPool2d, AvgPool2d, Flatten and the activations.
-// Layers hold their parameters but no per-batch state: the Network keeps every layer's input x and
-// output y for the current batch and hands them back in the backward calls, which keeps layers
-// re-entrant and lets a rule run several backward passes over one forward pass.
+// Layers: Dense, Conv2d, LocallyConnected2d, MaxPool2d, AvgPool2d, Dropout, BatchNorm, Flatten and
+// the activations. The Network keeps every layer's input x and output y for the current batch and
+// hands them back in the backward calls, so a rule can run several backward passes over one forward
+// pass. Layers hold their parameters; the only per-batch state is what the last forward pass drew or
+// measured (dropout's mask, batch norm's batch statistics), which its backward pass reuses.
 #include <cstdint>
 #include <memory>
 #include <optional>
