@@ -7,7 +7,12 @@ per_epoch=$1 net=$2
 command -v gnuplot > /dev/null || { echo "gnuplot not installed: no plot" >&2; exit 0; }
 curves=$(mktemp -d)
 trap 'rm -rf "$curves"' EXIT
-tail -n +2 "$per_epoch" | awk -F, -v dir="$curves" '{ print $3, 100 * $5 > (dir "/" $1 " lr " $2) }'
+# A rule's epochs restart at 1 for each of its runs in the file: one curve per run.
+tail -n +2 "$per_epoch" | awk -F, -v dir="$curves" '{
+  key = $1 " lr " $2
+  if ($3 == 1) runs[key]++
+  print $3, 100 * $5 > (dir "/" key (runs[key] > 1 ? " (run " runs[key] ")" : ""))
+}'
 {
   echo "set terminal pngcairo size 900,600 noenhanced"
   echo "set xtics 1"
