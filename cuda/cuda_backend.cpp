@@ -382,9 +382,11 @@ class CudaBackend final : public Backend {
   }
 
   // cuDNN's heuristics rank the algorithms (query fills `results`); the first that succeeds (without
-  // tensor-core math unless --tf32) is kept for this shape, so the ranking runs once per layer shape.
-  template <typename Perf, typename Algorithm, int Count, typename Query>
-  Choice<Algorithm> choose(const WindowGeometry& g, const char* what, Query query) const {
+  // tensor-core math unless --tf32) is kept in `slot`, so the ranking runs once per layer shape.
+  template <typename Perf, int Count, typename Algorithm, typename Query>
+  const Choice<Algorithm>& cached_choice(std::optional<Choice<Algorithm>>& slot, const WindowGeometry& g,
+                                         const char* what, Query query) const {
+    if (slot) return *slot;
     Perf results[Count];
     int count = 0;
     query(results, &count);
@@ -399,44 +401,37 @@ class CudaBackend final : public Backend {
     for (bool fma_only : {!tf32_, false})
       for (int i = 0; i < count; ++i)
         if (usable(i, fma_only))
-          return {results[i].algo, results[i].memory, tf32_ ? results[i].mathType : CUDNN_FMA_MATH};
+          return *(slot = Choice<Algorithm>{results[i].algo, results[i].memory,
+                                            tf32_ ? results[i].mathType : CUDNN_FMA_MATH});
     fail("cuDNN has no {} convolution algorithm for {}x{}x{} inputs", what, g.in_channels, g.in_h, g.in_w);
   }
   const Choice<cudnnConvolutionFwdAlgo_t>& forward_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
     const ConvolutionDescriptors& d = plan.descriptors;
-    if (!plan.forward)
-      plan.forward = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
-          g, "forward", [&](auto* results, int* count) {
-            BIOPROP_CUDNN_CHECK(
-                cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution, d.output.handle,
-                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, count, results));
-          });
-    return *plan.forward;
+    return cached_choice<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+        plan.forward, g, "forward", [&](auto* results, int* count) {
+          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
+                                                                     d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                                     count, results));
+        });
   }
   const Choice<cudnnConvolutionBwdDataAlgo_t>& backward_data_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
     const ConvolutionDescriptors& d = plan.descriptors;
-    if (!plan.backward_data)
-      plan.backward_data =
-          choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t,
-                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(g, "backward-data", [&](auto* results, int* count) {
-            BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-                cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                count, results));
-          });
-    return *plan.backward_data;
+    return cached_choice<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+        plan.backward_data, g, "backward-data", [&](auto* results, int* count) {
+          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+              cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+              count, results));
+        });
   }
   const Choice<cudnnConvolutionBwdFilterAlgo_t>& backward_filter_algorithm(ConvolutionPlan& plan,
                                                                            const WindowGeometry& g) {
     const ConvolutionDescriptors& d = plan.descriptors;
-    if (!plan.backward_filter)
-      plan.backward_filter =
-          choose<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t,
-                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(g, "backward-filter", [&](auto* results, int* count) {
-            BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-                cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter,
-                CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, count, results));
-          });
-    return *plan.backward_filter;
+    return cached_choice<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+        plan.backward_filter, g, "backward-filter", [&](auto* results, int* count) {
+          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+              cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+              count, results));
+        });
   }
 
   static kernels::ChannelLayout channel_layout(const Tensor& x, const Tensor& per_channel) {
