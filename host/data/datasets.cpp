@@ -40,10 +40,10 @@ namespace {
 std::string find_idx_file(const std::filesystem::path& dir, const std::string& stem, const std::string& dataset) {
   for (const std::string& candidate : {stem, stem + ".gz"})
     if (std::filesystem::exists(dir / candidate)) return (dir / candidate).string();
-  fail(
-      "dataset '{}': file not found: {} (nor {}.gz). Run scripts/install-deps.sh (Debian package "
-      "dataset-fashion-mnist) or pass --data-dir with the idx files",
-      dataset, (dir / stem).string(), stem);
+  const std::string installer = dataset == "mnist" ? "scripts/fetch-mnist.sh (puts MNIST in data/mnist)"
+                                                   : "scripts/install-deps.sh (Debian package dataset-fashion-mnist)";
+  fail("dataset '{}': file not found: {} (nor {}.gz). Run {} or pass --data-dir with the idx files", dataset,
+       (dir / stem).string(), stem, installer);
 }
 
 std::pair<Dataset, Dataset> read_idx_splits(const std::string& dir, const std::string& name) {
@@ -71,8 +71,8 @@ const std::vector<DatasetInfo>& known_datasets() {
   static const std::vector<DatasetInfo> datasets = {
       {"fashion-mnist", "Fashion-MNIST, 28x28 grey clothing images, 10 classes (60k train, 10k test)",
        "/usr/share/datasets/fashion-mnist", read_idx_splits},
-      {"mnist", "MNIST, 28x28 grey digits, 10 classes (60k train, 10k test); idx files via --data-dir",
-       "/usr/share/datasets/mnist", read_idx_splits},
+      {"mnist", "MNIST, 28x28 grey digits, 10 classes (60k train, 10k test); scripts/fetch-mnist.sh fetches it",
+       "data/mnist", read_idx_splits},
       {"cifar10", "CIFAR-10, 32x32 colour, 10 classes (50k train, 10k test); the binary version's folder",
        "data/cifar-10-batches-bin", read_cifar10},
       {"cifar100", "CIFAR-100, 32x32 colour, 100 fine classes (50k train, 10k test); the binary version's folder",

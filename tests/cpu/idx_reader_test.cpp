@@ -116,5 +116,13 @@ TEST_F(IdxReader, SplitAndLimitAreDeterministic) {
   EXPECT_THROW(load_dataset(request), Error);
 }
 
+TEST_F(IdxReader, MissingMnistNamesItsFetchScript) {
+  DataRequest request;
+  request.name = "mnist";
+  request.data_dir = dir.string();
+  const std::string message = error_of([&] { load_dataset(request); });
+  EXPECT_NE(message.find("scripts/fetch-mnist.sh"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace bioprop
