@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   using namespace bioprop;
   CLI::App app{
       "bioprop: train convolutional and locally connected networks with biologically plausible learning rules.\n"
-      "Start with `bioprop train` (backprop on Fashion-MNIST, conv net) and `bioprop list`."};
+      "Start with `bioprop train` (BrainProp on Fashion-MNIST, conv net) and `bioprop list`."};
   app.require_subcommand(1);
 
   TrainFlags t;
@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
   flag("--patience", t.overrides.patience, t.patience,
        "Stop after N epochs without a gain of --min-delta in validation (else test) accuracy [0: never; reference 45]");
   flag("--min-delta", t.overrides.min_delta, t.min_delta, "Smallest accuracy gain that counts for --patience [0.001]");
+  flag("--augment-crop", t.overrides.augmentation.crop_padding, t.augment_crop,
+       "Shift training images by up to N pixels (zero-padded random crop) [0: off, as the reference]");
+  train
+      ->add_flag("--augment-flip", t.overrides.augmentation.horizontal_flip,
+                 "Mirror each training image left-right with probability 1/2 [off]")
+      ->each([&t](const std::string&) { t.augment_flip = true; });
   flag("--target-accuracy", t.overrides.target_accuracy, t.target,
        "Test accuracy (fraction) whose first epoch is recorded as epochs-to-accuracy [0.85]");
   flag("--validation", t.overrides.data.validation, t.validation, "Training images held out for validation [0]");

@@ -55,6 +55,8 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.lr_step_factor) c.lr_step_factor = o.lr_step_factor;
   if (f.patience) c.patience = o.patience;
   if (f.min_delta) c.min_delta = o.min_delta;
+  if (f.augment_crop) c.augmentation.crop_padding = o.augmentation.crop_padding;
+  if (f.augment_flip) c.augmentation.horizontal_flip = true;
   for (const std::string& assignment : f.rule_options) set_option(c.rule_options, assignment);
   if (f.lr) c.optimizer_options.set("learning_rate", f.learning_rate);
   if (f.momentum) c.optimizer_options.set("momentum", f.momentum_value);
@@ -69,6 +71,7 @@ TrainConfig merge(const TrainFlags& f) {
   if (c.lr_step_epochs < 0) fail("--lr-step-epochs must be >= 0, got {}", c.lr_step_epochs);
   if (!(c.lr_step_factor > 0)) fail("--lr-step-factor must be > 0, got {}", c.lr_step_factor);
   if (c.patience < 0) fail("--patience must be >= 0, got {}", c.patience);
+  if (c.augmentation.crop_padding < 0) fail("--augment-crop must be >= 0, got {}", c.augmentation.crop_padding);
   if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
     fail("--target-accuracy must be a fraction in [0, 1], got {}", c.target_accuracy);
@@ -114,8 +117,11 @@ int run_train(const TrainFlags& flags) {
   auto network =
       build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend, c.net_overrides);
   spdlog::info("{}", network->summary());
-  spdlog::info("rule: {}, optimizer: {}, {} epochs of batch {}", rule->name(), optimizer->describe(), c.epochs,
-               c.batch_size);
+  spdlog::info(
+      "rule: {}, optimizer: {}, {} epochs of batch {}{}", rule->name(), optimizer->describe(), c.epochs, c.batch_size,
+      c.augmentation.enabled() ? fmt::format(", augmentation: shifts up to {} px{}", c.augmentation.crop_padding,
+                                             c.augmentation.horizontal_flip ? ", horizontal flips" : "")
+                               : "");
 
   const std::filesystem::path folder = new_run_folder(c);
   TrainSettings settings;
@@ -135,6 +141,7 @@ int run_train(const TrainFlags& flags) {
   settings.lr_step_factor = c.lr_step_factor;
   settings.patience = c.patience;
   settings.min_delta = c.min_delta;
+  settings.augmentation = c.augmentation;
   settings.record = {{"rule", c.rule},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},
@@ -145,6 +152,8 @@ int run_train(const TrainFlags& flags) {
                      {"epochs", c.epochs},
                      {"batch_size", c.batch_size},
                      {"optimizer", optimizer->describe()},
+                     {"augment_crop", c.augmentation.crop_padding},
+                     {"augment_flip", c.augmentation.horizontal_flip},
                      {"seed", c.seed},
                      {"device", device.description},
                      {"backend", backend->name()}};

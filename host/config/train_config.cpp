@@ -33,6 +33,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   c.lr_step_factor = fields.get<double>("lr_step_factor", c.lr_step_factor);
   c.patience = fields.get<int>("patience", c.patience);
   c.min_delta = fields.get<double>("min_delta", c.min_delta);
+  c.augmentation.crop_padding = fields.get<int>("augment_crop", c.augmentation.crop_padding);
+  c.augmentation.horizontal_flip = fields.get<bool>("augment_flip", c.augmentation.horizontal_flip);
   // Rule and optimiser settings are checked by the rule and optimiser that read them (make_rule,
   // make_optimizer): an unknown key there is reported with this file's name.
   c.rule_options = Options(where + " [rule_options]");
@@ -51,6 +53,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   if (c.lr_step_epochs < 0) fail("{}: field 'lr_step_epochs' must be >= 0, got {}", where, c.lr_step_epochs);
   if (!(c.lr_step_factor > 0)) fail("{}: field 'lr_step_factor' must be > 0, got {}", where, c.lr_step_factor);
   if (c.patience < 0) fail("{}: field 'patience' must be >= 0, got {}", where, c.patience);
+  if (c.augmentation.crop_padding < 0)
+    fail("{}: field 'augment_crop' must be >= 0, got {}", where, c.augmentation.crop_padding);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
     fail("{}: field 'target_accuracy' must be a fraction in [0, 1], got {}", where, c.target_accuracy);
   c.seed = static_cast<uint64_t>(seed);

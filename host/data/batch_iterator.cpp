@@ -41,8 +41,14 @@ void assemble_batch(const Dataset& data, const std::vector<int>& order, size_t f
   }
 }
 
-BatchIterator::BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch)
-    : data_(data), batch_size_(batch_size), order_(epoch_order(data.size(), shuffle, seed, epoch)) {
+BatchIterator::BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch,
+                             const Augmentation& augmentation)
+    : data_(data),
+      batch_size_(batch_size),
+      seed_(seed),
+      epoch_(epoch),
+      augmentation_(augmentation),
+      order_(epoch_order(data.size(), shuffle, seed, epoch)) {
   host_inputs_ = Tensor(data.batch_shape(batch_size));
   host_labels_ = Tensor({batch_size});
 }
@@ -51,6 +57,7 @@ bool BatchIterator::next(Backend& backend, Batch& batch) {
   if (position_ >= order_.size()) return false;
   const int count = static_cast<int>(std::min<size_t>(static_cast<size_t>(batch_size_), order_.size() - position_));
   assemble_batch(data_, order_, position_, count, host_inputs_, host_labels_);
+  augment_batch(augmentation_, host_inputs_, seed_, epoch_, position_);
   position_ += static_cast<size_t>(count);
   batch.inputs = backend.to_device(host_inputs_);
   batch.labels = backend.to_device(host_labels_);

@@ -25,11 +25,15 @@ struct Prefetcher::Impl {
     Tensor inputs, labels;
   };
 
-  Impl(const Dataset& data_, int batch_size_, bool shuffle, uint64_t seed, int epoch, int depth, Backend& backend_)
+  Impl(const Dataset& data_, int batch_size_, bool shuffle, uint64_t seed_, int epoch_, int depth, Backend& backend_,
+       const Augmentation& augmentation_)
       : data(data_),
         batch_size(batch_size_),
+        seed(seed_),
+        epoch(epoch_),
+        augmentation(augmentation_),
         backend(backend_),
-        order(epoch_order(data_.size(), shuffle, seed, epoch)),
+        order(epoch_order(data_.size(), shuffle, seed_, epoch_)),
         total(
             static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
         slots(static_cast<size_t>(std::max(depth, 2))) {
@@ -64,6 +68,7 @@ struct Prefetcher::Impl {
         assemble_batch(data, order, first,
                        static_cast<int>(std::min(order.size() - first, static_cast<size_t>(batch_size))), slot.inputs,
                        slot.labels);
+        augment_batch(augmentation, slot.inputs, seed, epoch, first);
       } catch (...) {  // a file that cannot be decoded: the trainer's thread rethrows it
         lock.lock();
         error = std::current_exception();
@@ -105,6 +110,9 @@ struct Prefetcher::Impl {
 
   const Dataset& data;
   int batch_size;
+  uint64_t seed;
+  int epoch;
+  Augmentation augmentation;
   Backend& backend;
   std::vector<int> order;
   int total;
@@ -119,8 +127,8 @@ struct Prefetcher::Impl {
 };
 
 Prefetcher::Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, Backend& backend,
-                       int depth)
-    : impl_(std::make_unique<Impl>(data, batch_size, shuffle, seed, epoch, depth, backend)) {}
+                       int depth, const Augmentation& augmentation)
+    : impl_(std::make_unique<Impl>(data, batch_size, shuffle, seed, epoch, depth, backend, augmentation)) {}
 
 Prefetcher::~Prefetcher() = default;
 
@@ -144,10 +152,10 @@ bool Prefetcher::next(Backend& backend, Batch& batch) {
 }
 
 std::unique_ptr<BatchSource> make_batch_source(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-                                               int epoch, Backend& backend) {
+                                               int epoch, Backend& backend, const Augmentation& augmentation) {
   if (backend.device() == Device::cuda)
-    return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch, backend);
-  return std::make_unique<BatchIterator>(data, batch_size, shuffle, seed, epoch);
+    return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch, backend, 3, augmentation);
+  return std::make_unique<BatchIterator>(data, batch_size, shuffle, seed, epoch, augmentation);
 }
 
 }  // namespace bioprop

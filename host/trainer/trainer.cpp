@@ -144,8 +144,8 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       optimizer.set_learning_rate(static_cast<float>(
           base_learning_rate * std::pow(settings.lr_step_factor, (epoch - 1) / settings.lr_step_epochs)));
     const auto start = std::chrono::steady_clock::now();
-    const auto batches =
-        make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch, backend);
+    const auto batches = make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch,
+                                           backend, settings.augmentation);
     progress.start_epoch(epoch, settings.epochs, batches->batches());
     Batch batch;
     double loss_sum = 0.0;

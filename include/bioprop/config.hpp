@@ -60,6 +60,7 @@ struct TrainConfig {
   double lr_step_factor = 0.5;
   int patience = 0;  // > 0: early stop after this many epochs without a gain of min_delta
   double min_delta = 0.001;
+  Augmentation augmentation;  // of the training images (off: the reference trains without)
 };
 
 // Reads an experiment file (see configs/default.toml for every key) on top of the defaults.

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "bioprop/augmentation.hpp"
 #include "bioprop/backend.hpp"
 #include "bioprop/rule.hpp"
 
@@ -98,16 +99,21 @@ class BatchSource {
 };
 
 // Cuts a dataset into batches, in a seeded random order when shuffle is set. The last batch may be
-// smaller. Batches are staged in reused host buffers and moved to the backend's device.
+// smaller. Batches are staged in reused host buffers, augmented there if asked, and moved to the
+// backend's device.
 class BatchIterator final : public BatchSource {
  public:
-  BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch);
+  BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch,
+                const Augmentation& augmentation = {});
   bool next(Backend& backend, Batch& batch) override;
   int batches() const override { return (static_cast<int>(order_.size()) + batch_size_ - 1) / batch_size_; }
 
  private:
   const Dataset& data_;
   int batch_size_;
+  uint64_t seed_;
+  int epoch_;
+  Augmentation augmentation_;
   std::vector<int> order_;
   size_t position_ = 0;
   Tensor host_inputs_, host_labels_;
@@ -123,7 +129,7 @@ class BatchIterator final : public BatchSource {
 class Prefetcher final : public BatchSource {
  public:
   Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, Backend& backend,
-             int depth = 3);
+             int depth = 3, const Augmentation& augmentation = {});
   ~Prefetcher();  // stops the producer, even mid-epoch
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
@@ -140,6 +146,6 @@ class Prefetcher final : public BatchSource {
 
 // The batch source for training on `backend`: the Prefetcher on a GPU, BatchIterator on the CPU.
 std::unique_ptr<BatchSource> make_batch_source(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-                                               int epoch, Backend& backend);
+                                               int epoch, Backend& backend, const Augmentation& augmentation = {});
 
 }  // namespace bioprop

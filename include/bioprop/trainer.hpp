@@ -58,8 +58,9 @@ struct TrainSettings {
   double lr_step_factor = 0.5;
   int patience = 0;  // > 0: early stop; monitors validation accuracy, or test accuracy without a validation set
   double min_delta = 0.001;
-  std::string resume;     // a checkpoint of this rule and net to continue from, after its epoch
-  nlohmann::json record;  // the run's configuration, saved with the metrics and the checkpoint
+  Augmentation augmentation;  // of the training batches only
+  std::string resume;         // a checkpoint of this rule and net to continue from, after its epoch
+  nlohmann::json record;      // the run's configuration, saved with the metrics and the checkpoint
 };
 
 struct TrainSummary {

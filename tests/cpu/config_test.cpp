@@ -67,6 +67,8 @@ TEST_F(Config, DefaultFileMatchesTheBuiltInDefaults) {
   EXPECT_EQ(file.net_overrides.init, defaults.net_overrides.init);
   EXPECT_EQ(file.net_overrides.init_std, defaults.net_overrides.init_std);
   EXPECT_EQ(file.net_overrides.bias, defaults.net_overrides.bias);
+  EXPECT_EQ(file.augmentation.crop_padding, defaults.augmentation.crop_padding);
+  EXPECT_EQ(file.augmentation.horizontal_flip, defaults.augmentation.horizontal_flip);
   EXPECT_NO_THROW(make_optimizer(file.optimizer, optimizer));
   Options rule = file.rule_options;
   EXPECT_NO_THROW(make_rule(file.rule, rule));
@@ -82,6 +84,14 @@ TEST_F(Config, WrongTypeInExperimentFile) {
             "x.toml: field 'batch_size' must be an integer, got the string \"64\" (line 1)");
   EXPECT_EQ(error_of([] { parse_train_config("epochs = 0\n", "x.toml"); }),
             "x.toml: field 'epochs' must be at least 1, got 0");
+}
+
+TEST_F(Config, AugmentationKeys) {
+  const TrainConfig c = parse_train_config("augment_crop = 4\naugment_flip = true\n", "x.toml");
+  EXPECT_EQ(c.augmentation.crop_padding, 4);
+  EXPECT_TRUE(c.augmentation.horizontal_flip);
+  EXPECT_EQ(error_of([] { parse_train_config("augment_crop = -1\n", "x.toml"); }),
+            "x.toml: field 'augment_crop' must be >= 0, got -1");
 }
 
 TEST_F(Config, TomlSyntaxErrorNamesLineAndColumn) {

@@ -20,8 +20,10 @@ TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
   const Dataset data = numbered(103);
   auto backend = make_cpu_backend();
   for (int depth : {1, 2, 4}) {  // 1 is raised to 2: batch k + 1 is staged while batch k trains
-    BatchIterator reference(data, 10, true, 7, 3);
-    Prefetcher prefetcher(data, 10, true, 7, 3, *backend, depth);
+    // With augmentation on, so the producer thread's shifts and flips are checked against the iterator's too.
+    const Augmentation augmentation{1, true};
+    BatchIterator reference(data, 10, true, 7, 3, augmentation);
+    Prefetcher prefetcher(data, 10, true, 7, 3, *backend, depth, augmentation);
     EXPECT_EQ(prefetcher.batches(), reference.batches());
     Batch expected, actual;
     int count = 0;
