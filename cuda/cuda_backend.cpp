@@ -76,6 +76,7 @@ class CudaBackend final : public Backend {
   CudaBackend(int index, bool tf32) : index_(index), tf32_(tf32) {
     BIOPROP_CUDA_CHECK(cudaSetDevice(index));
     BIOPROP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    set_cuda_work_stream(stream_);  // tensor fills and copies queue behind this backend's kernels
     BIOPROP_CUBLAS_CHECK(cublasCreate(&cublas_));
     BIOPROP_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
     BIOPROP_CUBLAS_CHECK(cublasSetMathMode(cublas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -92,6 +93,7 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     cudaStreamSynchronize(copy_stream_);
     cudaStreamSynchronize(stream_);
+    if (cuda_work_stream() == stream_) set_cuda_work_stream(nullptr);
     for (int slot = 0; slot < 2; ++slot) {
       cudaEventDestroy(compute_reached_[slot]);
       cudaEventDestroy(uploaded_[slot]);

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -89,9 +90,23 @@ DevicePool& pool() {
 
 }  // namespace
 
+namespace {
+std::atomic<cudaStream_t> work_stream{nullptr};
+
+// Without a backend's stream the copy or fill runs on the default stream and is waited for.
+void finish_if_unordered(cudaStream_t stream) {
+  if (stream == nullptr) BIOPROP_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+}
+}  // namespace
+
+void set_cuda_work_stream(void* stream) { work_stream = static_cast<cudaStream_t>(stream); }
+void* cuda_work_stream() { return work_stream.load(); }
+
 std::shared_ptr<float> cuda_allocate_floats(size_t count) {
   auto* block = static_cast<float*>(pool().allocate(count * sizeof(float)));
-  BIOPROP_CUDA_CHECK(cudaMemset(block, 0, count * sizeof(float)));
+  const cudaStream_t stream = work_stream;
+  BIOPROP_CUDA_CHECK(cudaMemsetAsync(block, 0, count * sizeof(float), stream));
+  finish_if_unordered(stream);
   return {block, [](float* p) { pool().release(p); }};
 }
 
@@ -107,7 +122,9 @@ std::shared_ptr<float> cuda_allocate_pinned_floats(size_t count) {
 }
 
 void cuda_copy_device_to_device(float* destination, const float* source, size_t count) {
-  BIOPROP_CUDA_CHECK(cudaMemcpy(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice));
+  const cudaStream_t stream = work_stream;
+  BIOPROP_CUDA_CHECK(cudaMemcpyAsync(destination, source, count * sizeof(float), cudaMemcpyDeviceToDevice, stream));
+  finish_if_unordered(stream);
 }
 
 DeviceMemoryStats device_memory_stats() { return pool().stats(); }

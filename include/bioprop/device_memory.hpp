@@ -7,6 +7,14 @@
 
 namespace bioprop {
 
+// The stream the CUDA backend queues its work on (a cudaStream_t; null: none yet). New storage is
+// zero-filled and device tensors are copied on it, so those operations are ordered with the kernels:
+// the backend's streams are non-blocking, and the legacy default stream that cudaMemset and cudaMemcpy
+// use would neither wait for queued kernels nor be waited for by them. A freed block that kernels
+// still use is safe to hand out again for the same reason: its next writes queue behind them.
+void set_cuda_work_stream(void* stream);
+void* cuda_work_stream();
+
 // Zero-filled device storage for `count` floats; throws Error naming the size and the free memory
 // when the device is full.
 std::shared_ptr<float> cuda_allocate_floats(size_t count);
