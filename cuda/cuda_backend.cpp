@@ -181,7 +181,7 @@ class CudaBackend final : public Backend {
   }
 
   void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
-    kernels::locally_connected_forward(x.data(), weights.data(), y.data(), g, stream_);
+    kernels::locally_connected_forward(x.data(), weights.data(), y.data(), g, stream_, kernels::lc_max_position_blocks);
   }
   void locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
                                        const WindowGeometry& g) override {
@@ -189,7 +189,8 @@ class CudaBackend final : public Backend {
   }
   void locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                          const WindowGeometry& g) override {
-    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dweights.data(), g, stream_);
+    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dweights.data(), g, stream_,
+                                               kernels::lc_max_position_blocks);
   }
 
   void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
@@ -296,6 +297,25 @@ class CudaBackend final : public Backend {
   void scale_samples(const Tensor& x, const Tensor& scale_values, float alpha, Tensor& out) override {
     kernels::scale_samples(x.data(), scale_values.data(), alpha, out.data(), static_cast<size_t>(rows(x)),
                            x.shape().sample_size(), stream_);
+  }
+
+  void dense_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator, float alpha,
+                                 float beta, Tensor& dweights) override {
+    const int batch = rows(tags), outputs = cols(tags), inputs = cols(pre);
+    if (rows(pre) != batch || modulator.numel() != static_cast<size_t>(batch) || rows(dweights) != outputs ||
+        cols(dweights) != inputs)
+      fail("dense_three_factor_update: tags {}, pre {}, modulator {}, dW {} do not fit", tags.shape().str(),
+           pre.shape().str(), modulator.shape().str(), dweights.shape().str());
+    kernels::dense_three_factor_update(tags.data(), pre.data(), modulator.data(), alpha, beta, dweights.data(), batch,
+                                       outputs, inputs, stream_);
+  }
+  void locally_connected_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator,
+                                             float alpha, float beta, Tensor& dweights,
+                                             const WindowGeometry& g) override {
+    if (modulator.numel() != static_cast<size_t>(g.batch))
+      fail("locally_connected_three_factor_update: {} modulators for {} trials", modulator.numel(), g.batch);
+    kernels::locally_connected_backward_weight(tags.data(), pre.data(), modulator.data(), alpha, beta, dweights.data(),
+                                               g, stream_, kernels::lc_max_position_blocks);
   }
 
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override {

@@ -6,6 +6,10 @@
 
 namespace bioprop::kernels {
 
+// CUDA caps gridDim.z at 65535; a locally connected layer with more output positions than that loops
+// over them (grid-stride), its launchers taking this cap (tests lower it to reach the loop).
+constexpr unsigned lc_max_position_blocks = 65535;
+
 enum class Reduction { sum, sum_of_squares, dot };
 // accuracy_only writes just the correct-answer flags (no loss, no gradient).
 enum class OutputLoss { cross_entropy, mean_squared_error, regression, accuracy_only };

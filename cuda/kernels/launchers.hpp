@@ -27,11 +27,13 @@ void feedback_projection(const float* e, const float* b, int rows, int classes, 
                          const ProjectionTarget* targets, int count, cudaStream_t stream);
 void fill(float* x, float value, size_t n, cudaStream_t stream);
 
-void locally_connected_forward(const float* x, const float* w, float* y, const WindowGeometry& g, cudaStream_t stream);
+void locally_connected_forward(const float* x, const float* w, float* y, const WindowGeometry& g, cudaStream_t stream,
+                               unsigned position_block_cap);
 void locally_connected_backward_data(const float* dy, const float* w, float* dx, const WindowGeometry& g,
                                      cudaStream_t stream);
 void locally_connected_backward_weight(const float* dy, const float* x, const float* modulator, float alpha, float beta,
-                                       float* dw, const WindowGeometry& g, cudaStream_t stream);
+                                       float* dw, const WindowGeometry& g, cudaStream_t stream,
+                                       unsigned position_block_cap);
 void dense_three_factor_update(const float* tags, const float* pre, const float* modulator, float alpha, float beta,
                                float* dw, int batch, int outputs, int inputs, cudaStream_t stream);
 

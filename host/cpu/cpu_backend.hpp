@@ -68,6 +68,11 @@ class CpuBackend final : public Backend {
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                       uint64_t offset, GateOutputs& out, Tensor& tags) override;
   void scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) override;
+  void dense_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator, float alpha,
+                                 float beta, Tensor& dweights) override;
+  void locally_connected_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator,
+                                             float alpha, float beta, Tensor& dweights,
+                                             const WindowGeometry& g) override;
 
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override;
   void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,

@@ -42,4 +42,21 @@ void CpuBackend::scale_samples(const Tensor& x, const Tensor& scale, float alpha
   }
 }
 
+// The reference: scale the tags by alpha * m_b, then the plain weight gradient of the scaled tags.
+void CpuBackend::dense_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator, float alpha,
+                                           float beta, Tensor& dweights) {
+  Tensor scaled(tags.shape());
+  scale_samples(tags, modulator, alpha, scaled);
+  gemm(true, false, 1.0f, scaled, pre.reshaped({pre.dim(0), static_cast<int>(pre.shape().sample_size())}), beta,
+       dweights);
+}
+
+void CpuBackend::locally_connected_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator,
+                                                       float alpha, float beta, Tensor& dweights,
+                                                       const WindowGeometry& g) {
+  Tensor scaled(tags.shape());
+  scale_samples(tags, modulator, alpha, scaled);
+  locally_connected_backward_weight(scaled, pre, beta, dweights, g);
+}
+
 }  // namespace bioprop

@@ -33,6 +33,11 @@ class Dense final : public WeightedLayer {
     backend.gemm(true, false, 1.0f, dy, flat(x), beta, weights_.grad);
     if (use_bias_) backend.bias_grad(dy, beta, bias_.grad);
   }
+  void modulated_weight_grad(Backend& backend, const Tensor& x, const Tensor& tags, const Tensor& modulator,
+                             float alpha, Tensor& scratch) override {
+    if (use_bias_) return Layer::modulated_weight_grad(backend, x, tags, modulator, alpha, scratch);
+    backend.dense_three_factor_update(tags, flat(x), modulator, alpha, 0.0f, weights_.grad);
+  }
 
  private:
   static Tensor flat(const Tensor& t) { return t.reshaped({t.dim(0), static_cast<int>(t.shape().sample_size())}); }

@@ -35,6 +35,12 @@ class LocallyConnected2d final : public WindowWeightedLayer {
     backend.locally_connected_backward_weight(dy, x, beta, weights_.grad, geometry(x.shape(), "locally_connected2d"));
     if (use_bias_) backend.bias_grad(dy, beta, bias_.grad);
   }
+  void modulated_weight_grad(Backend& backend, const Tensor& x, const Tensor& tags, const Tensor& modulator,
+                             float alpha, Tensor& scratch) override {
+    if (use_bias_) return Layer::modulated_weight_grad(backend, x, tags, modulator, alpha, scratch);
+    backend.locally_connected_three_factor_update(tags, x, modulator, alpha, 0.0f, weights_.grad,
+                                                  geometry(x.shape(), "locally_connected2d"));
+  }
 
  private:
   // Unshared weights tie the layer to the image size it was built for.

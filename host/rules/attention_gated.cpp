@@ -86,10 +86,7 @@ class AttentionGated final : public Rule {
       if (modulate_at_output) {
         layer.backward(backend, pre, post, tags, dtags, 0.0f, Pathway::feedback_weights);
       } else {  // the three-factor update: delta_b x tag x pre-synaptic activity
-        Tensor& scaled = modulated_[static_cast<size_t>(i)];
-        scaled.resize(tags.shape(), backend.device());
-        backend.scale_samples(tags, gate_.rpe, modulation, scaled);
-        layer.weight_grad(backend, pre, scaled, 0.0f);
+        layer.modulated_weight_grad(backend, pre, tags, gate_.rpe, modulation, modulated_[static_cast<size_t>(i)]);
         if (dtags) layer.backward_data(backend, pre, post, tags, *dtags, Pathway::feedback_weights);
       }
       auto* weighted = dynamic_cast<WeightedLayer*>(&layer);

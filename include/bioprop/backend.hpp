@@ -172,6 +172,15 @@ class Backend {
                               uint64_t offset, GateOutputs& out, Tensor& tags) = 0;
   // out_b = alpha * scale_b * x_b for every sample b: a per-trial neuromodulator applied to tags.
   virtual void scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) = 0;
+  // The three-factor update with the per-trial neuromodulator m fused into the weight update (no
+  // separate scaling pass on the GPU): dW = beta * dW + alpha * sum_b m_b * tags_b (x) pre_b.
+  // Dense: tags (N, O), pre (N, I) (or any (N, ...) of I values per trial), dW (O, I).
+  virtual void dense_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator, float alpha,
+                                         float beta, Tensor& dweights) = 0;
+  // Locally connected: tags shaped like the layer's output, pre its input, dW its weights.
+  virtual void locally_connected_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator,
+                                                     float alpha, float beta, Tensor& dweights,
+                                                     const WindowGeometry& g) = 0;
 
   // --- optimiser steps, in place. velocity / moments have the shape of the weights.
   virtual void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) = 0;

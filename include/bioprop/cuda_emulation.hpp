@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,9 +89,24 @@ T exchange(T value, int source_lane) {
 
 inline void* dynamic_shared() { return context.block->dynamic_shared.data(); }
 
+// A launch a real GPU would refuse ("invalid configuration argument") is refused here too, so CI
+// catches a launcher that sizes its grid past CUDA's limits for large shapes.
+inline void check_launch_limits(dim3 grid, dim3 block, size_t shared_bytes) {
+  constexpr unsigned max_grid_yz = 65535, max_threads = 1024, max_block_z = 64;
+  constexpr size_t max_default_shared = 48 * 1024;  // more needs cudaFuncSetAttribute opt-in
+  const unsigned long long threads = 1ull * block.x * block.y * block.z;
+  if (grid.y > max_grid_yz || grid.z > max_grid_yz || block.z > max_block_z || threads > max_threads ||
+      shared_bytes > max_default_shared)
+    throw std::invalid_argument("emulated launch: grid (" + std::to_string(grid.x) + ", " + std::to_string(grid.y) +
+                                ", " + std::to_string(grid.z) + "), block (" + std::to_string(block.x) + ", " +
+                                std::to_string(block.y) + ", " + std::to_string(block.z) + "), " +
+                                std::to_string(shared_bytes) + " shared bytes exceeds CUDA's launch limits");
+}
+
 // Runs kernel(args...) over the grid: block after block, each with its threads in parallel.
 template <typename Kernel, typename... Args>
 void run_grid(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
+  check_launch_limits(grid, block, shared_bytes);
   const unsigned threads = block.x * block.y * block.z;
   for (unsigned bz = 0; bz < grid.z; ++bz)
     for (unsigned by = 0; by < grid.y; ++by)

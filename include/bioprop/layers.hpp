@@ -57,6 +57,16 @@ class Layer {
     weight_grad(backend, x, dy, beta);
     if (dx) backward_data(backend, x, y, dy, *dx, pathway);
   }
+  // The three-factor update of the reward-based rules (Q-AGREL, BrainProp): the weight gradient, as
+  // weight_grad with beta 0, for dy_b = alpha * modulator_b * tags_b. This version scales the tags
+  // into `scratch` first; dense and locally connected layers without biases fuse the modulator into
+  // their update kernel instead (Backend::*_three_factor_update).
+  virtual void modulated_weight_grad(Backend& backend, const Tensor& x, const Tensor& tags, const Tensor& modulator,
+                                     float alpha, Tensor& scratch) {
+    scratch.resize(tags.shape(), backend.device());
+    backend.scale_samples(tags, modulator, alpha, scratch);
+    weight_grad(backend, x, scratch, 0.0f);
+  }
   virtual std::vector<Parameter*> parameters() { return {}; }
   // The function of an activation layer, so rules can fuse its derivative into their own kernels.
   virtual std::optional<Activation> activation_function() const { return std::nullopt; }

@@ -77,12 +77,16 @@ void expect_update_equals_backprop_of_chosen_units(Network& net, Backend& backen
   }
 }
 
+// With and without biases: dense and locally connected layers without biases take the fused
+// three-factor update (Backend::*_three_factor_update), the others scale the tags first.
 TEST_F(AttentionGated, UpdateEqualsBackpropOfTheChosenUnitOnThePapersNets) {
-  for (const char* net_name : {"dense", "conv", "loccon"}) {
-    auto net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, *backend);
-    expect_update_equals_backprop_of_chosen_units(*net, *backend, *rule("brainprop", 0.5),
-                                                  random_batch({5, 1, 28, 28}, 10, 4), net_name);
-  }
+  for (const char* net_name : {"dense", "conv", "loccon"})
+    for (bool bias : {true, false}) {
+      auto net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, *backend, {"", 0.0, bias});
+      expect_update_equals_backprop_of_chosen_units(
+          *net, *backend, *rule("brainprop", 0.5), random_batch({5, 1, 28, 28}, 10, 4),
+          std::string(net_name) + (bias ? " with biases" : " without biases"));
+    }
 }
 
 // Batch norm in training mixes the trials of a batch; the RPE then enters at the output and the update

@@ -146,6 +146,25 @@ TEST_F(CudaParity, AttentionGateChoosesTheSameActions) {
   expect_close(gtags, tags, 0.0f, "tags");
 }
 
+// The fused three-factor updates (RPE applied while the batch is staged) against the CPU's scale-then-GEMM.
+TEST_F(CudaParity, ThreeFactorUpdates) {
+  const int batch = 37, outputs = 21, inputs = 45;
+  const Tensor tags = random({batch, outputs}, 11), pre = random({batch, inputs}, 12), rpe = random({batch}, 13);
+  Tensor dw = random({outputs, inputs}, 14), gdw = up(dw);
+  cpu->dense_three_factor_update(tags, pre, rpe, -0.25f, 0.5f, dw);
+  gpu->dense_three_factor_update(up(tags), up(pre), up(rpe), -0.25f, 0.5f, gdw);
+  expect_close(gdw, dw, 1e-4f, "dense three-factor update");
+
+  const WindowGeometry g = geometry(19, 3, 9, 10, 17, 3, 2, 1);
+  const Shape w_shape{g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  const Tensor x = random({g.batch, g.in_channels, g.in_h, g.in_w}, 15);
+  const Tensor lc_tags = random({g.batch, g.out_channels, g.out_h, g.out_w}, 16), lc_rpe = random({g.batch}, 17);
+  Tensor lc_dw(w_shape), lc_gdw(w_shape, Device::cuda);
+  cpu->locally_connected_three_factor_update(lc_tags, x, lc_rpe, -0.25f, 0.0f, lc_dw, g);
+  gpu->locally_connected_three_factor_update(up(lc_tags), up(x), up(lc_rpe), -0.25f, 0.0f, lc_gdw, g);
+  expect_close(lc_gdw, lc_dw, 1e-4f, "locally connected three-factor update");
+}
+
 TEST_F(CudaParity, FeedbackProjection) {
   const int rows = 70, classes = 10;
   const std::vector<int> widths{300, 17, 64};

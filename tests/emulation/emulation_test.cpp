@@ -55,4 +55,20 @@ TEST(CudaEmulation, TwoDimensionalGridsAndBlocks) {
       ASSERT_EQ(out[static_cast<size_t>(block * 12 + thread)], block * 1000 + thread);
 }
 
+// A launch a GPU would refuse fails here too (before running anything), so CI sees launchers that
+// size grids past CUDA's limits for large shapes.
+TEST(CudaEmulation, RefusesLaunchesPastCudasLimits) {
+  std::vector<int> out(16, -1);
+  EXPECT_THROW(bioprop::launch(record_indexes, dim3(1, 65536), dim3(1), 0, nullptr, out.data()), std::invalid_argument);
+  EXPECT_THROW(bioprop::launch(record_indexes, dim3(1, 1, 65536), dim3(1), 0, nullptr, out.data()),
+               std::invalid_argument);
+  EXPECT_THROW(bioprop::launch(record_indexes, dim3(1), dim3(1025), 0, nullptr, out.data()), std::invalid_argument);
+  EXPECT_THROW(bioprop::launch(record_indexes, dim3(1), dim3(1, 1, 65), 0, nullptr, out.data()), std::invalid_argument);
+  EXPECT_THROW(bioprop::launch(record_indexes, dim3(1), dim3(1), 48 * 1024 + 1, nullptr, out.data()),
+               std::invalid_argument);
+  EXPECT_EQ(out[0], -1);
+  EXPECT_NO_THROW(bioprop::launch(record_indexes, dim3(4), dim3(4), 48 * 1024, nullptr, out.data()));
+  EXPECT_EQ(out[15], 3 * 1000 + 3);
+}
+
 }  // namespace

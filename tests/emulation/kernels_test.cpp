@@ -46,22 +46,31 @@ TEST_P(EmulatedKernels, LocallyConnectedMatchesTheCpuReference) {
   const Tensor x = random_tensor(*cpu, input, 1), w = random_tensor(*cpu, weights, 2),
                dy = random_tensor(*cpu, output, 3);
 
-  Tensor y_cpu(output), y_emulated(output);
+  // A cap of 2 position blocks makes every block loop over several positions, as layers with more
+  // than 65535 positions do on a GPU.
+  const unsigned caps[] = {kernels::lc_max_position_blocks, 2};
+  Tensor y_cpu(output);
   cpu->locally_connected_forward(x, w, y_cpu, g);
-  kernels::locally_connected_forward(x.data(), w.data(), y_emulated.data(), g, nullptr);
-  expect_close(y_emulated, y_cpu, 1e-4f, "forward");
+  for (unsigned cap : caps) {
+    Tensor y_emulated(output);
+    kernels::locally_connected_forward(x.data(), w.data(), y_emulated.data(), g, nullptr, cap);
+    expect_close(y_emulated, y_cpu, 1e-4f, "forward, position blocks capped at " + std::to_string(cap));
+  }
 
   Tensor dx_cpu(input), dx_emulated(input);
   cpu->locally_connected_backward_data(dy, w, dx_cpu, g);
   kernels::locally_connected_backward_data(dy.data(), w.data(), dx_emulated.data(), g, nullptr);
   expect_close(dx_emulated, dx_cpu, 1e-4f, "backward data");
 
-  Tensor dw_cpu = random_tensor(*cpu, weights, 4), dw_emulated = dw_cpu.clone();
-  for (float beta : {0.0f, 0.5f}) {
-    cpu->locally_connected_backward_weight(dy, x, beta, dw_cpu, g);
-    kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dw_emulated.data(), g,
-                                               nullptr);
-    expect_close(dw_emulated, dw_cpu, 1e-4f, "backward weight, beta " + std::to_string(beta));
+  for (unsigned cap : caps) {
+    Tensor dw_cpu = random_tensor(*cpu, weights, 4), dw_emulated = dw_cpu.clone();
+    for (float beta : {0.0f, 0.5f}) {
+      cpu->locally_connected_backward_weight(dy, x, beta, dw_cpu, g);
+      kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dw_emulated.data(), g,
+                                                 nullptr, cap);
+      expect_close(dw_emulated, dw_cpu, 1e-4f,
+                   "backward weight, beta " + std::to_string(beta) + ", cap " + std::to_string(cap));
+    }
   }
 }
 
