@@ -10,13 +10,8 @@ DeviceChoice choose_device(const std::string& request) {
   if (request == "cpu") return {Device::cpu, 0, "cpu"};  // without touching the CUDA driver
   const int gpus = cuda_device_count();
   if (request == "auto") {
-    // The CUDA backend has not yet been run on a GPU (see the project notes): until its parity tests
-    // pass on one, auto stays on the CPU and says how to opt in.
     if (gpus == 0) return {Device::cpu, 0, "cpu (auto: no CUDA device found)"};
-    return {Device::cpu, 0,
-            fmt::format("cpu (auto: {} CUDA device(s) found; the CUDA backend is not yet verified on a GPU, "
-                        "pass --device cuda to use it)",
-                        gpus)};
+    return {Device::cuda, 0, fmt::format("cuda:0 ({}) (auto: {} CUDA device(s) found)", cuda_device_name(0), gpus)};
   }
   if (request.rfind("cuda", 0) == 0) {
     int index = 0;

@@ -9,7 +9,7 @@ namespace {
 
 TEST(DeviceChoice, CpuAndAutoAlwaysWork) {
   EXPECT_EQ(choose_device("cpu").device, Device::cpu);
-  EXPECT_EQ(choose_device("auto").device, Device::cpu);  // until the CUDA backend is verified on a GPU
+  EXPECT_EQ(choose_device("auto").device, cuda_device_count() > 0 ? Device::cuda : Device::cpu);
   EXPECT_FALSE(choose_device("auto").description.empty());
 }
 
