@@ -12,6 +12,7 @@
 #include <cudnn.h>
 #include <spdlog/spdlog.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,8 +32,13 @@ namespace {
 int rows(const Tensor& t) { return t.dim(0); }
 int cols(const Tensor& t) { return static_cast<int>(t.shape().sample_size()); }
 
-void expect_on_gpu(const Tensor& t, const char* what) {
-  if (t.device() != Device::cuda) fail("{}: a {} tensor was passed to the CUDA backend", what, to_string(t.device()));
+// Every operand of a CUDA operation must live on the GPU: a host pointer in a kernel would fault the
+// device (a sticky error that ends the process) instead of naming the mistake.
+void expect_on_gpu(const char* operation, std::initializer_list<const Tensor*> operands) {
+  for (const Tensor* t : operands)
+    if (t->numel() > 0 && t->device() != Device::cuda)
+      fail("CUDA backend {}: an operand of shape {} is on the {}, not the GPU", operation, t->shape().str(),
+           to_string(t->device()));
 }
 
 // RAII holders for the cuDNN descriptors of one call.
@@ -109,6 +115,7 @@ class CudaBackend final : public Backend {
 
   void gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
             Tensor& c) override {
+    expect_on_gpu("gemm", {&a, &b, &c});
     const int m = transpose_a ? cols(a) : rows(a), k = transpose_a ? rows(a) : cols(a);
     const int kb = transpose_b ? cols(b) : rows(b), n = transpose_b ? rows(b) : cols(b);
     if (k != kb || rows(c) != m || cols(c) != n)
@@ -120,26 +127,31 @@ class CudaBackend final : public Backend {
   }
 
   void add_bias(Tensor& y, const Tensor& bias) override {
+    expect_on_gpu("add_bias", {&y, &bias});
     const size_t inner = bias_broadcast_inner(y, bias);
     kernels::add_bias(y.data(), bias.data(), inner, bias.numel(), y.numel(), stream_);
   }
   void bias_grad(const Tensor& dy, float beta, Tensor& dbias) override {
+    expect_on_gpu("bias_grad", {&dy, &dbias});
     const size_t inner = bias_broadcast_inner(dy, dbias);
     kernels::bias_grad(dy.data(), inner, dbias.numel(), static_cast<size_t>(dy.dim(0)), beta, dbias.data(), stream_);
   }
 
   void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) override {
+    expect_on_gpu("batch_norm_statistics", {&x, &mean, &variance});
     const kernels::ChannelLayout layout = channel_layout(x, mean);
     kernels::batch_norm_statistics(x.data(), layout, mean.data(), variance.data(), batch_norm_workspace(layout),
                                    stream_);
   }
   void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
                           const Tensor& gamma, const Tensor& beta, Tensor& y) override {
+    expect_on_gpu("batch_norm_forward", {&x, &mean, &variance, &gamma, &beta, &y});
     kernels::batch_norm_forward(x.data(), channel_layout(x, mean), mean.data(), variance.data(), epsilon, gamma.data(),
                                 beta.data(), y.data(), stream_);
   }
   void batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
                        float accumulate, Tensor& sum_dy_xhat, Tensor& sum_dy) override {
+    expect_on_gpu("batch_norm_sums", {&dy, &x, &mean, &variance, &sum_dy_xhat, &sum_dy});
     const kernels::ChannelLayout layout = channel_layout(x, mean);
     kernels::batch_norm_sums(dy.data(), x.data(), layout, mean.data(), variance.data(), epsilon, accumulate,
                              sum_dy_xhat.data(), sum_dy.data(), batch_norm_workspace(layout), stream_);
@@ -147,11 +159,13 @@ class CudaBackend final : public Backend {
   void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
                                 float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat, const Tensor& sum_dy,
                                 Tensor& dx) override {
+    expect_on_gpu("batch_norm_backward_data", {&dy, &x, &mean, &variance, &gamma, &sum_dy_xhat, &sum_dy, &dx});
     kernels::batch_norm_backward_data(dy.data(), x.data(), channel_layout(x, mean), mean.data(), variance.data(),
                                       epsilon, gamma.data(), sum_dy_xhat.data(), sum_dy.data(), dx.data(), stream_);
   }
 
   void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
+    expect_on_gpu("conv2d_forward", {&x, &weights, &y});
     ConvolutionPlan& plan = plan_for(g);
     const ConvolutionDescriptors& d = plan.descriptors;
     const auto algorithm = use(plan, forward_algorithm(plan, g));
@@ -161,6 +175,7 @@ class CudaBackend final : public Backend {
                                                 algorithm.memory, &zero, d.output.handle, y.data()));
   }
   void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override {
+    expect_on_gpu("conv2d_backward_data", {&dy, &weights, &dx});
     ConvolutionPlan& plan = plan_for(g);
     const ConvolutionDescriptors& d = plan.descriptors;
     const auto algorithm = use(plan, backward_data_algorithm(plan, g));
@@ -171,6 +186,7 @@ class CudaBackend final : public Backend {
   }
   void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                               const WindowGeometry& g) override {
+    expect_on_gpu("conv2d_backward_filter", {&dy, &x, &dweights});
     ConvolutionPlan& plan = plan_for(g);
     const ConvolutionDescriptors& d = plan.descriptors;
     const auto algorithm = use(plan, backward_filter_algorithm(plan, g));
@@ -181,77 +197,102 @@ class CudaBackend final : public Backend {
   }
 
   void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
+    expect_on_gpu("locally_connected_forward", {&x, &weights, &y});
     kernels::locally_connected_forward(x.data(), weights.data(), y.data(), g, stream_, kernels::lc_max_position_blocks);
   }
   void locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
                                        const WindowGeometry& g) override {
+    expect_on_gpu("locally_connected_backward_data", {&dy, &weights, &dx});
     kernels::locally_connected_backward_data(dy.data(), weights.data(), dx.data(), g, stream_);
   }
   void locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                          const WindowGeometry& g) override {
+    expect_on_gpu("locally_connected_backward_weight", {&dy, &x, &dweights});
     kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dweights.data(), g, stream_,
                                                kernels::lc_max_position_blocks);
   }
 
   void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
+    expect_on_gpu("max_pool_forward", {&x, &y});
     pool_forward(CUDNN_POOLING_MAX, x, y, g);
   }
   void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
+    expect_on_gpu("max_pool_backward", {&x, &dy, &dx});
     // cuDNN's max-pool backward wants the forward output too; recompute it into scratch.
     pool_output_.resize(dy.shape(), Device::cuda);
     pool_forward(CUDNN_POOLING_MAX, x, pool_output_, g);
     pool_backward(CUDNN_POOLING_MAX, x, pool_output_, dy, dx, g);
   }
   void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
+    expect_on_gpu("avg_pool_forward", {&x, &y});
     pool_forward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, x, y, g);
   }
   void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
+    expect_on_gpu("avg_pool_backward", {&dy, &dx});
     // Average pooling's gradient does not depend on x or y; cuDNN still takes them: pass dx and dy.
     pool_backward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, dx, dy, dy, dx, g);
   }
 
   void activation_forward(Activation f, const Tensor& a, Tensor& h) override {
+    expect_on_gpu("activation_forward", {&a, &h});
     kernels::activation_forward(f, a.data(), h.data(), a.numel(), stream_);
   }
   void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) override {
+    expect_on_gpu("activation_backward", {&a, &h, &dh, &da});
     kernels::activation_backward(f, a.data(), h.data(), dh.data(), da.data(), a.numel(), stream_);
   }
   void fill(Tensor& x, float value) override {
+    expect_on_gpu("fill", {&x});
     if (value == 0.0f)
       BIOPROP_CUDA_CHECK(cudaMemsetAsync(x.data(), 0, x.numel() * sizeof(float), stream_));
     else
       kernels::fill(x.data(), value, x.numel(), stream_);
   }
   void copy(const Tensor& from, Tensor& to) override {
+    expect_on_gpu("copy", {&from, &to});
     if (from.numel() != to.numel()) fail("copy: sizes differ, {} vs {}", from.shape().str(), to.shape().str());
     BIOPROP_CUDA_CHECK(
         cudaMemcpyAsync(to.data(), from.data(), from.numel() * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
   }
   void axpy(float alpha, const Tensor& x, Tensor& y) override {
+    expect_on_gpu("axpy", {&x, &y});
     BIOPROP_CUBLAS_CHECK(cublasSaxpy(cublas_, static_cast<int>(x.numel()), &alpha, x.data(), 1, y.data(), 1));
   }
   void scale(float alpha, Tensor& x) override {
+    expect_on_gpu("scale", {&x});
     BIOPROP_CUBLAS_CHECK(cublasSscal(cublas_, static_cast<int>(x.numel()), &alpha, x.data(), 1));
   }
   void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override {
+    expect_on_gpu("multiply_by_noise", {&x});
     kernels::multiply_by_noise(x.data(), x.numel(), stddev, seed, offset, stream_);
   }
   void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) override {
+    expect_on_gpu("dropout_mask", {&mask});
     kernels::dropout_mask(mask.data(), mask.numel(), rate, seed, offset, stream_);
   }
   void multiply(const Tensor& a, const Tensor& b, Tensor& out) override {
+    expect_on_gpu("multiply", {&a, &b, &out});
     kernels::multiply(a.data(), b.data(), out.data(), a.numel(), stream_);
   }
   void clamp_to_signs(Tensor& w, const Tensor& signs) override {
+    expect_on_gpu("clamp_to_signs", {&w, &signs});
     kernels::clamp_to_signs(w.data(), signs.data(), w.numel(), stream_);
   }
   void sign(const Tensor& x, float scale_value, Tensor& out) override {
+    expect_on_gpu("sign", {&x, &out});
     kernels::sign(x.data(), scale_value, out.data(), x.numel(), stream_);
   }
-  double sum_of_squares(const Tensor& x) override { return reduce(kernels::Reduction::sum_of_squares, x, nullptr); }
-  double dot(const Tensor& a, const Tensor& b) override { return reduce(kernels::Reduction::dot, a, &b); }
+  double sum_of_squares(const Tensor& x) override {
+    expect_on_gpu("sum_of_squares", {&x});
+    return reduce(kernels::Reduction::sum_of_squares, x, nullptr);
+  }
+  double dot(const Tensor& a, const Tensor& b) override {
+    expect_on_gpu("dot", {&a, &b});
+    return reduce(kernels::Reduction::dot, a, &b);
+  }
   void project_feedback(const Tensor& e, const Tensor& projection,
                         const std::vector<ProjectionSlice>& slices) override {
+    expect_on_gpu("project_feedback", {&e, &projection});
     check_projection_slices(e, projection, slices);
     std::vector<kernels::ProjectionTarget> targets;
     for (const ProjectionSlice& s : slices)
@@ -261,25 +302,31 @@ class CudaBackend final : public Backend {
                                  static_cast<int>(targets.size()), stream_);
   }
   void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override {
+    expect_on_gpu("random_uniform", {&x});
     kernels::random_uniform(x.data(), x.numel(), low, high, seed, offset, stream_);
   }
   void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override {
+    expect_on_gpu("random_normal", {&x});
     kernels::random_normal(x.data(), x.numel(), mean, stddev, seed, offset, stream_);
   }
 
   float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
+    expect_on_gpu("softmax_cross_entropy", {&logits, &labels, &dlogits});
     return output_loss(kernels::OutputLoss::cross_entropy, logits, labels, dlogits);
   }
   float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override {
+    expect_on_gpu("mean_squared_error", {&outputs, &labels, &doutputs});
     return output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
   }
   float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) override {
+    expect_on_gpu("regression_error", {&outputs, &targets, &doutputs});
     if (cols(outputs) != 1)
       fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
     return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
   }
   // Only the correct-answer flags and their sum: one pass, one synchronisation.
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
+    expect_on_gpu("count_correct", {&outputs, &labels});
     const int batch = rows(outputs);
     correct_.resize({batch}, Device::cuda);
     kernels::output_loss(kernels::OutputLoss::accuracy_only, outputs.data(), labels.data(), batch, cols(outputs),
@@ -289,18 +336,21 @@ class CudaBackend final : public Backend {
 
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                       uint64_t offset, GateOutputs& out, Tensor& tags) override {
+    expect_on_gpu("attention_gate", {&q, &labels, &tags});
     const int batch = rows(q);
     for (Tensor* t : {&out.actions, &out.rewards, &out.rpe}) t->resize({batch}, Device::cuda);
     kernels::attention_gate(q.data(), labels.data(), batch, cols(q), policy, seed, offset, out.actions.data(),
                             out.rewards.data(), out.rpe.data(), tags.data(), stream_);
   }
   void scale_samples(const Tensor& x, const Tensor& scale_values, float alpha, Tensor& out) override {
+    expect_on_gpu("scale_samples", {&x, &scale_values, &out});
     kernels::scale_samples(x.data(), scale_values.data(), alpha, out.data(), static_cast<size_t>(rows(x)),
                            x.shape().sample_size(), stream_);
   }
 
   void dense_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator, float alpha,
                                  float beta, Tensor& dweights) override {
+    expect_on_gpu("dense_three_factor_update", {&tags, &pre, &modulator, &dweights});
     const int batch = rows(tags), outputs = cols(tags), inputs = cols(pre);
     if (rows(pre) != batch || modulator.numel() != static_cast<size_t>(batch) || rows(dweights) != outputs ||
         cols(dweights) != inputs)
@@ -312,6 +362,7 @@ class CudaBackend final : public Backend {
   void locally_connected_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator,
                                              float alpha, float beta, Tensor& dweights,
                                              const WindowGeometry& g) override {
+    expect_on_gpu("locally_connected_three_factor_update", {&tags, &pre, &modulator, &dweights});
     if (modulator.numel() != static_cast<size_t>(g.batch))
       fail("locally_connected_three_factor_update: {} modulators for {} trials", modulator.numel(), g.batch);
     kernels::locally_connected_backward_weight(tags.data(), pre.data(), modulator.data(), alpha, beta, dweights.data(),
@@ -319,10 +370,12 @@ class CudaBackend final : public Backend {
   }
 
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override {
+    expect_on_gpu("sgd_step", {&weights, &grad, &velocity});
     kernels::sgd_step(weights.data(), grad.data(), velocity.data(), s, weights.numel(), stream_);
   }
   void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
                  const AdamSettings& s, int step) override {
+    expect_on_gpu("adam_step", {&weights, &grad, &first_moment, &second_moment});
     kernels::adam_step(weights.data(), grad.data(), first_moment.data(), second_moment.data(), s, step, weights.numel(),
                        stream_);
   }

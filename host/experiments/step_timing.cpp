@@ -1,6 +1,7 @@
 #include "bioprop/step_timing.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include "bioprop/config.hpp"
 
@@ -17,10 +18,11 @@ TrainingStep::TrainingStep(const std::string& rule, const std::string& net, cons
   rule_ = make_rule(rule, rule_options);
   optimizer_ = make_optimizer("sgd", optimizer_options);
   rule_->attach(*network_, backend, 1);
-  Tensor inputs(sample.batched(batch_size)), labels({batch_size});
+  // Drawn where the backend computes: a backend's random fill writes its own device's memory.
+  Tensor inputs(sample.batched(batch_size), backend.device()), labels({batch_size});
   backend.random_uniform(inputs, 0.0f, 1.0f, 1, 0);  // the arithmetic does not depend on the pixels
   for (int i = 0; i < batch_size; ++i) labels.at(static_cast<size_t>(i)) = static_cast<float>(i % classes);
-  batch_ = {backend.to_device(inputs), backend.to_device(labels)};
+  batch_ = {std::move(inputs), backend.to_device(labels)};
   parameters_ = rule_->trainable(*network_);
 }
 
