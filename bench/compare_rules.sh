@@ -40,5 +40,5 @@ PY
   tail -n +2 "$(ls -d "$runs/$spec"/*/)metrics.csv" | awk -F, -v r="$spec" -v lr="$lr" \
     '{ print r "," lr "," $1 "," $3 "," $6 "," $7 }' >> "$per_epoch"
 done
-bash bench/plot_rules.sh "$per_epoch" "$net"
+bash bench/plot_rules.sh "$per_epoch" "$net" "$dataset"
 echo "saved $out, $per_epoch and ${per_epoch%.csv}.png"
