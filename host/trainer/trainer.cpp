@@ -61,11 +61,12 @@ void plot_accuracy(const std::string& folder, const TrainSettings& settings, con
 Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
   ProfileRange range("evaluate");
   network.set_training(false);
-  BatchIterator batches(data, batch_size, /*shuffle=*/false, 0, 0);
+  // The training loop's batch source: on a GPU the next batch uploads while this one is evaluated.
+  const auto batches = make_batch_source(data, batch_size, /*shuffle=*/false, 0, 0, backend);
   Batch batch;
   double loss_sum = 0.0;
   long correct = 0;
-  while (batches.next(backend, batch)) {
+  while (batches->next(backend, batch)) {
     network.forward(backend, batch.inputs);
     loss_sum += static_cast<double>(
                     backend.softmax_cross_entropy(network.output(), batch.labels, network.gradient(network.size()))) *
