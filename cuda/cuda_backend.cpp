@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/device.hpp"
@@ -325,6 +326,14 @@ class CudaBackend final : public Backend {
     return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
   }
   // Only the correct-answer flags and their sum: one pass, one synchronisation.
+  ScoredLoss scored_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
+    expect_on_gpu("scored_softmax_cross_entropy", {&logits, &labels, &dlogits});
+    return scored_output_loss(kernels::OutputLoss::cross_entropy, logits, labels, dlogits);
+  }
+  ScoredLoss scored_mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override {
+    expect_on_gpu("scored_mean_squared_error", {&outputs, &labels, &doutputs});
+    return scored_output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
+  }
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
     expect_on_gpu("count_correct", {&outputs, &labels});
     const int batch = rows(outputs);
@@ -551,25 +560,51 @@ class CudaBackend final : public Backend {
     BIOPROP_CUDNN_CHECK(status);
   }
 
-  double reduce(kernels::Reduction kind, const Tensor& a, const Tensor* b) {
-    const unsigned blocks = kernels::reduce_blocks(a.numel());
-    reduction_.resize({static_cast<int>(2 * (blocks + 1))}, Device::cuda);  // doubles in float storage
-    auto* workspace_doubles = reinterpret_cast<double*>(reduction_.data());
-    kernels::reduce(kind, a.data(), b ? b->data() : nullptr, a.numel(), workspace_doubles, stream_);
-    double result = 0.0;
-    BIOPROP_CUDA_CHECK(
-        cudaMemcpyAsync(&result, workspace_doubles + blocks, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+  double reduce(kernels::Reduction kind, const Tensor& a, const Tensor* b) { return reduce_sums({{kind, &a, b}})[0]; }
+  // Each reduction in its own part of the workspace, their results copied back after one
+  // synchronisation.
+  struct ReductionRequest {
+    kernels::Reduction kind;
+    const Tensor* a;
+    const Tensor* b;
+  };
+  std::vector<double> reduce_sums(const std::vector<ReductionRequest>& requests) {
+    size_t doubles = 0;
+    for (const ReductionRequest& r : requests) doubles += kernels::reduce_blocks(r.a->numel()) + 1;
+    reduction_.resize({static_cast<int>(2 * doubles)}, Device::cuda);  // doubles in float storage
+    double* workspace = reinterpret_cast<double*>(reduction_.data());
+    std::vector<double> results(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const ReductionRequest& r = requests[i];
+      const unsigned blocks = kernels::reduce_blocks(r.a->numel());
+      kernels::reduce(r.kind, r.a->data(), r.b ? r.b->data() : nullptr, r.a->numel(), workspace, stream_);
+      BIOPROP_CUDA_CHECK(
+          cudaMemcpyAsync(&results[i], workspace + blocks, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+      workspace += blocks + 1;
+    }
     BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return result;
+    return results;
   }
 
-  float output_loss(kernels::OutputLoss kind, const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
+  // The loss kernel writes each trial's loss and correct-answer flag; the sums follow.
+  int run_output_loss(kernels::OutputLoss kind, const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
     const int batch = rows(outputs);
     row_loss_.resize({batch}, Device::cuda);
     correct_.resize({batch}, Device::cuda);
     kernels::output_loss(kind, outputs.data(), labels.data(), batch, cols(outputs), doutputs.data(), row_loss_.data(),
                          correct_.data(), stream_);
+    return batch;
+  }
+  float output_loss(kernels::OutputLoss kind, const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
+    const int batch = run_output_loss(kind, outputs, labels, doutputs);
     return static_cast<float>(reduce(kernels::Reduction::sum, row_loss_, nullptr) / batch);
+  }
+  ScoredLoss scored_output_loss(kernels::OutputLoss kind, const Tensor& outputs, const Tensor& labels,
+                                Tensor& doutputs) {
+    const int batch = run_output_loss(kind, outputs, labels, doutputs);
+    const std::vector<double> sums =
+        reduce_sums({{kernels::Reduction::sum, &row_loss_, nullptr}, {kernels::Reduction::sum, &correct_, nullptr}});
+    return {static_cast<float>(sums[0] / batch), static_cast<int>(sums[1] + 0.5)};
   }
 
   static size_t upload_slot(int slot) {

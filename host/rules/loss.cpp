@@ -22,22 +22,35 @@ std::string to_string(Loss loss) {
   return "?";
 }
 
-float compute_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels) {
+namespace {
+ScoredLoss output_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels, bool count_correct) {
   Tensor& doutput = network.gradient(network.size());
-  float value = 0.0f;
+  const Tensor& output = network.output();
+  ScoredLoss result;
   switch (loss) {
     case Loss::cross_entropy:
-      value = backend.softmax_cross_entropy(network.output(), labels, doutput);
+      result = count_correct ? backend.scored_softmax_cross_entropy(output, labels, doutput)
+                             : ScoredLoss{backend.softmax_cross_entropy(output, labels, doutput), 0};
       break;
     case Loss::mean_squared_error:
-      value = backend.mean_squared_error(network.output(), labels, doutput);
+      result = count_correct ? backend.scored_mean_squared_error(output, labels, doutput)
+                             : ScoredLoss{backend.mean_squared_error(output, labels, doutput), 0};
       break;
     case Loss::regression:
-      value = backend.regression_error(network.output(), labels, doutput);
+      result.loss = backend.regression_error(output, labels, doutput);
       break;
   }
   network.add_signal_noise(backend, doutput);
-  return value;
+  return result;
+}
+}  // namespace
+
+float compute_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels) {
+  return output_loss(backend, loss, network, labels, /*count_correct=*/false).loss;
+}
+
+ScoredLoss compute_scored_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels) {
+  return output_loss(backend, loss, network, labels, /*count_correct=*/true);
 }
 
 }  // namespace bioprop

@@ -8,10 +8,8 @@ namespace bioprop {
 
 StepResult forward_and_loss(Network& network, const Batch& batch, Backend& backend, Loss loss) {
   network.forward(backend, batch.inputs);
-  StepResult result;
-  result.loss = compute_loss(backend, loss, network, batch.labels);
-  if (loss != Loss::regression) result.correct = backend.count_correct(network.output(), batch.labels);
-  return result;
+  const ScoredLoss scored = compute_scored_loss(backend, loss, network, batch.labels);
+  return {scored.loss, scored.correct};
 }
 
 FeedbackInit read_feedback_init(Options& options) {

@@ -68,10 +68,10 @@ Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int
   long correct = 0;
   while (batches->next(backend, batch)) {
     network.forward(backend, batch.inputs);
-    loss_sum += static_cast<double>(
-                    backend.softmax_cross_entropy(network.output(), batch.labels, network.gradient(network.size()))) *
-                batch.size();
-    correct += backend.count_correct(network.output(), batch.labels);
+    const ScoredLoss scored =
+        backend.scored_softmax_cross_entropy(network.output(), batch.labels, network.gradient(network.size()));
+    loss_sum += static_cast<double>(scored.loss) * batch.size();
+    correct += scored.correct;
   }
   const double n = std::max(1, data.size());
   return {loss_sum / n, static_cast<double>(correct) / n};

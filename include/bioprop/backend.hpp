@@ -36,6 +36,12 @@ struct ExplorationPolicy {
 };
 
 // Outputs of attention_gate, one entry per trial (sample) of the batch.
+// A batch's mean loss and how many of its rows had their largest output at the label.
+struct ScoredLoss {
+  float loss = 0.0f;
+  int correct = 0;
+};
+
 struct GateOutputs {
   Tensor actions;  // (N) chosen output unit, as float
   Tensor rewards;  // (N) 1 if the action is the label, else 0
@@ -162,6 +168,14 @@ class Backend {
   virtual float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) = 0;
   // Number of rows whose largest output is at the label.
   virtual int count_correct(const Tensor& outputs, const Tensor& labels) = 0;
+  // A loss and count_correct of the same outputs from one pass: one host synchronisation on a GPU,
+  // where computing them apart takes two (training reads both every step).
+  virtual ScoredLoss scored_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) {
+    return {softmax_cross_entropy(logits, labels, dlogits), count_correct(logits, labels)};
+  }
+  virtual ScoredLoss scored_mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
+    return {mean_squared_error(outputs, labels, doutputs), count_correct(outputs, labels)};
+  }
 
   // --- reward-based credit assignment (DESIGN.md section 2).
   // For every trial b: selects an action a_b from values q_b (N,K) with the policy, using uniform draws

@@ -3,6 +3,7 @@
 // operations (FP32 with another summation order), 1e-3 for whole steps through several layers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "bioprop/config.hpp"
@@ -119,11 +120,26 @@ TEST_F(CudaParity, LossesReductionsAndUpdates) {
   const Tensor z = random({33, 10}, 1);
   Tensor labels({33});
   for (int n = 0; n < 33; ++n) labels.at(static_cast<size_t>(n)) = static_cast<float>(n % 10);
+  for (int n = 0; n < 5; ++n) {  // some rows right, so counting correct answers is tested both ways
+    const float* row = z.data() + static_cast<size_t>(n) * 10;
+    labels.at(static_cast<size_t>(n)) = static_cast<float>(std::max_element(row, row + 10) - row);
+  }
   Tensor d({33, 10}), gd({33, 10}, Device::cuda);
   EXPECT_NEAR(gpu->softmax_cross_entropy(up(z), up(labels), gd), cpu->softmax_cross_entropy(z, labels, d), 1e-5);
   expect_close(gd, d, 1e-5f, "cross-entropy gradient");
   EXPECT_NEAR(gpu->mean_squared_error(up(z), up(labels), gd), cpu->mean_squared_error(z, labels, d), 1e-5);
   EXPECT_EQ(gpu->count_correct(up(z), up(labels)), cpu->count_correct(z, labels));
+  // Loss and accuracy from one pass (one synchronisation) equal the two computed apart.
+  const int correct = cpu->count_correct(z, labels);
+  ASSERT_GT(correct, 0);
+  ASSERT_LT(correct, 33);
+  const ScoredLoss cross_entropy = gpu->scored_softmax_cross_entropy(up(z), up(labels), gd);
+  EXPECT_NEAR(cross_entropy.loss, cpu->softmax_cross_entropy(z, labels, d), 1e-5);
+  EXPECT_EQ(cross_entropy.correct, correct);
+  expect_close(gd, d, 1e-5f, "scored cross-entropy gradient");
+  const ScoredLoss squared = gpu->scored_mean_squared_error(up(z), up(labels), gd);
+  EXPECT_NEAR(squared.loss, cpu->mean_squared_error(z, labels, d), 1e-5);
+  EXPECT_EQ(squared.correct, correct);
   EXPECT_NEAR(gpu->sum_of_squares(up(z)), cpu->sum_of_squares(z), 1e-3);
   Tensor w = random({500}, 4), v({500});
   Tensor gw = up(w), gv = up(v);
