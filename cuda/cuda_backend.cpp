@@ -325,7 +325,7 @@ class CudaBackend final : public Backend {
       fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
     return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
   }
-  // Only the correct-answer flags and their sum: one pass, one synchronisation.
+  // The loss and the correct-answer count from one kernel and one synchronisation.
   ScoredLoss scored_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
     expect_on_gpu("scored_softmax_cross_entropy", {&logits, &labels, &dlogits});
     return scored_output_loss(kernels::OutputLoss::cross_entropy, logits, labels, dlogits);
@@ -334,6 +334,7 @@ class CudaBackend final : public Backend {
     expect_on_gpu("scored_mean_squared_error", {&outputs, &labels, &doutputs});
     return scored_output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
   }
+  // Only the correct-answer flags and their sum: one pass, one synchronisation.
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
     expect_on_gpu("count_correct", {&outputs, &labels});
     const int batch = rows(outputs);
