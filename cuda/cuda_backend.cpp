@@ -348,9 +348,16 @@ class CudaBackend final : public Backend {
                       uint64_t offset, GateOutputs& out, Tensor& tags) override {
     expect_on_gpu("attention_gate", {&q, &labels, &tags});
     const int batch = rows(q);
-    for (Tensor* t : {&out.actions, &out.rewards, &out.rpe}) t->resize({batch}, Device::cuda);
+    for (Tensor* t : {&out.actions, &out.rewards, &out.rpe, &out.greedy_correct}) t->resize({batch}, Device::cuda);
     kernels::attention_gate(q.data(), labels.data(), batch, cols(q), policy, seed, offset, out.actions.data(),
-                            out.rewards.data(), out.rpe.data(), tags.data(), stream_);
+                            out.rewards.data(), out.rpe.data(), out.greedy_correct.data(), tags.data(), stream_);
+  }
+  ScoredLoss score_gate(const GateOutputs& gate) override {
+    expect_on_gpu("score_gate", {&gate.rpe, &gate.greedy_correct});
+    const std::vector<double> sums = reduce_sums({{kernels::Reduction::sum_of_squares, &gate.rpe, nullptr},
+                                                  {kernels::Reduction::sum, &gate.greedy_correct, nullptr}});
+    const double trials = static_cast<double>(std::max<size_t>(gate.rpe.numel(), 1));
+    return {static_cast<float>(0.5 * sums[0] / trials), static_cast<int>(sums[1] + 0.5)};
   }
   void scale_samples(const Tensor& x, const Tensor& scale_values, float alpha, Tensor& out) override {
     expect_on_gpu("scale_samples", {&x, &scale_values, &out});

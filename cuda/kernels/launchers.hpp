@@ -38,8 +38,8 @@ void dense_three_factor_update(const float* tags, const float* pre, const float*
                                float* dw, int batch, int outputs, int inputs, cudaStream_t stream);
 
 void attention_gate(const float* q, const float* labels, int batch, int actions, const ExplorationPolicy& policy,
-                    uint64_t seed, uint64_t offset, float* chosen, float* rewards, float* rpe, float* tags,
-                    cudaStream_t stream);
+                    uint64_t seed, uint64_t offset, float* chosen, float* rewards, float* rpe, float* greedy_correct,
+                    float* tags, cudaStream_t stream);
 void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes, float* d,
                  float* row_loss, float* correct, cudaStream_t stream);
 void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream);

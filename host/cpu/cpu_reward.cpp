@@ -14,7 +14,7 @@ void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const Exp
     fail("attention_gate: {} labels for {} trials", labels.numel(), batch);
   if (!(policy.temperature > 0.0f)) fail("attention_gate: temperature must be > 0, got {}", policy.temperature);
   expect_shape(tags, q.shape(), "attention_gate tags");
-  for (Tensor* t : {&out.actions, &out.rewards, &out.rpe}) t->resize({batch});
+  for (Tensor* t : {&out.actions, &out.rewards, &out.rpe, &out.greedy_correct}) t->resize({batch});
   fill(tags, 0.0f);
   for (int b = 0; b < batch; ++b) {
     const float* values = q.data() + static_cast<size_t>(b) * actions;
@@ -25,8 +25,21 @@ void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const Exp
     out.actions.data()[b] = static_cast<float>(action);
     out.rewards.data()[b] = reward;
     out.rpe.data()[b] = reward - values[action];
+    out.greedy_correct.data()[b] = static_cast<float>(greedy_action(values, actions)) == labels.data()[b] ? 1.0f : 0.0f;
     tags.data()[static_cast<size_t>(b) * actions + action] = 1.0f;
   }
+}
+
+ScoredLoss CpuBackend::score_gate(const GateOutputs& gate) {
+  const size_t trials = gate.rpe.numel();
+  if (gate.greedy_correct.numel() != trials)
+    fail("score_gate: {} correct-answer flags for {} trials", gate.greedy_correct.numel(), trials);
+  double squares = 0.0, correct = 0.0;
+  for (size_t b = 0; b < trials; ++b) {
+    squares += 0.5 * static_cast<double>(gate.rpe.data()[b]) * gate.rpe.data()[b];
+    correct += gate.greedy_correct.data()[b];
+  }
+  return {static_cast<float>(squares / static_cast<double>(std::max<size_t>(trials, 1))), static_cast<int>(correct)};
 }
 
 void CpuBackend::scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) {

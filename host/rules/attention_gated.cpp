@@ -94,13 +94,8 @@ class AttentionGated final : public Rule {
         backend.copy(weighted->weights().grad, weighted->feedback().grad);
     }
 
-    StepResult result;
-    const Tensor rpe = backend.to_host(gate_.rpe);
-    double squares = 0;
-    for (float d : rpe.values()) squares += 0.5 * static_cast<double>(d) * d;
-    result.loss = static_cast<float>(squares / trials);
-    result.correct = backend.count_correct(values, batch.labels);
-    return result;
+    const ScoredLoss scored = backend.score_gate(gate_);
+    return {scored.loss, scored.correct};
   }
 
  private:

@@ -9,13 +9,19 @@
 
 namespace bioprop {
 
-// With probability 1 - epsilon (explore_draw >= epsilon) the first maximum of values[0..count);
-// otherwise the inverse-CDF draw `sample_draw` from softmax(values / temperature).
-BIOPROP_HD inline int choose_action(const float* values, int count, const ExplorationPolicy& policy, float explore_draw,
-                                    float sample_draw) {
+// The greedy action: the first maximum of values[0..count).
+BIOPROP_HD inline int greedy_action(const float* values, int count) {
   int best = 0;
   for (int k = 1; k < count; ++k)
     if (values[k] > values[best]) best = k;
+  return best;
+}
+
+// With probability 1 - epsilon (explore_draw >= epsilon) the greedy action; otherwise the
+// inverse-CDF draw `sample_draw` from softmax(values / temperature).
+BIOPROP_HD inline int choose_action(const float* values, int count, const ExplorationPolicy& policy, float explore_draw,
+                                    float sample_draw) {
+  const int best = greedy_action(values, count);
   if (explore_draw >= policy.epsilon) return best;
   const float top = values[best];  // subtracting the max keeps expf finite
   float total = 0.0f;

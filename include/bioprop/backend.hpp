@@ -35,17 +35,18 @@ struct ExplorationPolicy {
   float temperature = 1.0f;
 };
 
-// Outputs of attention_gate, one entry per trial (sample) of the batch.
 // A batch's mean loss and how many of its rows had their largest output at the label.
 struct ScoredLoss {
   float loss = 0.0f;
   int correct = 0;
 };
 
+// Outputs of attention_gate, one entry per trial (sample) of the batch.
 struct GateOutputs {
-  Tensor actions;  // (N) chosen output unit, as float
-  Tensor rewards;  // (N) 1 if the action is the label, else 0
-  Tensor rpe;      // (N) reward-prediction error r - Z_a
+  Tensor actions;         // (N) chosen output unit, as float
+  Tensor rewards;         // (N) 1 if the action is the label, else 0
+  Tensor rpe;             // (N) reward-prediction error r - Z_a
+  Tensor greedy_correct;  // (N) 1 if the greedy action (largest value) is the label: the accuracy
 };
 
 // One destination of Backend::project_feedback: `out` (N, F) receives columns [first_column,
@@ -184,6 +185,9 @@ class Backend {
   // into tags (N,K). One pass over the batch (one launch on the GPU).
   virtual void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                               uint64_t offset, GateOutputs& out, Tensor& tags) = 0;
+  // The loss of the reward-based rules, 1/(2N) sum_b rpe_b^2, and the number of trials whose greedy
+  // action is the label, from a gate's outputs: one host synchronisation on a GPU.
+  virtual ScoredLoss score_gate(const GateOutputs& gate) = 0;
   // out_b = alpha * scale_b * x_b for every sample b: a per-trial neuromodulator applied to tags.
   virtual void scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) = 0;
   // The three-factor update with the per-trial neuromodulator m fused into the weight update (no

@@ -174,6 +174,31 @@ TEST_F(AttentionGated, GreedyRewardsAndPredictionErrorsForHandMadeTrials) {
   EXPECT_FLOAT_EQ(gate.rpe.at(2), 1.0f + 0.2f);
   EXPECT_EQ(std::vector<float>(tags.values().begin(), tags.values().end()),
             (std::vector<float>{0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(std::vector<float>(gate.greedy_correct.values().begin(), gate.greedy_correct.values().end()),
+            (std::vector<float>{1, 0, 1}));
+  // The loss is 1/(2N) sum of squared RPEs; the accuracy counts the greedy actions at the label.
+  const ScoredLoss score = backend->score_gate(gate);
+  EXPECT_FLOAT_EQ(score.loss, (0.3f * 0.3f + 0.3f * 0.3f + 1.2f * 1.2f) / 6.0f);
+  EXPECT_EQ(score.correct, 2);
+}
+
+// With exploration the chosen action may differ from the greedy one; accuracy follows the greedy one.
+TEST_F(AttentionGated, AccuracyCountsGreedyActionsNotExploredOnes) {
+  const int trials = 200;
+  Tensor q({trials, 3}), labels({trials});
+  for (int b = 0; b < trials; ++b) {  // the largest value is at the label in every other trial
+    q.at(static_cast<size_t>(3 * b + b % 3)) = 1.0f;
+    labels.at(static_cast<size_t>(b)) = static_cast<float>(b % 2 == 0 ? b % 3 : (b + 1) % 3);
+  }
+  GateOutputs gate;
+  Tensor tags({trials, 3});
+  backend->attention_gate(q, labels, {1.0f, 100.0f}, 1, 0, gate, tags);  // always explore, nearly uniformly
+  const ScoredLoss score = backend->score_gate(gate);
+  EXPECT_EQ(score.correct, backend->count_correct(q, labels));
+  EXPECT_EQ(score.correct, trials / 2);
+  double rewards = 0;
+  for (float r : gate.rewards.values()) rewards += r;
+  EXPECT_NE(static_cast<int>(rewards), score.correct);  // explored actions were rewarded otherwise
 }
 
 // P(a) = (1 - eps) [a = argmax] + eps softmax(q / T)_a, checked over 40k trials per setting.

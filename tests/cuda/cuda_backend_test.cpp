@@ -159,6 +159,10 @@ TEST_F(CudaParity, AttentionGateChoosesTheSameActions) {
   gpu->attention_gate(up(q), up(labels), {0.3f, 1.0f}, 3, 7, g, gtags);
   expect_close(g.actions, c.actions, 0.0f, "actions");
   expect_close(g.rpe, c.rpe, 1e-6f, "rpe");
+  expect_close(g.greedy_correct, c.greedy_correct, 0.0f, "greedy correct");
+  const ScoredLoss gpu_score = gpu->score_gate(g), cpu_score = cpu->score_gate(c);
+  EXPECT_NEAR(gpu_score.loss, cpu_score.loss, 1e-6);
+  EXPECT_EQ(gpu_score.correct, cpu_score.correct);
   expect_close(gtags, tags, 0.0f, "tags");
 }
 

@@ -156,13 +156,18 @@ TEST(EmulatedAttentionGate, ChoosesTheSameActionsAsTheCpuReference) {
   GateOutputs expected;
   Tensor expected_tags({batch, actions});
   cpu->attention_gate(q, labels, policy, 5, 1u << 20, expected, expected_tags);
-  Tensor chosen({batch}), rewards({batch}), rpe({batch}), tags({batch, actions});
+  Tensor chosen({batch}), rewards({batch}), rpe({batch}), greedy_correct({batch}), tags({batch, actions});
   kernels::attention_gate(q.data(), labels.data(), batch, actions, policy, 5, 1u << 20, chosen.data(), rewards.data(),
-                          rpe.data(), tags.data(), nullptr);
+                          rpe.data(), greedy_correct.data(), tags.data(), nullptr);
   expect_close(chosen, expected.actions, 0.0f, "actions");
   expect_close(rewards, expected.rewards, 0.0f, "rewards");
   expect_close(rpe, expected.rpe, 0.0f, "rpe");
+  expect_close(greedy_correct, expected.greedy_correct, 0.0f, "greedy correct");
   expect_close(tags, expected_tags, 0.0f, "tags");
+  // The gate's accuracy is count_correct's: the greedy action is the largest output.
+  const ScoredLoss score = cpu->score_gate(expected);
+  EXPECT_EQ(score.correct, cpu->count_correct(q, labels));
+  EXPECT_GT(score.correct, 0);
 }
 
 }  // namespace
