@@ -34,9 +34,7 @@ int resume_from(const std::string& path, Network& network, Rule& rule, Backend& 
   spdlog::info("resuming from {} (after epoch {})", path, epoch);
   return epoch;
 }
-}  // namespace
 
-namespace {
 // accuracy.png: train, validation and test accuracy per epoch from metrics.csv, with the target line.
 void plot_accuracy(const std::string& folder, const TrainSettings& settings, const TrainSummary& summary) {
   const auto text = [&](const char* key) { return settings.record.value(key, std::string{"?"}); };
