@@ -22,6 +22,13 @@ void gather_position(const float* x, const WindowGeometry& g, int p, float* rows
   for (int n = 0; n < g.batch; ++n)
     gather_patch(x + n * image_size, g, p / g.out_w, p % g.out_w, rows + static_cast<size_t>(n) * g.patch_size());
 }
+// The (N, OC) values of output position p, from a (N, OC, positions) tensor.
+void gather_position_values(const float* y, const WindowGeometry& g, int p, float* values) {
+  const int positions = g.positions(), oc = g.out_channels;
+  for (int i = 0; i < g.batch; ++i)
+    for (int o = 0; o < oc; ++o)
+      values[static_cast<size_t>(i) * oc + o] = y[(static_cast<size_t>(i) * oc + o) * positions + p];
+}
 }  // namespace
 
 void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
@@ -53,9 +60,7 @@ void CpuBackend::locally_connected_backward_data(const Tensor& dy, const Tensor&
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < positions; ++p) {
     float* deltas = buffers + static_cast<size_t>(omp_get_thread_num()) * per_thread;
-    for (int i = 0; i < n; ++i)
-      for (int o = 0; o < oc; ++o)
-        deltas[static_cast<size_t>(i) * oc + o] = dy.data()[(static_cast<size_t>(i) * oc + o) * positions + p];
+    gather_position_values(dy.data(), g, p, deltas);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, oc, 1.0f, deltas, oc,
                 weights.data() + static_cast<size_t>(p) * oc * k, k, 0.0f, all_rows + static_cast<size_t>(p) * n * k,
                 k);
@@ -82,9 +87,7 @@ void CpuBackend::locally_connected_backward_weight(const Tensor& dy, const Tenso
     float* grads = dweights.data() + static_cast<size_t>(p) * oc * k;
     if (beta == 0.0f) std::fill_n(grads, static_cast<size_t>(oc) * k, 0.0f);  // drop NaN/inf garbage
     gather_position(x.data(), g, p, rows);
-    for (int i = 0; i < n; ++i)
-      for (int o = 0; o < oc; ++o)
-        deltas[static_cast<size_t>(i) * oc + o] = dy.data()[(static_cast<size_t>(i) * oc + o) * positions + p];
+    gather_position_values(dy.data(), g, p, deltas);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, oc, k, n, 1.0f, deltas, oc, rows, k, beta, grads, k);
   }
 }
