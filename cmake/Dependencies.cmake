@@ -2,6 +2,8 @@
 # (scripts/install-deps.sh) or from the CUDA toolkit folder.
 find_package(CUDAToolkit REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)
+find_package(Boost REQUIRED COMPONENTS context)  # fibers for the CUDA kernel emulation
 find_package(ZLIB REQUIRED)
 find_package(JPEG REQUIRED)  # libjpeg-turbo: Tiny ImageNet and image folders
 find_package(fmt REQUIRED)

@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev libgfortran-12-dev zlib1g-dev libjpeg62-turbo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libboost-context-dev
   dataset-fashion-mnist gnuplot-nox
 )
 

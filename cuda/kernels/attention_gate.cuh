@@ -31,8 +31,8 @@ BIOPROP_LAUNCHER void attention_gate(const float* q, const float* labels, int ba
                                      const ExplorationPolicy& policy, uint64_t seed, uint64_t offset, float* chosen,
                                      float* rewards, float* rpe, float* greedy_correct, float* tags,
                                      cudaStream_t stream) {
-  launch(attention_gate_kernel, dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, q, labels,
-         batch, actions, policy, seed, offset, chosen, rewards, rpe, greedy_correct, tags);
+  launch<attention_gate_kernel>(dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, q, labels,
+                                batch, actions, policy, seed, offset, chosen, rewards, rpe, greedy_correct, tags);
 }
 
 }  // namespace bioprop::kernels

@@ -112,28 +112,28 @@ __global__ void batch_norm_backward_data_kernel(const float* __restrict__ dy, co
 BIOPROP_LAUNCHER void batch_norm_statistics(const float* x, const ChannelLayout& l, float* mean, float* variance,
                                             double* workspace, cudaStream_t stream) {
   const unsigned splits = batch_norm_splits(l), channels = static_cast<unsigned>(l.channels);
-  launch(batch_norm_partials_kernel, dim3(channels, splits), dim3(reduce_block), 0, stream, x, nullptr, l, nullptr,
-         nullptr, 0.0f, workspace);
-  launch(batch_norm_statistics_final_kernel, dim3(blocks_for(l.channels, 64)), dim3(64), 0, stream, x, l, splits,
-         workspace, mean, variance);
+  launch<batch_norm_partials_kernel>(dim3(channels, splits), dim3(reduce_block), 0, stream, x, nullptr, l, nullptr,
+                                     nullptr, 0.0f, workspace);
+  launch<batch_norm_statistics_final_kernel>(dim3(blocks_for(l.channels, 64)), dim3(64), 0, stream, x, l, splits,
+                                             workspace, mean, variance);
 }
 
 BIOPROP_LAUNCHER void batch_norm_sums(const float* dy, const float* x, const ChannelLayout& l, const float* mean,
                                       const float* variance, float epsilon, float accumulate, float* sum_dy_xhat,
                                       float* sum_dy, double* workspace, cudaStream_t stream) {
   const unsigned splits = batch_norm_splits(l), channels = static_cast<unsigned>(l.channels);
-  launch(batch_norm_partials_kernel, dim3(channels, splits), dim3(reduce_block), 0, stream, x, dy, l, mean, variance,
-         epsilon, workspace);
-  launch(batch_norm_sums_final_kernel, dim3(blocks_for(l.channels, 64)), dim3(64), 0, stream, l, splits, workspace,
-         accumulate, sum_dy_xhat, sum_dy);
+  launch<batch_norm_partials_kernel>(dim3(channels, splits), dim3(reduce_block), 0, stream, x, dy, l, mean, variance,
+                                     epsilon, workspace);
+  launch<batch_norm_sums_final_kernel>(dim3(blocks_for(l.channels, 64)), dim3(64), 0, stream, l, splits, workspace,
+                                       accumulate, sum_dy_xhat, sum_dy);
 }
 
 BIOPROP_LAUNCHER void batch_norm_forward(const float* x, const ChannelLayout& l, const float* mean,
                                          const float* variance, float epsilon, const float* gamma, const float* beta,
                                          float* y, cudaStream_t stream) {
   const size_t n = l.batch * l.channels * l.inner;
-  launch(batch_norm_forward_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, x, l, mean, variance, epsilon,
-         gamma, beta, y, n);
+  launch<batch_norm_forward_kernel>(dim3(blocks_for(n, 256)), dim3(256), 0, stream, x, l, mean, variance, epsilon,
+                                    gamma, beta, y, n);
 }
 
 BIOPROP_LAUNCHER void batch_norm_backward_data(const float* dy, const float* x, const ChannelLayout& l,
@@ -141,8 +141,8 @@ BIOPROP_LAUNCHER void batch_norm_backward_data(const float* dy, const float* x, 
                                                const float* gamma, const float* sum_dy_xhat, const float* sum_dy,
                                                float* dx, cudaStream_t stream) {
   const size_t n = l.batch * l.channels * l.inner;
-  launch(batch_norm_backward_data_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, dy, x, l, mean, variance,
-         epsilon, gamma, sum_dy_xhat, sum_dy, dx, n);
+  launch<batch_norm_backward_data_kernel>(dim3(blocks_for(n, 256)), dim3(256), 0, stream, dy, x, l, mean, variance,
+                                          epsilon, gamma, sum_dy_xhat, sum_dy, dx, n);
 }
 
 }  // namespace bioprop::kernels

@@ -45,7 +45,7 @@ __global__ void fill_kernel(float* __restrict__ x, float value, size_t n) {
 }
 
 BIOPROP_LAUNCHER void fill(float* x, float value, size_t n, cudaStream_t stream) {
-  launch(fill_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, value, n);
+  launch<fill_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, value, n);
 }
 
 // x *= 1 + stddev * xi: multiplicative noise on updates (robustness experiments)
@@ -68,11 +68,11 @@ __global__ void multiply_kernel(const float* __restrict__ a, const float* __rest
 
 BIOPROP_LAUNCHER void dropout_mask(float* mask, size_t n, float rate, uint64_t seed, uint64_t offset,
                                    cudaStream_t stream) {
-  launch(dropout_mask_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, mask, n, rate,
-         seed, offset);
+  launch<dropout_mask_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, mask, n, rate,
+                              seed, offset);
 }
 BIOPROP_LAUNCHER void multiply(const float* a, const float* b, float* out, size_t n, cudaStream_t stream) {
-  launch(multiply_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, a, b, out, n);
+  launch<multiply_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, a, b, out, n);
 }
 
 // Dale's law: w keeps the sign of its unit (signs > 0: w >= 0; signs < 0: w <= 0)
@@ -82,8 +82,8 @@ __global__ void clamp_to_signs_kernel(float* __restrict__ w, const float* __rest
 }
 
 BIOPROP_LAUNCHER void clamp_to_signs(float* w, const float* signs, size_t n, cudaStream_t stream) {
-  launch(clamp_to_signs_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, w, signs,
-         n);
+  launch<clamp_to_signs_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, w, signs,
+                                n);
 }
 
 // out = scale * sign(x): sign-symmetric feedback
@@ -94,36 +94,36 @@ __global__ void sign_kernel(const float* __restrict__ x, float scale, float* __r
 
 BIOPROP_LAUNCHER void multiply_by_noise(float* x, size_t n, float stddev, uint64_t seed, uint64_t offset,
                                         cudaStream_t stream) {
-  launch(multiply_by_noise_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n,
-         stddev, seed, offset);
+  launch<multiply_by_noise_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n,
+                                   stddev, seed, offset);
 }
 BIOPROP_LAUNCHER void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream) {
-  launch(sign_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale, out, n);
+  launch<sign_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale, out, n);
 }
 BIOPROP_LAUNCHER void activation_forward(Activation f, const float* a, float* h, size_t n, cudaStream_t stream) {
-  launch(activation_forward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h,
-         n);
+  launch<activation_forward_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a, h,
+                                    n);
 }
 BIOPROP_LAUNCHER void activation_backward(Activation f, const float* a, const float* h, const float* dh, float* da,
                                           size_t n, cudaStream_t stream) {
-  launch(activation_backward_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a,
-         h, dh, da, n);
+  launch<activation_backward_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, f, a,
+                                     h, dh, da, n);
 }
 BIOPROP_LAUNCHER void scale_samples(const float* x, const float* scale, float alpha, float* out, size_t batch,
                                     size_t sample, cudaStream_t stream) {
   const size_t n = batch * sample;
-  launch(scale_samples_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale,
-         alpha, out, sample, n);
+  launch<scale_samples_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, scale,
+                               alpha, out, sample, n);
 }
 BIOPROP_LAUNCHER void random_normal(float* x, size_t n, float mean, float stddev, uint64_t seed, uint64_t offset,
                                     cudaStream_t stream) {
-  launch(random_normal_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, mean,
-         stddev, seed, offset);
+  launch<random_normal_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, mean,
+                               stddev, seed, offset);
 }
 BIOPROP_LAUNCHER void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, uint64_t offset,
                                      cudaStream_t stream) {
-  launch(random_uniform_kernel, dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, low,
-         high, seed, offset);
+  launch<random_uniform_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, low,
+                                high, seed, offset);
 }
 
 }  // namespace bioprop::kernels

@@ -66,8 +66,8 @@ BIOPROP_LAUNCHER void feedback_projection(const float* e, const float* b, int ro
     }
     const dim3 grid(blocks_for(static_cast<size_t>(columns), projection_tile),
                     blocks_for(static_cast<size_t>(rows), projection_tile));
-    launch(feedback_projection_kernel, grid, dim3(projection_tile, projection_tile / projection_rows_per_thread), 0,
-           stream, e, b, rows, classes, width, group.target[0].first, columns, group);
+    launch<feedback_projection_kernel>(grid, dim3(projection_tile, projection_tile / projection_rows_per_thread), 0,
+                                       stream, e, b, rows, classes, width, group.target[0].first, columns, group);
   }
 }
 

@@ -125,7 +125,7 @@ BIOPROP_LAUNCHER void locally_connected_forward(const float* x, const float* w, 
                                                 unsigned position_block_cap = lc_max_position_blocks) {
   const dim3 grid(blocks_for(static_cast<size_t>(g.batch), lc_tile),
                   blocks_for(static_cast<size_t>(g.out_channels), lc_tile), lc_position_blocks(g, position_block_cap));
-  launch(lc_forward_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, x, w, y, g);
+  launch<lc_forward_kernel>(grid, dim3(lc_tile, lc_tile), 0, stream, x, w, y, g);
 }
 
 // dw = beta * dw + alpha * sum_n modulator_n * (gradient of trial n); modulator null means all ones.
@@ -136,13 +136,13 @@ BIOPROP_LAUNCHER void locally_connected_backward_weight(const float* dy, const f
   const int k_total = g.in_channels * g.kernel_h * g.kernel_w;
   const dim3 grid(blocks_for(static_cast<size_t>(k_total), lc_tile),
                   blocks_for(static_cast<size_t>(g.out_channels), lc_tile), lc_position_blocks(g, position_block_cap));
-  launch(lc_backward_weight_kernel, grid, dim3(lc_tile, lc_tile), 0, stream, dy, x, modulator, alpha, beta, dw, g);
+  launch<lc_backward_weight_kernel>(grid, dim3(lc_tile, lc_tile), 0, stream, dy, x, modulator, alpha, beta, dw, g);
 }
 
 BIOPROP_LAUNCHER void locally_connected_backward_data(const float* dy, const float* w, float* dx,
                                                       const WindowGeometry& g, cudaStream_t stream) {
   const size_t total = static_cast<size_t>(g.batch) * g.in_channels * g.in_h * g.in_w;
-  launch(lc_backward_data_kernel, dim3(blocks_for(total, 256)), dim3(256), 0, stream, dy, w, dx, g);
+  launch<lc_backward_data_kernel>(dim3(blocks_for(total, 256)), dim3(256), 0, stream, dy, w, dx, g);
 }
 
 }  // namespace bioprop::kernels

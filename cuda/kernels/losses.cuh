@@ -48,8 +48,8 @@ __global__ void output_loss_kernel(OutputLoss kind, const float* __restrict__ z,
 
 BIOPROP_LAUNCHER void output_loss(OutputLoss kind, const float* z, const float* labels, int batch, int classes,
                                   float* d, float* row_loss, float* correct, cudaStream_t stream) {
-  launch(output_loss_kernel, dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, kind, z, labels,
-         batch, classes, d, row_loss, correct);
+  launch<output_loss_kernel>(dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, kind, z, labels,
+                             batch, classes, d, row_loss, correct);
 }
 
 // y[i] += bias[(i / inner) % count]
@@ -76,12 +76,12 @@ __global__ void bias_grad_kernel(const float* __restrict__ dy, size_t inner, siz
 }
 
 BIOPROP_LAUNCHER void add_bias(float* y, const float* bias, size_t inner, size_t count, size_t n, cudaStream_t stream) {
-  launch(add_bias_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, y, bias, inner, count, n);
+  launch<add_bias_kernel>(dim3(blocks_for(n, 256)), dim3(256), 0, stream, y, bias, inner, count, n);
 }
 BIOPROP_LAUNCHER void bias_grad(const float* dy, size_t inner, size_t count, size_t batch, float beta, float* dbias,
                                 cudaStream_t stream) {
-  launch(bias_grad_kernel, dim3(static_cast<unsigned>(count)), dim3(256), 0, stream, dy, inner, count, batch, beta,
-         dbias);
+  launch<bias_grad_kernel>(dim3(static_cast<unsigned>(count)), dim3(256), 0, stream, dy, inner, count, batch, beta,
+                           dbias);
 }
 
 }  // namespace bioprop::kernels

@@ -26,15 +26,15 @@ __global__ void adam_kernel(float* __restrict__ w, const float* __restrict__ g, 
 
 BIOPROP_LAUNCHER void sgd_step(float* w, const float* g, float* v, const SgdSettings& s, size_t n,
                                cudaStream_t stream) {
-  launch(sgd_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, w, g, v, s, n);
+  launch<sgd_kernel>(dim3(blocks_for(n, 256)), dim3(256), 0, stream, w, g, v, s, n);
 }
 
 BIOPROP_LAUNCHER void adam_step(float* w, const float* g, float* m, float* v, const AdamSettings& s, int step, size_t n,
                                 cudaStream_t stream) {
   const float correction1 = 1.0f - powf(s.beta1, static_cast<float>(step));
   const float correction2 = 1.0f - powf(s.beta2, static_cast<float>(step));
-  launch(adam_kernel, dim3(blocks_for(n, 256)), dim3(256), 0, stream, w, g, m, v, s,
-         s.learning_rate * sqrtf(correction2) / correction1, s.epsilon * sqrtf(correction2), n);
+  launch<adam_kernel>(dim3(blocks_for(n, 256)), dim3(256), 0, stream, w, g, m, v, s,
+                      s.learning_rate * sqrtf(correction2) / correction1, s.epsilon * sqrtf(correction2), n);
 }
 
 }  // namespace bioprop::kernels

@@ -47,8 +47,8 @@ __global__ void reduce_final_kernel(const double* __restrict__ partials, unsigne
 BIOPROP_LAUNCHER void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace,
                              cudaStream_t stream) {
   const unsigned blocks = reduce_blocks(n);
-  launch(reduce_partials_kernel, dim3(blocks), dim3(reduce_block), 0, stream, kind, a, b, n, workspace);
-  launch(reduce_final_kernel, dim3(1), dim3(reduce_block), 0, stream, workspace, blocks, workspace + blocks);
+  launch<reduce_partials_kernel>(dim3(blocks), dim3(reduce_block), 0, stream, kind, a, b, n, workspace);
+  launch<reduce_final_kernel>(dim3(1), dim3(reduce_block), 0, stream, workspace, blocks, workspace + blocks);
 }
 
 }  // namespace bioprop::kernels

@@ -44,8 +44,8 @@ BIOPROP_LAUNCHER void dense_three_factor_update(const float* tags, const float* 
                                                 cudaStream_t stream) {
   const dim3 grid(blocks_for(static_cast<size_t>(inputs), three_factor_tile),
                   blocks_for(static_cast<size_t>(outputs), three_factor_tile));
-  launch(dense_three_factor_kernel, grid, dim3(three_factor_tile, three_factor_tile), 0, stream, tags, pre, modulator,
-         alpha, beta, dw, batch, outputs, inputs);
+  launch<dense_three_factor_kernel>(grid, dim3(three_factor_tile, three_factor_tile), 0, stream, tags, pre, modulator,
+                                    alpha, beta, dw, batch, outputs, inputs);
 }
 
 }  // namespace bioprop::kernels

@@ -1,132 +1,130 @@
 #pragma once
 // CUDA emulation: compiles the kernels of cuda/kernels as plain C++ and runs them on the CPU, like
-// nvcc's old device-emulation mode (DESIGN.md section 6). Blocks run one after another; the threads
-// of a block are real std::threads that meet at a barrier in __syncthreads(); __shared__ variables
-// are static, so one copy serves the running block (blocks never overlap); warp shuffles exchange
-// values through a per-warp slot array between two warp barriers; atomics are std::atomic_ref.
+// nvcc's old device-emulation mode (DESIGN.md section 6). A block's threads are cooperative fibers on
+// one OS thread that switch only where CUDA threads wait for each other (__syncthreads and warp
+// shuffles), so a kernel without barriers runs its threads one after another at the cost of a
+// function call; blocks run on several OS threads at once. __shared__ variables are thread_local
+// statics: one copy per OS thread serves the block that thread is running. A barrier that not every
+// thread of the block reaches is an error naming the kernel, never a hang. Atomics are
+// std::atomic_ref. The scheduler lives in cuda/emulation/ (library bioprop_kernel_emulation).
 // Include this header instead of the CUDA headers (only when __CUDACC__ is not defined).
 #if defined(__CUDACC__)
 #error "cuda_emulation.hpp is for host compilers; nvcc builds the real kernels"
 #endif
 
+// The real runtime header gives the types (dim3, cudaStream_t, cudaError_t) so that host code built
+// against the emulation and host code built against CUDA agree on every signature; its execution-space
+// qualifiers are attributes g++ does not know, so they are redefined below.
+#include <cuda_runtime_api.h>
 #include <math.h>  // expf, sqrtf, fmaxf, ... in the global namespace, as in device code
-#include <algorithm>
-#include <array>
+
 #include <atomic>
-#include <barrier>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <stdexcept>
+#include <functional>
 #include <string>
-#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __forceinline__
+#undef __shared__
 #define BIOPROP_CUDA_EMULATION 1
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __shared__ static
-
-struct dim3 {
-  unsigned x = 1, y = 1, z = 1;
-  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
-};
-using cudaStream_t = void*;
+#define __shared__ static thread_local
 
 namespace bioprop::emulation {
 
 constexpr int warp_size = 32;
 
-// The state of the block being run, shared by its threads.
-struct BlockState {
-  explicit BlockState(unsigned threads)
-      : barrier(static_cast<std::ptrdiff_t>(threads)),
-        warp_barriers((threads + warp_size - 1) / warp_size),
-        warp_slots((threads + warp_size - 1) / warp_size) {
-    for (size_t w = 0; w < warp_barriers.size(); ++w) {
-      const unsigned in_warp = std::min<unsigned>(warp_size, threads - static_cast<unsigned>(w) * warp_size);
-      warp_barriers[w] = std::make_unique<std::barrier<>>(static_cast<std::ptrdiff_t>(in_warp));
-    }
-  }
-  std::barrier<> barrier;
-  std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
-  std::vector<std::array<uint64_t, warp_size>> warp_slots;
-  std::vector<std::byte> dynamic_shared;
-};
-
+// Where the running CUDA thread is; the scheduler sets it before resuming a fiber.
 struct ThreadContext {
   dim3 thread_index, block_index, block_dim, grid_dim;
-  BlockState* block = nullptr;
   unsigned linear_thread = 0;
 };
 inline thread_local ThreadContext context;
 
-inline void syncthreads() { context.block->barrier.arrive_and_wait(); }
+// Barriers of the running block (defined in cuda/emulation/block_scheduler.cpp).
+void syncthreads();
+void warp_barrier();              // every lane of the caller's warp
+uint64_t* warp_exchange_slots();  // 32 slots of the caller's warp, one per lane
+void* dynamic_shared();
 
-// Every lane of the warp publishes `value`, then reads the one of `source_lane`. Lanes outside the warp's
-// range read their own value (CUDA leaves that case to the caller; our kernels never rely on it).
+// One kernel launch, as the scheduler runs it: `body` runs one CUDA thread (context already set).
+struct KernelLaunch {
+  std::string name;
+  dim3 grid, block;
+  size_t shared_bytes = 0;
+  std::function<void()> body;
+  // The pointer arguments by position (0-based), so an emulated device can check that each one is
+  // device memory, as a GPU would fault on a host pointer.
+  std::vector<std::pair<int, const void*>> pointer_arguments;
+};
+
+// A launch a real GPU would refuse ("invalid configuration argument") throws std::invalid_argument,
+// so CI catches a launcher that sizes its grid past CUDA's limits for large shapes.
+void check_launch_limits(const KernelLaunch& launch);
+// Runs every block of the launch now, on up to BIOPROP_EMULATION_THREADS OS threads (default: all
+// cores). Throws std::runtime_error naming the kernel for a barrier some threads never reach.
+void run_grid(const KernelLaunch& launch);
+
+// An emulated device queues launches on its streams (deferred execution); without one they run now.
+using LaunchQueue = void (*)(cudaStream_t stream, KernelLaunch&& launch);
+void set_launch_queue(LaunchQueue queue);
+void submit(cudaStream_t stream, KernelLaunch&& launch);
+
+// Every lane of the warp publishes `value`, then reads the one of `source_lane`. Lanes outside the
+// warp's range read their own value (CUDA leaves that case to the caller; our kernels never rely on it).
 template <typename T>
 T exchange(T value, int source_lane) {
   static_assert(sizeof(T) <= sizeof(uint64_t));
+  uint64_t* slots = warp_exchange_slots();
   const unsigned warp = context.linear_thread / warp_size, lane = context.linear_thread % warp_size;
-  auto& slots = context.block->warp_slots[warp];
-  auto& warp_barrier = *context.block->warp_barriers[warp];
   uint64_t bits = 0;
   std::memcpy(&bits, &value, sizeof(T));
   slots[lane] = bits;
-  warp_barrier.arrive_and_wait();
+  warp_barrier();
   const unsigned lanes =
       std::min<unsigned>(warp_size, context.block_dim.x * context.block_dim.y * context.block_dim.z - warp * warp_size);
   T result = value;
   if (source_lane >= 0 && static_cast<unsigned>(source_lane) < lanes)
     std::memcpy(&result, &slots[static_cast<unsigned>(source_lane)], sizeof(T));
-  warp_barrier.arrive_and_wait();  // nobody overwrites a slot before everyone has read
+  warp_barrier();  // nobody overwrites a slot before everyone has read
   return result;
 }
 
-inline void* dynamic_shared() { return context.block->dynamic_shared.data(); }
-
-// A launch a real GPU would refuse ("invalid configuration argument") is refused here too, so CI
-// catches a launcher that sizes its grid past CUDA's limits for large shapes.
-inline void check_launch_limits(dim3 grid, dim3 block, size_t shared_bytes) {
-  constexpr unsigned max_grid_yz = 65535, max_threads = 1024, max_block_z = 64;
-  constexpr size_t max_default_shared = 48 * 1024;  // more needs cudaFuncSetAttribute opt-in
-  const unsigned long long threads = 1ull * block.x * block.y * block.z;
-  if (grid.y > max_grid_yz || grid.z > max_grid_yz || block.z > max_block_z || threads > max_threads ||
-      shared_bytes > max_default_shared)
-    throw std::invalid_argument("emulated launch: grid (" + std::to_string(grid.x) + ", " + std::to_string(grid.y) +
-                                ", " + std::to_string(grid.z) + "), block (" + std::to_string(block.x) + ", " +
-                                std::to_string(block.y) + ", " + std::to_string(block.z) + "), " +
-                                std::to_string(shared_bytes) + " shared bytes exceeds CUDA's launch limits");
+template <typename... Args>
+std::vector<std::pair<int, const void*>> pointers_among(const Args&... args) {
+  std::vector<std::pair<int, const void*>> pointers;
+  int position = 0;
+  (
+      [&](const auto& arg) {
+        if constexpr (std::is_pointer_v<std::decay_t<decltype(arg)>>)
+          if (arg != nullptr) pointers.emplace_back(position, static_cast<const void*>(arg));
+        ++position;
+      }(args),
+      ...);
+  return pointers;
 }
 
-// Runs kernel(args...) over the grid: block after block, each with its threads in parallel.
-template <typename Kernel, typename... Args>
-void run_grid(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
-  check_launch_limits(grid, block, shared_bytes);
-  const unsigned threads = block.x * block.y * block.z;
-  for (unsigned bz = 0; bz < grid.z; ++bz)
-    for (unsigned by = 0; by < grid.y; ++by)
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
-        BlockState state(threads);
-        state.dynamic_shared.resize(shared_bytes);
-        std::vector<std::thread> workers;
-        workers.reserve(threads);
-        for (unsigned t = 0; t < threads; ++t)
-          workers.emplace_back([&, t] {
-            context = {dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y)),
-                       dim3(bx, by, bz),
-                       block,
-                       grid,
-                       &state,
-                       t};
-            kernel(args...);
-          });
-        for (auto& w : workers) w.join();
-      }
+// Packs kernel(args...) into a launch: the arguments are copied now, as a real launch copies them.
+template <typename... Params, typename... Args>
+KernelLaunch make_launch(std::string name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+                         Args&&... args) {
+  std::tuple<Params...> values{static_cast<Params>(std::forward<Args>(args))...};
+  KernelLaunch launch{std::move(name), grid, block, shared_bytes, {}, {}};
+  launch.pointer_arguments = std::apply([](const auto&... v) { return pointers_among(v...); }, values);
+  launch.body = [kernel, values]() { std::apply(kernel, values); };
+  return launch;
 }
 
 }  // namespace bioprop::emulation
