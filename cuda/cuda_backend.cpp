@@ -4,14 +4,15 @@
 // own kernels (cuda/kernels, launched through launchers.hpp) for everything else. All work is queued
 // on one stream; only the calls that return a number to the host synchronise.
 //
-// NOT YET RUN ON A GPU: this file compiles and its kernels pass their parity tests under the CUDA
-// emulation, but the cuBLAS / cuDNN calls and the backend as a whole await a run of
-// tests/cuda/cuda_backend_test.cpp on a real device.
+// NOT YET RUN ON A GPU. In CI this file runs whole, every operation and whole training steps, on the
+// emulated device (cuda/emulated: the CUDA runtime, cuBLAS and cuDNN on the CPU, with deferred stream
+// execution and argument checks); what only a GPU can show is listed in docs/testing.md.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -22,9 +23,11 @@
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
+#include "bioprop/operand_checks.hpp"
 #include "bioprop/projection_checks.hpp"
 #include "kernels/launchers.hpp"
 #include "library_checks.hpp"
+#include "sync_check.hpp"
 
 namespace bioprop {
 
@@ -40,6 +43,30 @@ void expect_on_gpu(const char* operation, std::initializer_list<const Tensor*> o
     if (t->numel() > 0 && t->device() != Device::cuda)
       fail("CUDA backend {}: an operand of shape {} is on the {}, not the GPU", operation, t->shape().str(),
            to_string(t->device()));
+}
+
+// Device memory sized in bytes (size_t: a workspace may pass 2^31 floats), grown on demand.
+class DeviceBuffer {
+ public:
+  void* reserve(size_t bytes) {
+    if (bytes > capacity_) {
+      storage_.reset();  // back to the pool first, so the larger block may reuse it
+      storage_ = cuda_allocate_floats((bytes + sizeof(float) - 1) / sizeof(float));
+      capacity_ = bytes;
+    }
+    return bytes ? storage_.get() : nullptr;
+  }
+
+ private:
+  std::shared_ptr<float> storage_;
+  size_t capacity_ = 0;
+};
+
+// Outputs (N, K), one label (or target) per trial, and a gradient of the outputs' size.
+void expect_loss_operands(const char* operation, const Tensor& outputs, const Tensor& labels, const Tensor& doutputs) {
+  expect_same_size(outputs, doutputs, operation);
+  if (labels.numel() != static_cast<size_t>(rows(outputs)))
+    fail("{}: {} labels for {} trials", operation, labels.numel(), rows(outputs));
 }
 
 // RAII holders for the cuDNN descriptors of one call.
@@ -140,6 +167,7 @@ class CudaBackend final : public Backend {
 
   void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) override {
     expect_on_gpu("batch_norm_statistics", {&x, &mean, &variance});
+    expect_shape(variance, mean.shape(), "batch_norm_statistics variance");
     const kernels::ChannelLayout layout = channel_layout(x, mean);
     kernels::batch_norm_statistics(x.data(), layout, mean.data(), variance.data(), batch_norm_workspace(layout),
                                    stream_);
@@ -147,12 +175,18 @@ class CudaBackend final : public Backend {
   void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
                           const Tensor& gamma, const Tensor& beta, Tensor& y) override {
     expect_on_gpu("batch_norm_forward", {&x, &mean, &variance, &gamma, &beta, &y});
+    expect_shape(y, x.shape(), "batch_norm_forward output");
+    for (const Tensor* t : std::initializer_list<const Tensor*>{&variance, &gamma, &beta})
+      expect_shape(*t, mean.shape(), "batch_norm_forward parameters");
     kernels::batch_norm_forward(x.data(), channel_layout(x, mean), mean.data(), variance.data(), epsilon, gamma.data(),
                                 beta.data(), y.data(), stream_);
   }
   void batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
                        float accumulate, Tensor& sum_dy_xhat, Tensor& sum_dy) override {
     expect_on_gpu("batch_norm_sums", {&dy, &x, &mean, &variance, &sum_dy_xhat, &sum_dy});
+    expect_shape(dy, x.shape(), "batch_norm_sums dy");
+    for (const Tensor* t : std::initializer_list<const Tensor*>{&variance, &sum_dy_xhat, &sum_dy})
+      expect_shape(*t, mean.shape(), "batch_norm_sums sums");
     const kernels::ChannelLayout layout = channel_layout(x, mean);
     kernels::batch_norm_sums(dy.data(), x.data(), layout, mean.data(), variance.data(), epsilon, accumulate,
                              sum_dy_xhat.data(), sum_dy.data(), batch_norm_workspace(layout), stream_);
@@ -161,64 +195,109 @@ class CudaBackend final : public Backend {
                                 float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat, const Tensor& sum_dy,
                                 Tensor& dx) override {
     expect_on_gpu("batch_norm_backward_data", {&dy, &x, &mean, &variance, &gamma, &sum_dy_xhat, &sum_dy, &dx});
+    expect_shape(dx, x.shape(), "batch_norm_backward_data dx");
+    expect_shape(dy, x.shape(), "batch_norm_backward_data dy");
     kernels::batch_norm_backward_data(dy.data(), x.data(), channel_layout(x, mean), mean.data(), variance.data(),
                                       epsilon, gamma.data(), sum_dy_xhat.data(), sum_dy.data(), dx.data(), stream_);
   }
 
   void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
     expect_on_gpu("conv2d_forward", {&x, &weights, &y});
+    expect_window_shapes("conv2d_forward", g, x, y, &weights, conv_filter_shape(g));
     ConvolutionPlan& plan = plan_for(g);
     const ConvolutionDescriptors& d = plan.descriptors;
-    const auto algorithm = use(plan, forward_algorithm(plan, g));
     const float one = 1.0f, zero = 0.0f;
-    BIOPROP_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, d.input.handle, x.data(), d.filter, weights.data(),
-                                                d.convolution, algorithm.algo, workspace(algorithm.memory),
-                                                algorithm.memory, &zero, d.output.handle, y.data()));
+    run_convolution<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+        plan, plan.forward, g, "forward",
+        [&](cudnnConvolutionFwdAlgoPerf_t* results, int* count) {
+          return cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
+                                                        d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, count,
+                                                        results);
+        },
+        [&](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
+          return cudnnGetConvolutionForwardWorkspaceSize(cudnn_, d.input.handle, d.filter, d.convolution,
+                                                         d.output.handle, algo, bytes);
+        },
+        [&](cudnnConvolutionFwdAlgo_t algo, void* workspace, size_t bytes) {
+          return cudnnConvolutionForward(cudnn_, &one, d.input.handle, x.data(), d.filter, weights.data(),
+                                         d.convolution, algo, workspace, bytes, &zero, d.output.handle, y.data());
+        });
   }
   void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override {
     expect_on_gpu("conv2d_backward_data", {&dy, &weights, &dx});
+    expect_window_shapes("conv2d_backward_data", g, dx, dy, &weights, conv_filter_shape(g));
     ConvolutionPlan& plan = plan_for(g);
     const ConvolutionDescriptors& d = plan.descriptors;
-    const auto algorithm = use(plan, backward_data_algorithm(plan, g));
     const float one = 1.0f, zero = 0.0f;
-    BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, d.filter, weights.data(), d.output.handle, dy.data(),
-                                                     d.convolution, algorithm.algo, workspace(algorithm.memory),
-                                                     algorithm.memory, &zero, d.input.handle, dx.data()));
+    run_convolution<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+        plan, plan.backward_data, g, "backward-data",
+        [&](cudnnConvolutionBwdDataAlgoPerf_t* results, int* count) {
+          return cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnn_, d.filter, d.output.handle, d.convolution,
+                                                             d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                             count, results);
+        },
+        [&](cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
+          return cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn_, d.filter, d.output.handle, d.convolution,
+                                                              d.input.handle, algo, bytes);
+        },
+        [&](cudnnConvolutionBwdDataAlgo_t algo, void* workspace, size_t bytes) {
+          return cudnnConvolutionBackwardData(cudnn_, &one, d.filter, weights.data(), d.output.handle, dy.data(),
+                                              d.convolution, algo, workspace, bytes, &zero, d.input.handle, dx.data());
+        });
   }
   void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                               const WindowGeometry& g) override {
     expect_on_gpu("conv2d_backward_filter", {&dy, &x, &dweights});
+    expect_window_shapes("conv2d_backward_filter", g, x, dy, &dweights, conv_filter_shape(g));
     ConvolutionPlan& plan = plan_for(g);
     const ConvolutionDescriptors& d = plan.descriptors;
-    const auto algorithm = use(plan, backward_filter_algorithm(plan, g));
     const float one = 1.0f;
-    BIOPROP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
-        cudnn_, &one, d.input.handle, x.data(), d.output.handle, dy.data(), d.convolution, algorithm.algo,
-        workspace(algorithm.memory), algorithm.memory, &beta, d.filter, dweights.data()));
+    run_convolution<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+        plan, plan.backward_filter, g, "backward-filter",
+        [&](cudnnConvolutionBwdFilterAlgoPerf_t* results, int* count) {
+          return cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnn_, d.input.handle, d.output.handle, d.convolution,
+                                                               d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, count,
+                                                               results);
+        },
+        [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
+          return cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnn_, d.input.handle, d.output.handle, d.convolution,
+                                                                d.filter, algo, bytes);
+        },
+        [&](cudnnConvolutionBwdFilterAlgo_t algo, void* workspace, size_t bytes) {
+          return cudnnConvolutionBackwardFilter(cudnn_, &one, d.input.handle, x.data(), d.output.handle, dy.data(),
+                                                d.convolution, algo, workspace, bytes, &beta, d.filter,
+                                                dweights.data());
+        });
   }
 
   void locally_connected_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override {
     expect_on_gpu("locally_connected_forward", {&x, &weights, &y});
+    expect_window_shapes("locally_connected_forward", g, x, y, &weights, lc_weight_shape(g));
     kernels::locally_connected_forward(x.data(), weights.data(), y.data(), g, stream_, kernels::lc_max_position_blocks);
   }
   void locally_connected_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx,
                                        const WindowGeometry& g) override {
     expect_on_gpu("locally_connected_backward_data", {&dy, &weights, &dx});
+    expect_window_shapes("locally_connected_backward_data", g, dx, dy, &weights, lc_weight_shape(g));
     kernels::locally_connected_backward_data(dy.data(), weights.data(), dx.data(), g, stream_);
   }
   void locally_connected_backward_weight(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                          const WindowGeometry& g) override {
     expect_on_gpu("locally_connected_backward_weight", {&dy, &x, &dweights});
+    expect_window_shapes("locally_connected_backward_weight", g, x, dy, &dweights, lc_weight_shape(g));
     kernels::locally_connected_backward_weight(dy.data(), x.data(), nullptr, 1.0f, beta, dweights.data(), g, stream_,
                                                kernels::lc_max_position_blocks);
   }
 
   void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
     expect_on_gpu("max_pool_forward", {&x, &y});
+    expect_window_shapes("max_pool_forward", g, x, y);
     pool_forward(CUDNN_POOLING_MAX, x, y, g);
   }
   void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
     expect_on_gpu("max_pool_backward", {&x, &dy, &dx});
+    expect_window_shapes("max_pool_backward", g, dx, dy);
+    expect_shape(x, dx.shape(), "max_pool_backward input");
     // cuDNN's max-pool backward wants the forward output too; recompute it into scratch.
     pool_output_.resize(dy.shape(), Device::cuda);
     pool_forward(CUDNN_POOLING_MAX, x, pool_output_, g);
@@ -226,20 +305,27 @@ class CudaBackend final : public Backend {
   }
   void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override {
     expect_on_gpu("avg_pool_forward", {&x, &y});
+    expect_window_shapes("avg_pool_forward", g, x, y);
     pool_forward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, x, y, g);
   }
-  void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
-    expect_on_gpu("avg_pool_backward", {&dy, &dx});
-    // Average pooling's gradient does not depend on x or y; cuDNN still takes them: pass dx and dy.
-    pool_backward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, dx, dy, dy, dx, g);
+  void avg_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override {
+    expect_on_gpu("avg_pool_backward", {&x, &dy, &dx});
+    expect_window_shapes("avg_pool_backward", g, dx, dy);
+    expect_shape(x, dx.shape(), "avg_pool_backward input");
+    // Average pooling's gradient reads neither x nor y, but cuDNN takes both: the real input, and dy in
+    // y's place (same shape). Never dx as x: cuDNN may read x while it writes dx.
+    pool_backward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, x, dy, dy, dx, g);
   }
 
   void activation_forward(Activation f, const Tensor& a, Tensor& h) override {
     expect_on_gpu("activation_forward", {&a, &h});
+    expect_same_size(a, h, "activation_forward");
     kernels::activation_forward(f, a.data(), h.data(), a.numel(), stream_);
   }
   void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) override {
     expect_on_gpu("activation_backward", {&a, &h, &dh, &da});
+    for (const Tensor* t : std::initializer_list<const Tensor*>{&h, &dh, &da})
+      expect_same_size(a, *t, "activation_backward");
     kernels::activation_backward(f, a.data(), h.data(), dh.data(), da.data(), a.numel(), stream_);
   }
   void fill(Tensor& x, float value) override {
@@ -257,6 +343,7 @@ class CudaBackend final : public Backend {
   }
   void axpy(float alpha, const Tensor& x, Tensor& y) override {
     expect_on_gpu("axpy", {&x, &y});
+    expect_same_size(x, y, "axpy");
     BIOPROP_CUBLAS_CHECK(cublasSaxpy(cublas_, static_cast<int>(x.numel()), &alpha, x.data(), 1, y.data(), 1));
   }
   void scale(float alpha, Tensor& x) override {
@@ -273,14 +360,18 @@ class CudaBackend final : public Backend {
   }
   void multiply(const Tensor& a, const Tensor& b, Tensor& out) override {
     expect_on_gpu("multiply", {&a, &b, &out});
+    expect_same_size(a, b, "multiply");
+    expect_same_size(a, out, "multiply");
     kernels::multiply(a.data(), b.data(), out.data(), a.numel(), stream_);
   }
   void clamp_to_signs(Tensor& w, const Tensor& signs) override {
     expect_on_gpu("clamp_to_signs", {&w, &signs});
+    expect_same_size(w, signs, "clamp_to_signs");
     kernels::clamp_to_signs(w.data(), signs.data(), w.numel(), stream_);
   }
   void sign(const Tensor& x, float scale_value, Tensor& out) override {
     expect_on_gpu("sign", {&x, &out});
+    expect_same_size(x, out, "sign");
     kernels::sign(x.data(), scale_value, out.data(), x.numel(), stream_);
   }
   double sum_of_squares(const Tensor& x) override {
@@ -289,6 +380,7 @@ class CudaBackend final : public Backend {
   }
   double dot(const Tensor& a, const Tensor& b) override {
     expect_on_gpu("dot", {&a, &b});
+    expect_same_size(a, b, "dot");
     return reduce(kernels::Reduction::dot, a, &b);
   }
   void project_feedback(const Tensor& e, const Tensor& projection,
@@ -313,14 +405,17 @@ class CudaBackend final : public Backend {
 
   float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
     expect_on_gpu("softmax_cross_entropy", {&logits, &labels, &dlogits});
+    expect_loss_operands("softmax_cross_entropy", logits, labels, dlogits);
     return output_loss(kernels::OutputLoss::cross_entropy, logits, labels, dlogits);
   }
   float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override {
     expect_on_gpu("mean_squared_error", {&outputs, &labels, &doutputs});
+    expect_loss_operands("mean_squared_error", outputs, labels, doutputs);
     return output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
   }
   float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) override {
     expect_on_gpu("regression_error", {&outputs, &targets, &doutputs});
+    expect_loss_operands("regression_error", outputs, targets, doutputs);
     if (cols(outputs) != 1)
       fail("regression_error: outputs {}: a regression net has one output", outputs.shape().str());
     return output_loss(kernels::OutputLoss::regression, outputs, targets, doutputs);
@@ -328,15 +423,19 @@ class CudaBackend final : public Backend {
   // The loss and the correct-answer count from one kernel and one synchronisation.
   ScoredLoss scored_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
     expect_on_gpu("scored_softmax_cross_entropy", {&logits, &labels, &dlogits});
+    expect_loss_operands("scored_softmax_cross_entropy", logits, labels, dlogits);
     return scored_output_loss(kernels::OutputLoss::cross_entropy, logits, labels, dlogits);
   }
   ScoredLoss scored_mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override {
     expect_on_gpu("scored_mean_squared_error", {&outputs, &labels, &doutputs});
+    expect_loss_operands("scored_mean_squared_error", outputs, labels, doutputs);
     return scored_output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
   }
   // Only the correct-answer flags and their sum: one pass, one synchronisation.
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
     expect_on_gpu("count_correct", {&outputs, &labels});
+    if (labels.numel() != static_cast<size_t>(rows(outputs)))
+      fail("count_correct: {} labels for {} trials", labels.numel(), rows(outputs));
     const int batch = rows(outputs);
     correct_.resize({batch}, Device::cuda);
     kernels::output_loss(kernels::OutputLoss::accuracy_only, outputs.data(), labels.data(), batch, cols(outputs),
@@ -347,6 +446,10 @@ class CudaBackend final : public Backend {
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                       uint64_t offset, GateOutputs& out, Tensor& tags) override {
     expect_on_gpu("attention_gate", {&q, &labels, &tags});
+    if (labels.numel() != static_cast<size_t>(rows(q)))
+      fail("attention_gate: {} labels for {} trials", labels.numel(), rows(q));
+    if (!(policy.temperature > 0.0f)) fail("attention_gate: temperature must be > 0, got {}", policy.temperature);
+    expect_shape(tags, q.shape(), "attention_gate tags");
     const int batch = rows(q);
     for (Tensor* t : {&out.actions, &out.rewards, &out.rpe, &out.greedy_correct}) t->resize({batch}, Device::cuda);
     kernels::attention_gate(q.data(), labels.data(), batch, cols(q), policy, seed, offset, out.actions.data(),
@@ -354,6 +457,7 @@ class CudaBackend final : public Backend {
   }
   ScoredLoss score_gate(const GateOutputs& gate) override {
     expect_on_gpu("score_gate", {&gate.rpe, &gate.greedy_correct});
+    expect_same_size(gate.rpe, gate.greedy_correct, "score_gate");
     const std::vector<double> sums = reduce_sums({{kernels::Reduction::sum_of_squares, &gate.rpe, nullptr},
                                                   {kernels::Reduction::sum, &gate.greedy_correct, nullptr}});
     const double trials = static_cast<double>(std::max<size_t>(gate.rpe.numel(), 1));
@@ -361,6 +465,9 @@ class CudaBackend final : public Backend {
   }
   void scale_samples(const Tensor& x, const Tensor& scale_values, float alpha, Tensor& out) override {
     expect_on_gpu("scale_samples", {&x, &scale_values, &out});
+    if (scale_values.numel() != static_cast<size_t>(rows(x)))
+      fail("scale_samples: {} scales for {} samples", scale_values.numel(), rows(x));
+    expect_same_size(x, out, "scale_samples");
     kernels::scale_samples(x.data(), scale_values.data(), alpha, out.data(), static_cast<size_t>(rows(x)),
                            x.shape().sample_size(), stream_);
   }
@@ -388,11 +495,15 @@ class CudaBackend final : public Backend {
 
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override {
     expect_on_gpu("sgd_step", {&weights, &grad, &velocity});
+    expect_same_size(weights, grad, "sgd_step");
+    expect_same_size(weights, velocity, "sgd_step");
     kernels::sgd_step(weights.data(), grad.data(), velocity.data(), s, weights.numel(), stream_);
   }
   void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
                  const AdamSettings& s, int step) override {
     expect_on_gpu("adam_step", {&weights, &grad, &first_moment, &second_moment});
+    for (const Tensor* t : std::initializer_list<const Tensor*>{&grad, &first_moment, &second_moment})
+      expect_same_size(weights, *t, "adam_step");
     kernels::adam_step(weights.data(), grad.data(), first_moment.data(), second_moment.data(), s, step, weights.numel(),
                        stream_);
   }
@@ -465,65 +576,88 @@ class CudaBackend final : public Backend {
     if (!plan) plan = std::make_unique<ConvolutionPlan>(g, tf32_ ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
     return *plan;
   }
-  // FP32 by default: cuDNN's default math lets FP32 convolutions use TF32 tensor cores on Ampere and
-  // later, so without --tf32 every algorithm runs with FMA math only.
-  template <typename Algorithm>
-  const Choice<Algorithm>& use(ConvolutionPlan& plan, const Choice<Algorithm>& choice) {
-    BIOPROP_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.descriptors.convolution, choice.math));
-    return choice;
+  // The candidates of cuDNN's ranking in the order bioprop tries them. FP32 by default: cuDNN's default
+  // math lets FP32 convolutions use TF32 tensor cores on Ampere and later, so without --tf32 the
+  // algorithms ranked for FMA math come first, then the others that do not need tensor cores, all run
+  // with FMA math. With --tf32: cuDNN's order and math types.
+  template <typename Algorithm, typename Perf>
+  std::vector<Choice<Algorithm>> candidates(const Perf* results, int count) const {
+    std::vector<Choice<Algorithm>> ordered;
+    for (bool fma_only : {!tf32_, false})
+      for (int i = 0; i < count; ++i) {
+        const cudnnMathType_t math = results[i].mathType;
+        const bool tensor_cores = math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+        if (results[i].status != CUDNN_STATUS_SUCCESS || (!tf32_ && (fma_only ? math != CUDNN_FMA_MATH : tensor_cores)))
+          continue;
+        const Choice<Algorithm> choice{results[i].algo, 0, tf32_ ? math : CUDNN_FMA_MATH};
+        const bool seen = std::any_of(ordered.begin(), ordered.end(), [&](const Choice<Algorithm>& c) {
+          return c.algo == choice.algo && c.math == choice.math;
+        });
+        if (!seen) ordered.push_back(choice);
+      }
+    return ordered;
   }
 
-  // cuDNN's heuristics rank the algorithms (query fills `results`); the first that succeeds (without
-  // tensor-core math unless --tf32) is kept in `slot`, so the ranking runs once per layer shape.
-  template <typename Perf, int Count, typename Algorithm, typename Query>
-  const Choice<Algorithm>& cached_choice(std::optional<Choice<Algorithm>>& slot, const WindowGeometry& g,
-                                         const char* what, Query query) const {
-    if (slot) return *slot;
+  // Runs a convolution with the algorithm kept for its shape, or finds that algorithm: the first
+  // candidate whose workspace (queried for the algorithm and math type that will run) fits under the
+  // cap, can be allocated, and that cuDNN then runs. Out of memory and "not supported" move on to the
+  // next candidate; other errors stop.
+  template <typename Perf, int Count, typename Algorithm, typename Rank, typename WorkspaceSize, typename Run>
+  void run_convolution(ConvolutionPlan& plan, std::optional<Choice<Algorithm>>& slot, const WindowGeometry& g,
+                       const char* what, Rank rank, WorkspaceSize workspace_size, Run run) {
+    const cudnnConvolutionDescriptor_t convolution = plan.descriptors.convolution;
+    if (slot) {
+      BIOPROP_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution, slot->math));
+      BIOPROP_CUDNN_CHECK(run(slot->algo, workspace_.reserve(slot->memory), slot->memory));
+      return;
+    }
     Perf results[Count];
     int count = 0;
-    query(results, &count);
-    // Without --tf32: an algorithm ranked for FMA math first, else the first without tensor cores
-    // (run with FMA math). With --tf32: cuDNN's first choice.
-    const auto usable = [&](int i, bool fma_only) {
-      const cudnnMathType_t math = results[i].mathType;
-      const bool tensor_cores = math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-      return results[i].status == CUDNN_STATUS_SUCCESS &&
-             (tf32_ || (fma_only ? math == CUDNN_FMA_MATH : !tensor_cores));
-    };
-    for (bool fma_only : {!tf32_, false})
-      for (int i = 0; i < count; ++i)
-        if (usable(i, fma_only))
-          return *(slot = Choice<Algorithm>{results[i].algo, results[i].memory,
-                                            tf32_ ? results[i].mathType : CUDNN_FMA_MATH});
-    fail("cuDNN has no {} convolution algorithm for {}x{}x{} inputs", what, g.in_channels, g.in_h, g.in_w);
+    BIOPROP_CUDNN_CHECK(rank(results, &count));
+    const size_t cap = workspace_cap();
+    std::string tried;
+    for (const Choice<Algorithm>& candidate : candidates<Algorithm>(results, count)) {
+      BIOPROP_CUDNN_CHECK(cudnnSetConvolutionMathType(convolution, candidate.math));
+      size_t bytes = 0;
+      cudnnStatus_t status = workspace_size(candidate.algo, &bytes);
+      if (status == CUDNN_STATUS_SUCCESS && bytes > cap) {
+        tried += fmt::format("; algorithm {} needs {} bytes of workspace, over the cap of {}",
+                             static_cast<int>(candidate.algo), bytes, cap);
+        continue;
+      }
+      if (status == CUDNN_STATUS_SUCCESS) {
+        void* memory = nullptr;
+        try {
+          memory = workspace_.reserve(bytes);
+        } catch (const Error& e) {
+          tried += fmt::format("; algorithm {}: {}", static_cast<int>(candidate.algo), e.what());
+          continue;
+        }
+        status = run(candidate.algo, memory, bytes);
+      }
+      if (status == CUDNN_STATUS_SUCCESS) {
+        slot = Choice<Algorithm>{candidate.algo, bytes, candidate.math};
+        check_after_library_call(what, __FILE__, __LINE__);
+        return;
+      }
+      const bool try_next = status / 1000 == CUDNN_STATUS_NOT_SUPPORTED / 1000 ||
+                            status == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED ||
+                            status == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
+      if (!try_next)
+        fail("cuDNN {} convolution (algorithm {}) for {}x{}x{} inputs: {}", what, static_cast<int>(candidate.algo),
+             g.in_channels, g.in_h, g.in_w, cudnnGetErrorString(status));
+      tried += fmt::format("; algorithm {}: {}", static_cast<int>(candidate.algo), cudnnGetErrorString(status));
+    }
+    fail("cuDNN has no usable {} convolution algorithm for {}x{}x{} inputs{}", what, g.in_channels, g.in_h, g.in_w,
+         tried);
   }
-  const Choice<cudnnConvolutionFwdAlgo_t>& forward_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
-    const ConvolutionDescriptors& d = plan.descriptors;
-    return cached_choice<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
-        plan.forward, g, "forward", [&](auto* results, int* count) {
-          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, d.input.handle, d.filter, d.convolution,
-                                                                     d.output.handle, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                                     count, results));
-        });
-  }
-  const Choice<cudnnConvolutionBwdDataAlgo_t>& backward_data_algorithm(ConvolutionPlan& plan, const WindowGeometry& g) {
-    const ConvolutionDescriptors& d = plan.descriptors;
-    return cached_choice<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
-        plan.backward_data, g, "backward-data", [&](auto* results, int* count) {
-          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-              cudnn_, d.filter, d.output.handle, d.convolution, d.input.handle, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-              count, results));
-        });
-  }
-  const Choice<cudnnConvolutionBwdFilterAlgo_t>& backward_filter_algorithm(ConvolutionPlan& plan,
-                                                                           const WindowGeometry& g) {
-    const ConvolutionDescriptors& d = plan.descriptors;
-    return cached_choice<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
-        plan.backward_filter, g, "backward-filter", [&](auto* results, int* count) {
-          BIOPROP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-              cudnn_, d.input.handle, d.output.handle, d.convolution, d.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-              count, results));
-        });
+
+  // A convolution's workspace may take at most half the free device memory, and never more than
+  // 1 GiB: a faster algorithm is not worth starving the activations.
+  static size_t workspace_cap() {
+    size_t free_bytes = 0, total_bytes = 0;
+    BIOPROP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return std::min<size_t>(size_t{1} << 30, free_bytes / 2);
   }
 
   static kernels::ChannelLayout channel_layout(const Tensor& x, const Tensor& per_channel) {
@@ -534,12 +668,6 @@ class CudaBackend final : public Backend {
     const size_t floats = 2 * kernels::batch_norm_workspace(layout);
     if (floats > batch_norm_partials_.numel()) batch_norm_partials_.resize({static_cast<int>(floats)}, Device::cuda);
     return reinterpret_cast<double*>(batch_norm_partials_.data());
-  }
-  // One workspace for every cuDNN call; grows to the largest request.
-  void* workspace(size_t bytes) {
-    const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
-    if (floats > workspace_.numel()) workspace_.resize({static_cast<int>(floats)}, Device::cuda);
-    return bytes ? workspace_.data() : nullptr;
   }
 
   void pool_forward(cudnnPoolingMode_t mode, const Tensor& x, Tensor& y, const WindowGeometry& g) {
@@ -581,17 +709,21 @@ class CudaBackend final : public Backend {
     for (const ReductionRequest& r : requests) doubles += kernels::reduce_blocks(r.a->numel()) + 1;
     reduction_.resize({static_cast<int>(2 * doubles)}, Device::cuda);  // doubles in float storage
     double* workspace = reinterpret_cast<double*>(reduction_.data());
-    std::vector<double> results(requests.size());
+    // The sums come back through pinned memory: a copy into pageable memory is synchronous, and
+    // staging through the driver costs more than the few bytes it moves.
+    if (pinned_results_.numel() < 2 * requests.size())
+      pinned_results_ = staging_tensor(Shape{static_cast<int>(2 * requests.size())});
+    double* landing = reinterpret_cast<double*>(pinned_results_.data());
     for (size_t i = 0; i < requests.size(); ++i) {
       const ReductionRequest& r = requests[i];
       const unsigned blocks = kernels::reduce_blocks(r.a->numel());
       kernels::reduce(r.kind, r.a->data(), r.b ? r.b->data() : nullptr, r.a->numel(), workspace, stream_);
       BIOPROP_CUDA_CHECK(
-          cudaMemcpyAsync(&results[i], workspace + blocks, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+          cudaMemcpyAsync(landing + i, workspace + blocks, sizeof(double), cudaMemcpyDeviceToHost, stream_));
       workspace += blocks + 1;
     }
     BIOPROP_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return results;
+    return std::vector<double>(landing, landing + requests.size());
   }
 
   // The loss kernel writes each trial's loss and correct-answer flag; the sums follow.
@@ -628,7 +760,8 @@ class CudaBackend final : public Backend {
   cudnnHandle_t cudnn_{};
   bool tf32_ = false;
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans_;
-  Tensor workspace_, batch_norm_partials_, reduction_, row_loss_, correct_, pool_output_;
+  DeviceBuffer workspace_;  // one cuDNN workspace for every call; grows to the largest request
+  Tensor batch_norm_partials_, reduction_, row_loss_, correct_, pool_output_, pinned_results_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -15,11 +16,18 @@ namespace bioprop {
 namespace {
 
 // Free blocks by size; a request takes the smallest cached block of at least its size (and at most
-// twice it, so a huge block is not spent on a tiny tensor).
+// twice it, so a huge block is not spent on a tiny tensor). BIOPROP_NO_ALLOCATOR_CACHE=1 bypasses the
+// cache: every tensor gets a cudaMalloc of its exact size and a cudaFree when it dies, so a sanitizer or
+// compute-sanitizer sees an overrun that a larger cached block would hide.
 class DevicePool {
  public:
+  DevicePool() {
+    const char* value = std::getenv("BIOPROP_NO_ALLOCATOR_CACHE");
+    bypass_ = value != nullptr && value[0] != '\0' && value[0] != '0';
+  }
+
   void* allocate(size_t bytes) {
-    bytes = round_up(bytes);
+    bytes = bypass_ ? std::max<size_t>(bytes, 1) : round_up(bytes);
     std::lock_guard lock(mutex_);
     auto it = free_.lower_bound(bytes);
     if (it != free_.end() && it->first <= 2 * bytes) {
@@ -32,11 +40,13 @@ class DevicePool {
       return block;
     }
     void* block = nullptr;
-    if (cudaMalloc(&block, bytes) != cudaSuccess) {
+    if (cudaError_t error = cudaMalloc(&block, bytes); error != cudaSuccess) {
       cudaGetLastError();
+      if (error != cudaErrorMemoryAllocation) report_failed_malloc(error, bytes);
       release_cached();  // give the cached blocks back and try once more
-      if (cudaMalloc(&block, bytes) != cudaSuccess) {
+      if (error = cudaMalloc(&block, bytes); error != cudaSuccess) {
         cudaGetLastError();
+        if (error != cudaErrorMemoryAllocation) report_failed_malloc(error, bytes);
         size_t free_bytes = 0, total_bytes = 0;
         cudaMemGetInfo(&free_bytes, &total_bytes);
         fail(
@@ -57,8 +67,12 @@ class DevicePool {
     auto it = sizes_.find(block);
     if (it == sizes_.end()) return;
     stats_.in_use_bytes -= it->second;
-    stats_.cached_bytes += it->second;
-    free_.emplace(it->second, block);
+    if (bypass_) {
+      cudaFree(block);  // synchronises the device, as a use of the block may still be queued
+    } else {
+      stats_.cached_bytes += it->second;
+      free_.emplace(it->second, block);
+    }
     sizes_.erase(it);
   }
 
@@ -68,6 +82,10 @@ class DevicePool {
   }
 
  private:
+  // Not "out of memory": a fault earlier on the device, a driver error. Named as it is.
+  [[noreturn]] static void report_failed_malloc(cudaError_t error, size_t bytes) {
+    fail("cudaMalloc of {} bytes failed: {}", bytes, cudaGetErrorString(error));
+  }
   static size_t round_up(size_t bytes) { return (std::max<size_t>(bytes, 1) + 511) / 512 * 512; }
   static double mib(size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
   void update_peak() { stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.in_use_bytes); }
@@ -81,6 +99,7 @@ class DevicePool {
   std::multimap<size_t, void*> free_;
   std::map<void*, size_t> sizes_;
   DeviceMemoryStats stats_;
+  bool bypass_ = false;
 };
 
 DevicePool& pool() {

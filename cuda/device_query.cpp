@@ -1,18 +1,29 @@
-// Device discovery for --device auto. Failing calls mean "no usable GPU", not an error.
+// Device discovery for --device auto. A machine without a GPU has no devices; a driver that cannot be
+// asked is reported as such (not as "0 devices"), so tests and runs say why CUDA is unusable.
 #include <cuda_runtime_api.h>
+
+#include <fmt/format.h>
 
 #include "bioprop/device.hpp"
 
 namespace bioprop {
 
-int cuda_device_count() {
+CudaDevices cuda_devices() {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" status
-    return 0;
-  }
-  return count;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess) return {count, {}};
+  cudaGetLastError();  // clear the error so later calls are not blamed for it
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  // No GPU, or no driver installed at all (version 0): a CPU machine, not a broken one.
+  if (status == cudaErrorNoDevice || (status == cudaErrorInsufficientDriver && driver == 0)) return {0, {}};
+  return {0, fmt::format("cudaGetDeviceCount failed: {} (driver supports CUDA {}.{}, runtime is {}.{})",
+                         cudaGetErrorString(status), driver / 1000, driver % 1000 / 10, runtime / 1000,
+                         runtime % 1000 / 10)};
 }
+
+int cuda_device_count() { return cuda_devices().count; }
 
 std::string cuda_device_name(int index) {
   cudaDeviceProp properties{};

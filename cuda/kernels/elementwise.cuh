@@ -3,6 +3,7 @@
 // activation_math.hpp), per-trial scaling of tags, and Philox random fills.
 #include "bioprop/activation_math.hpp"
 #include "bioprop/cuda_launch.hpp"
+#include "bioprop/fused_math.hpp"
 #include "bioprop/rng.hpp"
 
 namespace bioprop::kernels {
@@ -30,13 +31,13 @@ __global__ void scale_samples_kernel(const float* __restrict__ x, const float* _
 __global__ void random_normal_kernel(float* __restrict__ x, size_t n, float mean, float stddev, uint64_t seed,
                                      uint64_t offset) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] = mean + stddev * philox_normal(seed, offset, i);
+  if (i < n) x[i] = scale_normal(philox_normal(seed, offset, i), mean, stddev);
 }
 
 __global__ void random_uniform_kernel(float* __restrict__ x, size_t n, float low, float high, uint64_t seed,
                                       uint64_t offset) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] = low + (high - low) * philox_uniform(seed, offset, i);
+  if (i < n) x[i] = scale_uniform(philox_uniform(seed, offset, i), low, high);
 }
 
 __global__ void fill_kernel(float* __restrict__ x, float value, size_t n) {
@@ -52,7 +53,7 @@ BIOPROP_LAUNCHER void fill(float* x, float value, size_t n, cudaStream_t stream)
 __global__ void multiply_by_noise_kernel(float* __restrict__ x, size_t n, float stddev, uint64_t seed,
                                          uint64_t offset) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] *= 1.0f + stddev * philox_normal(seed, offset, i);
+  if (i < n) x[i] = apply_noise(x[i], philox_normal(seed, offset, i), stddev);
 }
 
 __global__ void dropout_mask_kernel(float* __restrict__ mask, size_t n, float rate, uint64_t seed, uint64_t offset) {

@@ -2,6 +2,7 @@
 // Optimiser steps, element-wise and in place (the same formulas as CpuBackend::sgd_step / adam_step).
 #include "bioprop/backend.hpp"
 #include "bioprop/cuda_launch.hpp"
+#include "bioprop/fused_math.hpp"
 
 namespace bioprop::kernels {
 
@@ -9,8 +10,7 @@ __global__ void sgd_kernel(float* __restrict__ w, const float* __restrict__ g, f
                            size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  v[i] = s.momentum * v[i] + g[i] + s.weight_decay * w[i];
-  w[i] -= s.learning_rate * v[i];
+  sgd_update(w[i], v[i], g[i], s.learning_rate, s.momentum, s.weight_decay);
 }
 
 // step_size = lr * sqrt(1 - beta2^t) / (1 - beta1^t), epsilon_hat = epsilon * sqrt(1 - beta2^t), from the host.
@@ -18,10 +18,7 @@ __global__ void adam_kernel(float* __restrict__ w, const float* __restrict__ g, 
                             float* __restrict__ v, AdamSettings s, float step_size, float epsilon_hat, size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float gi = g[i] + s.weight_decay * w[i];
-  m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * gi;
-  v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * gi * gi;
-  w[i] -= step_size * m[i] / (sqrtf(v[i]) + epsilon_hat);
+  adam_update(w[i], m[i], v[i], g[i], s.beta1, s.beta2, s.weight_decay, step_size, epsilon_hat);
 }
 
 BIOPROP_LAUNCHER void sgd_step(float* w, const float* g, float* v, const SgdSettings& s, size_t n,

@@ -8,8 +8,11 @@ namespace bioprop {
 
 DeviceChoice choose_device(const std::string& request) {
   if (request == "cpu") return {Device::cpu, 0, "cpu"};  // without touching the CUDA driver
-  const int gpus = cuda_device_count();
+  const CudaDevices devices = cuda_devices();
+  const int gpus = devices.count;
   if (request == "auto") {
+    if (gpus == 0 && !devices.error.empty())
+      return {Device::cpu, 0, "cpu (auto: CUDA unusable: " + devices.error + ")"};
     if (gpus == 0) return {Device::cpu, 0, "cpu (auto: no CUDA device found)"};
     return {Device::cuda, 0, fmt::format("cuda:0 ({}) (auto: {} CUDA device(s) found)", cuda_device_name(0), gpus)};
   }
@@ -18,9 +21,10 @@ DeviceChoice choose_device(const std::string& request) {
     if (request.size() > 4) {
       const char* first = request.data() + 5;
       const char* last = request.data() + request.size();
-      if (request[4] != ':' || std::from_chars(first, last, index).ptr != last || index < 0)
+      if (request[4] != ':' || first == last || std::from_chars(first, last, index).ptr != last || index < 0)
         fail("--device '{}': expected auto, cpu, cuda or cuda:N", request);
     }
+    if (!devices.error.empty()) fail("--device '{}': CUDA unusable: {}", request, devices.error);
     if (index >= gpus) fail("--device '{}': only {} CUDA device(s) visible", request, gpus);
     return {Device::cuda, index, fmt::format("cuda:{} ({})", index, cuda_device_name(index))};
   }

@@ -10,6 +10,7 @@
 #include "bioprop/activation_math.hpp"
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/fused_math.hpp"
 #include "bioprop/projection_checks.hpp"
 #include "bioprop/rng.hpp"
 #include "philox_fill.hpp"
@@ -43,9 +44,6 @@ void for_each_activation(Activation f, Body body) {
   }
 }
 int cols(const Tensor& t) { return static_cast<int>(t.shape().sample_size()); }
-void expect_same_size(const Tensor& a, const Tensor& b, const char* what) {
-  if (a.numel() != b.numel()) fail("{}: sizes differ, {} vs {}", what, a.shape().str(), b.shape().str());
-}
 }  // namespace
 
 void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
@@ -124,7 +122,7 @@ void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint6
   float* values = x.data();
   const size_t total = x.numel();
   for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
-    values[i] *= 1.0f + stddev * normal_from_block(words, lane);
+    values[i] = apply_noise(values[i], normal_from_block(words, lane), stddev);
   });
 }
 
@@ -209,7 +207,7 @@ void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed,
   float* out = x.data();
   const size_t total = x.numel();
   for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
-    out[i] = low + (high - low) * uniform_from_bits(words[lane]);
+    out[i] = scale_uniform(uniform_from_bits(words[lane]), low, high);
   });
 }
 
@@ -217,7 +215,7 @@ void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t see
   float* out = x.data();
   const size_t total = x.numel();
   for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
-    out[i] = mean + stddev * normal_from_block(words, lane);
+    out[i] = scale_normal(normal_from_block(words, lane), mean, stddev);
   });
 }
 
@@ -299,8 +297,7 @@ void CpuBackend::sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity,
   // v = momentum * v + (g + weight_decay * w);  w -= lr * v   (PyTorch's SGD convention)
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) {
-    v[i] = s.momentum * v[i] + g[i] + s.weight_decay * w[i];
-    w[i] -= s.learning_rate * v[i];
+    sgd_update(w[i], v[i], g[i], s.learning_rate, s.momentum, s.weight_decay);
   }
 }
 
@@ -314,12 +311,10 @@ void CpuBackend::adam_step(Tensor& weights, const Tensor& grad, Tensor& first_mo
   const float correction1 = 1.0f - std::pow(s.beta1, static_cast<float>(step));
   const float correction2 = 1.0f - std::pow(s.beta2, static_cast<float>(step));
   const float step_size = s.learning_rate * std::sqrt(correction2) / correction1;
+  const float epsilon_hat = s.epsilon * std::sqrt(correction2);
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
   for (size_t i = 0; i < total; ++i) {
-    const float gi = g[i] + s.weight_decay * w[i];
-    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * gi;
-    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * gi * gi;
-    w[i] -= step_size * m[i] / (std::sqrt(v[i]) + s.epsilon * std::sqrt(correction2));
+    adam_update(w[i], m[i], v[i], g[i], s.beta1, s.beta2, s.weight_decay, step_size, epsilon_hat);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bioprop/backend.hpp"
+#include "bioprop/operand_checks.hpp"
 
 namespace bioprop {
 
@@ -32,7 +33,7 @@ class CpuBackend final : public Backend {
   void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override;
   void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override;
   void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) override;
-  void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) override;
+  void avg_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) override;
 
   void batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& variance) override;
   void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
@@ -101,12 +102,5 @@ void scatter_patch_add(const float* patch, const WindowGeometry& g, int oh, int 
 
 // Element counts below this run on one thread: waking the OpenMP team costs more than the work.
 constexpr size_t parallel_threshold = 1 << 15;
-
-// Checks that a tensor has the expected shape; a mismatch is a programming error in a layer.
-void expect_shape(const Tensor& t, const Shape& shape, const char* what);
-// The shape checks of a window operation `op`: input (N,C,H,W) and output (N,OC,OH,OW) from the
-// geometry (either may be a gradient), and the weights when the operation has them.
-void expect_window_shapes(const char* op, const WindowGeometry& g, const Tensor& input, const Tensor& output,
-                          const Tensor* weights = nullptr, const Shape& weight_shape = {});
 
 }  // namespace bioprop

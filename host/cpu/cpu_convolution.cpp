@@ -105,7 +105,6 @@ void scatter_outputs(const float* product, const WindowGeometry& g, int first, i
                   y + (static_cast<size_t>(first + i) * g.out_channels + oc) * positions);
 }
 
-Shape filter_shape(const WindowGeometry& g) { return {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}; }
 }  // namespace
 
 template <typename Work>
@@ -120,7 +119,7 @@ void CpuBackend::for_each_image_chunk(const WindowGeometry& g, Work work) {
 }
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
-  expect_window_shapes("conv2d_forward", g, x, y, &weights, filter_shape(g));
+  expect_window_shapes("conv2d_forward", g, x, y, &weights, conv_filter_shape(g));
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
     const int width = count * g.positions();
@@ -132,7 +131,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& 
 }
 
 void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) {
-  expect_window_shapes("conv2d_backward_data", g, dx, dy, &weights, filter_shape(g));
+  expect_window_shapes("conv2d_backward_data", g, dx, dy, &weights, conv_filter_shape(g));
   fill(dx, 0.0f);
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
@@ -146,7 +145,7 @@ void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, T
 
 void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                         const WindowGeometry& g) {
-  expect_window_shapes("conv2d_backward_filter", g, x, dy, &dweights, filter_shape(g));
+  expect_window_shapes("conv2d_backward_filter", g, x, dy, &dweights, conv_filter_shape(g));
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
     const int width = count * g.positions();

@@ -12,10 +12,6 @@
 namespace bioprop {
 
 namespace {
-Shape lc_weight_shape(const WindowGeometry& g) {
-  return {g.out_h, g.out_w, g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-}
-
 // P (images x patch) for position p.
 void gather_position(const float* x, const WindowGeometry& g, int p, float* rows) {
   const size_t image_size = static_cast<size_t>(g.in_channels) * g.in_h * g.in_w;

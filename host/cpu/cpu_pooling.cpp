@@ -60,8 +60,9 @@ void CpuBackend::avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeomet
   });
 }
 
-void CpuBackend::avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) {
+void CpuBackend::avg_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) {
   expect_window_shapes("avg_pool_backward", g, dx, dy);
+  expect_shape(x, dx.shape(), "avg_pool_backward input");
   fill(dx, 0.0f);
   const float inverse_area = 1.0f / static_cast<float>(g.kernel_h * g.kernel_w);
   for_each_output(g, [&](size_t in, size_t out, int oh, int ow) {

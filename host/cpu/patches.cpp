@@ -32,19 +32,4 @@ void scatter_patch_add(const float* patch, const WindowGeometry& g, int oh, int 
   }
 }
 
-void expect_shape(const Tensor& t, const Shape& shape, const char* what) {
-  if (t.shape() != shape) fail("{}: expected shape {}, got {}", what, shape.str(), t.shape().str());
-}
-
-void expect_window_shapes(const char* op, const WindowGeometry& g, const Tensor& input, const Tensor& output,
-                          const Tensor* weights, const Shape& weight_shape) {
-  if (input.shape() != Shape{g.batch, g.in_channels, g.in_h, g.in_w})
-    fail("{}: input (or its gradient) has shape {}, the geometry says ({},{},{},{})", op, input.shape().str(), g.batch,
-         g.in_channels, g.in_h, g.in_w);
-  if (output.shape() != Shape{g.batch, g.out_channels, g.out_h, g.out_w})
-    fail("{}: output (or its gradient) has shape {}, the geometry says ({},{},{},{})", op, output.shape().str(),
-         g.batch, g.out_channels, g.out_h, g.out_w);
-  if (weights) expect_shape(*weights, weight_shape, op);
-}
-
 }  // namespace bioprop

@@ -20,7 +20,7 @@ class Pool2d final : public Layer {
   }
   void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
     const WindowGeometry g = geometry(x.shape(), kind());
-    max_ ? backend.max_pool_backward(x, dy, dx, g) : backend.avg_pool_backward(dy, dx, g);
+    max_ ? backend.max_pool_backward(x, dy, dx, g) : backend.avg_pool_backward(x, dy, dx, g);
   }
 
  private:

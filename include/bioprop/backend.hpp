@@ -107,7 +107,7 @@ class Backend {
   virtual void max_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) = 0;
   virtual void max_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) = 0;
   virtual void avg_pool_forward(const Tensor& x, Tensor& y, const WindowGeometry& g) = 0;
-  virtual void avg_pool_backward(const Tensor& dy, Tensor& dx, const WindowGeometry& g) = 0;
+  virtual void avg_pool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const WindowGeometry& g) = 0;
 
   // --- batch normalisation (Ioffe & Szegedy 2015), per channel c = (i / inner) % channels with
   // inner = sample_size / channels: per feature for (N,F), per channel for (N,C,H,W). M is the number

@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "bioprop/emulated_launch.hpp"
+
 #undef __global__
 #undef __device__
 #undef __host__
@@ -43,44 +45,6 @@
 #define __shared__ static thread_local
 
 namespace bioprop::emulation {
-
-constexpr int warp_size = 32;
-
-// Where the running CUDA thread is; the scheduler sets it before resuming a fiber.
-struct ThreadContext {
-  dim3 thread_index, block_index, block_dim, grid_dim;
-  unsigned linear_thread = 0;
-};
-inline thread_local ThreadContext context;
-
-// Barriers of the running block (defined in cuda/emulation/block_scheduler.cpp).
-void syncthreads();
-void warp_barrier();              // every lane of the caller's warp
-uint64_t* warp_exchange_slots();  // 32 slots of the caller's warp, one per lane
-void* dynamic_shared();
-
-// One kernel launch, as the scheduler runs it: `body` runs one CUDA thread (context already set).
-struct KernelLaunch {
-  std::string name;
-  dim3 grid, block;
-  size_t shared_bytes = 0;
-  std::function<void()> body;
-  // The pointer arguments by position (0-based), so an emulated device can check that each one is
-  // device memory, as a GPU would fault on a host pointer.
-  std::vector<std::pair<int, const void*>> pointer_arguments;
-};
-
-// A launch a real GPU would refuse ("invalid configuration argument") throws std::invalid_argument,
-// so CI catches a launcher that sizes its grid past CUDA's limits for large shapes.
-void check_launch_limits(const KernelLaunch& launch);
-// Runs every block of the launch now, on up to BIOPROP_EMULATION_THREADS OS threads (default: all
-// cores). Throws std::runtime_error naming the kernel for a barrier some threads never reach.
-void run_grid(const KernelLaunch& launch);
-
-// An emulated device queues launches on its streams (deferred execution); without one they run now.
-using LaunchQueue = void (*)(cudaStream_t stream, KernelLaunch&& launch);
-void set_launch_queue(LaunchQueue queue);
-void submit(cudaStream_t stream, KernelLaunch&& launch);
 
 // Every lane of the warp publishes `value`, then reads the one of `source_lane`. Lanes outside the
 // warp's range read their own value (CUDA leaves that case to the caller; our kernels never rely on it).
@@ -100,31 +64,6 @@ T exchange(T value, int source_lane) {
     std::memcpy(&result, &slots[static_cast<unsigned>(source_lane)], sizeof(T));
   warp_barrier();  // nobody overwrites a slot before everyone has read
   return result;
-}
-
-template <typename... Args>
-std::vector<std::pair<int, const void*>> pointers_among(const Args&... args) {
-  std::vector<std::pair<int, const void*>> pointers;
-  int position = 0;
-  (
-      [&](const auto& arg) {
-        if constexpr (std::is_pointer_v<std::decay_t<decltype(arg)>>)
-          if (arg != nullptr) pointers.emplace_back(position, static_cast<const void*>(arg));
-        ++position;
-      }(args),
-      ...);
-  return pointers;
-}
-
-// Packs kernel(args...) into a launch: the arguments are copied now, as a real launch copies them.
-template <typename... Params, typename... Args>
-KernelLaunch make_launch(std::string name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
-                         Args&&... args) {
-  std::tuple<Params...> values{static_cast<Params>(std::forward<Args>(args))...};
-  KernelLaunch launch{std::move(name), grid, block, shared_bytes, {}, {}};
-  launch.pointer_arguments = std::apply([](const auto&... v) { return pointers_among(v...); }, values);
-  launch.body = [kernel, values]() { std::apply(kernel, values); };
-  return launch;
 }
 
 }  // namespace bioprop::emulation

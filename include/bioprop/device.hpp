@@ -15,6 +15,13 @@ struct DeviceChoice {
   std::string description;  // what the run prints, e.g. "cpu (no CUDA device found)"
 };
 
+// The CUDA devices visible, and why none are when the driver could not even be asked (a driver older
+// than the runtime, a broken installation): `error` is empty when the answer is simply "no GPU".
+struct CudaDevices {
+  int count = 0;
+  std::string error;
+};
+CudaDevices cuda_devices();
 // Number of CUDA devices visible (0 when there is no driver or no GPU).
 int cuda_device_count();
 std::string cuda_device_name(int index);

@@ -1,5 +1,6 @@
 // CudaBackend against the CPU reference, operation by operation and for whole training steps of the
-// BrainProp nets. Skips without a CUDA device (CI has none). Tolerances: 1e-4 relative for single
+// BrainProp nets. Runs in CI on the emulated device (tests/CMakeLists.txt builds it twice); against the
+// CUDA libraries it skips without a GPU, unless BIOPROP_REQUIRE_GPU=1. Tolerances: 1e-4 relative for single
 // operations (FP32 with another summation order), 1e-3 for whole steps through several layers.
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include "bioprop/config.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/rule.hpp"
+#include "gpu_required.hpp"
 
 namespace bioprop {
 namespace {
@@ -16,7 +18,7 @@ namespace {
 class CudaParity : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    BIOPROP_SKIP_WITHOUT_GPU();
     gpu = make_cuda_backend(0);
   }
   Tensor random(const Shape& shape, uint64_t seed) {
@@ -49,7 +51,11 @@ TEST_F(CudaParity, PhiloxDrawsTheSameNumbers) {
   expect_close(g, c, 0.0f, "uniform");
   cpu->random_normal(c, 0, 1, 5, 9);
   gpu->random_normal(g, 0, 1, 5, 9);
-  expect_close(g, c, 1e-5f, "normal");
+  expect_close(g, c, 1e-5f, "normal");  // logf, sinf, cosf: the device's may differ by an ulp
+  Tensor x = random({1001}, 3), gx = up(x);
+  cpu->multiply_by_noise(x, 0.1f, 5, 9);
+  gpu->multiply_by_noise(gx, 0.1f, 5, 9);
+  expect_close(gx, x, 1e-6f, "multiplicative noise");
 }
 
 TEST_F(CudaParity, GemmAllTransposes) {
@@ -111,8 +117,8 @@ TEST_F(CudaParity, Pooling) {
   cpu->avg_pool_forward(x, y, g);
   gpu->avg_pool_forward(up(x), gy, g);
   expect_close(gy, y, 1e-5f, "avg pool");
-  cpu->avg_pool_backward(dy, dx, g);
-  gpu->avg_pool_backward(up(dy), gdx, g);
+  cpu->avg_pool_backward(x, dy, dx, g);
+  gpu->avg_pool_backward(up(x), up(dy), gdx, g);
   expect_close(gdx, dx, 1e-5f, "avg pool backward");
 }
 
@@ -144,9 +150,18 @@ TEST_F(CudaParity, LossesReductionsAndUpdates) {
   Tensor w = random({500}, 4), v({500});
   Tensor gw = up(w), gv = up(v);
   const Tensor grad = random({500}, 5);
-  cpu->sgd_step(w, grad, v, {0.1f, 0.9f, 1e-3f});
-  gpu->sgd_step(gw, up(grad), gv, {0.1f, 0.9f, 1e-3f});
-  expect_close(gw, w, 1e-6f, "sgd");
+  // The optimisers and noise are claimed bit for bit (include/bioprop/fused_math.hpp).
+  for (int step = 1; step <= 3; ++step) {
+    cpu->sgd_step(w, grad, v, {0.1f, 0.9f, 1e-3f});
+    gpu->sgd_step(gw, up(grad), gv, {0.1f, 0.9f, 1e-3f});
+  }
+  expect_close(gw, w, 0.0f, "sgd");
+  Tensor m({500}), m2({500}), gm = up(m), gm2 = up(m2);
+  for (int step = 1; step <= 3; ++step) {
+    cpu->adam_step(w, grad, m, m2, {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f}, step);
+    gpu->adam_step(gw, up(grad), gm, gm2, {1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f}, step);
+  }
+  expect_close(gw, w, 0.0f, "adam");
 }
 
 TEST_F(CudaParity, AttentionGateChoosesTheSameActions) {
@@ -258,10 +273,24 @@ void expect_same_step(Backend& cpu, Backend& gpu, const std::string& rule_name, 
   EXPECT_EQ(g.correct, c.correct) << what;
   const auto cp = cpu_rule->trainable(*cpu_net), gp = gpu_rule->trainable(*gpu_net);
   ASSERT_EQ(cp.size(), gp.size()) << what;
+  // Max pooling after ReLU and batch norm meets near-ties (units at ReLU's edge): FP32 rounding on the
+  // two backends may resolve one differently and route one gradient to another input, which moves
+  // every gradient below it a little. Nets with max pooling are compared by each tensor's relative L2
+  // error (measured: at most 0.4% on `deep`), the others element by element.
+  const bool max_pooling = load_net_source(net_name).text.find("max_pool2d") != std::string::npos;
   for (size_t i = 0; i < cp.size(); ++i) {
     const Tensor host = gpu.to_host(gp[i]->grad);
-    double scale = 0;
-    for (float v : cp[i]->grad.values()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    double scale = 0, error_squares = 0, squares = 0;
+    for (size_t j = 0; j < host.numel(); ++j) {
+      const double reference = cp[i]->grad.at(j), difference = host.at(j) - reference;
+      scale = std::max(scale, std::abs(reference));
+      error_squares += difference * difference;
+      squares += reference * reference;
+    }
+    if (max_pooling) {
+      EXPECT_LT(std::sqrt(error_squares / std::max(squares, 1e-30)), 1e-2) << what << " " << cp[i]->name;
+      continue;
+    }
     for (size_t j = 0; j < host.numel(); ++j)
       ASSERT_NEAR(host.at(j), cp[i]->grad.at(j), 1e-3 * scale + 1e-6) << what << " " << cp[i]->name << " at " << j;
   }

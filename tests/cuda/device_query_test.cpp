@@ -1,8 +1,13 @@
-// Device discovery. Runs everywhere: without a GPU the GPU-only checks skip (CI has no GPU).
+// Device discovery. Runs everywhere: without a GPU the GPU-only checks skip, except on the emulated
+// device and with BIOPROP_REQUIRE_GPU=1.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
 
 #include "bioprop/device.hpp"
 #include "bioprop/error.hpp"
+#include "gpu_required.hpp"
 
 namespace bioprop {
 namespace {
@@ -31,14 +36,43 @@ TEST(DeviceChoice, CudaNeedsAVisibleDevice) {
   }
 }
 
+#if defined(BIOPROP_EMULATED_DEVICE)
+// A driver that cannot be asked is named, never taken for "no GPU" (which would let every CUDA test
+// skip). The emulated device plays a driver older than the runtime.
+TEST(DeviceChoice, ADriverErrorIsReportedNotTakenForNoGpu) {
+  setenv("BIOPROP_EMULATED_DRIVER_ERROR", "1", 1);
+  const CudaDevices devices = cuda_devices();
+  const DeviceChoice choice = choose_device("auto");
+  std::string cuda_message;
+  try {
+    choose_device("cuda");
+  } catch (const Error& e) {
+    cuda_message = e.what();
+  }
+  unsetenv("BIOPROP_EMULATED_DRIVER_ERROR");
+  EXPECT_EQ(devices.count, 0);
+  EXPECT_NE(devices.error.find("driver"), std::string::npos) << devices.error;
+  EXPECT_NE(devices.error.find("11.4"), std::string::npos) << devices.error;
+  EXPECT_EQ(choice.device, Device::cpu);
+  EXPECT_NE(choice.description.find("CUDA unusable"), std::string::npos) << choice.description;
+  EXPECT_NE(cuda_message.find("CUDA unusable"), std::string::npos) << cuda_message;
+  EXPECT_EQ(cuda_devices().count, 1);
+}
+
+TEST(CudaDevice, TheEmulatedDeviceSaysItIsOne) {
+  EXPECT_NE(cuda_device_name(0).find("emulated"), std::string::npos) << cuda_device_name(0);
+  EXPECT_NE(choose_device("cuda").description.find("emulated"), std::string::npos);
+}
+#endif
+
 TEST(CudaDevice, ReportsANameWhenPresent) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  BIOPROP_SKIP_WITHOUT_GPU();
   EXPECT_FALSE(cuda_device_name(0).empty());
 }
 
 // The peaks the benchmarks divide by: an H100 has about 2-3.4 TB/s and 50-67 TFLOP/s FP32.
 TEST(CudaDevice, PeaksAreThoseOfADataCentreGpu) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  BIOPROP_SKIP_WITHOUT_GPU();
   const DevicePeaks peaks = cuda_device_peaks(0);
   EXPECT_GT(peaks.memory_gb_per_s, 500.0);
   EXPECT_LT(peaks.memory_gb_per_s, 20000.0);
