@@ -73,11 +73,10 @@ const char* side_name(Side s) { return s == Side::host ? "host" : "device"; }
 // What cudaMemcpyKind says about each side, and the check that the pointers agree with it.
 cudaError_t check_copy(const char* call, void* dst, const void* src, size_t count, cudaMemcpyKind kind, Side* dst_side,
                        Side* src_side) {
-  // Freed device memory counts as device memory, so using it is named a use after free.
-  const auto side_of = [](const void* p) {
-    const auto l = state().find(p, 0);
-    return l.allocation && l.allocation->kind == MemoryKind::device ? Side::device : Side::host;
-  };
+  // Device and host memory share the process's heap here, so a freed device block's addresses may come
+  // back as host memory: only live device memory counts as device memory (a device-side operand in
+  // freed memory is still named a use after free by check_device_range).
+  const auto side_of = [](const void* p) { return state().is_device_pointer(p) ? Side::device : Side::host; };
   switch (kind) {
     case cudaMemcpyHostToDevice:
       *src_side = Side::host, *dst_side = Side::device;

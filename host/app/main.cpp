@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
        "Test accuracy (fraction) whose first epoch is recorded as epochs-to-accuracy [0.85]");
   flag("--validation", t.overrides.data.validation, t.validation, "Training images held out for validation [0]");
   flag("--train-limit", t.overrides.data.train_limit, t.train_limit, "Use only this many training images [all]");
+  flag("--test-limit", t.overrides.data.test_limit, t.test_limit,
+       "Evaluate on only the first this many test images [all]");
   flag("--run-dir", t.overrides.run_dir, t.run_dir, "Folder that receives a folder per run [runs]");
   flag("--checkpoint", t.overrides.checkpoint, t.checkpoint, "Checkpoint path [<run folder>/checkpoint.bin]");
   train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")

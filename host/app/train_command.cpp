@@ -48,6 +48,7 @@ TrainConfig merge(const TrainFlags& f) {
   if (f.stop_at_target) c.stop_at_target = true;
   if (f.validation) c.data.validation = o.data.validation;
   if (f.train_limit) c.data.train_limit = o.data.train_limit;
+  if (f.test_limit) c.data.test_limit = o.data.test_limit;
   if (f.run_dir) c.run_dir = o.run_dir;
   if (f.checkpoint) c.checkpoint = o.checkpoint;
   if (f.resume) c.resume = o.resume;

@@ -20,6 +20,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   c.data.data_dir = fields.get<std::string>("data_dir", c.data.data_dir);
   c.data.validation = fields.get<int>("validation", c.data.validation);
   c.data.train_limit = fields.get<int>("train_limit", c.data.train_limit);
+  c.data.test_limit = fields.get<int>("test_limit", c.data.test_limit);
   c.epochs = fields.get<int>("epochs", c.epochs);
   c.batch_size = fields.get<int>("batch_size", c.batch_size);
   c.target_accuracy = fields.get<double>("target_accuracy", c.target_accuracy);

@@ -1,5 +1,7 @@
 // The dataset catalogue and the train / validation / test split.
+#include <algorithm>
 #include <filesystem>
+#include <numeric>
 
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
@@ -99,6 +101,12 @@ DataSplits load_dataset(const DataRequest& request) {
   auto [train, test] = info->load(dir.string(), info->name);
   DataSplits splits;
   splits.test = std::move(test);
+  if (request.test_limit < 0) fail("test_limit {} must be >= 0", request.test_limit);
+  if (request.test_limit > 0 && request.test_limit < splits.test.size()) {
+    std::vector<int> first(static_cast<size_t>(request.test_limit));
+    std::iota(first.begin(), first.end(), 0);
+    splits.test = splits.test.subset(first);
+  }
   if (request.validation < 0 || request.validation >= train.size())
     fail("validation size {} must be in [0, {})", request.validation, train.size());
   const std::vector<int> order = shuffled_indexes(train.size(), request.seed, /*stream=*/1);

@@ -53,6 +53,7 @@ struct DataRequest {
   std::string data_dir;  // empty: the dataset's default folder
   int validation = 0;    // training images held out (chosen by seed) for validation
   int train_limit = 0;   // >0: use only this many training images (after the split)
+  int test_limit = 0;    // >0: evaluate on only the first this many test images (quick runs)
   uint64_t seed = 0;
 };
 // Loads train and test sets; throws Error naming the file for a missing, corrupt or truncated file.

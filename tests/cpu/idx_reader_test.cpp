@@ -112,6 +112,13 @@ TEST_F(IdxReader, SplitAndLimitAreDeterministic) {
   EXPECT_EQ(a.validation.size(), 5);
   EXPECT_EQ(a.test.size(), 20);
   for (size_t i = 0; i < a.train.images.numel(); ++i) ASSERT_EQ(a.train.images.at(i), b.train.images.at(i));
+  request.test_limit = 7;  // the first 7 test images, in file order
+  const DataSplits limited = load_dataset(request);
+  EXPECT_EQ(limited.test.size(), 7);
+  for (size_t i = 0; i < limited.test.images.numel(); ++i) ASSERT_EQ(limited.test.images.at(i), a.test.images.at(i));
+  request.test_limit = -1;
+  EXPECT_THROW(load_dataset(request), Error);
+  request.test_limit = 0;
   request.validation = 20;
   EXPECT_THROW(load_dataset(request), Error);
 }
