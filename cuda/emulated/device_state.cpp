@@ -58,7 +58,9 @@ DeviceState& DeviceState::get() {
   return *state;
 }
 
-DeviceState::DeviceState() : memory_size_(initial_memory_size()) {}
+// Kernel launches go to the streams from the moment the device is first used (CUDA, too, creates its
+// context lazily); kernel tests that never touch the device run their launches at once.
+DeviceState::DeviceState() : memory_size_(initial_memory_size()) { emulation::set_launch_queue(&queue_kernel); }
 
 cudaError_t DeviceState::fail(cudaError_t error, const std::string& detail) {
   details_[error] = detail;

@@ -107,4 +107,7 @@ class DeviceState {
 
 std::string pointer_text(const void* p);
 
+// Checks a kernel launch and queues it on its stream (runtime.cpp).
+void queue_kernel(cudaStream_t stream, emulation::KernelLaunch&& launch);
+
 }  // namespace bioprop::emulated

@@ -25,8 +25,11 @@ DeviceState& state() { return DeviceState::get(); }
   std::lock_guard call_lock(state().mutex); \
   if (state().sticky() != cudaSuccess) return state().take_last_error(false)
 
-// Runs the kernel launches of the emulated kernels (cuda/kernels.cu compiled by the host compiler).
-void queue_kernel(cudaStream_t handle, bioprop::emulation::KernelLaunch&& launch) {
+}  // namespace
+
+// Queues the launches of the emulated kernels (cuda/kernels.cu compiled by the host compiler) on their
+// streams; DeviceState installs it when the device is first used, as CUDA creates its context lazily.
+void bioprop::emulated::queue_kernel(cudaStream_t handle, bioprop::emulation::KernelLaunch&& launch) {
   std::lock_guard lock(state().mutex);
   if (state().sticky() != cudaSuccess) return;
   try {
@@ -54,7 +57,7 @@ void queue_kernel(cudaStream_t handle, bioprop::emulation::KernelLaunch&& launch
   state().enqueue(stream, "kernel " + shared->name, [shared] { bioprop::emulation::run_grid(*shared); });
 }
 
-const bool kernels_queue_on_streams = (bioprop::emulation::set_launch_queue(&queue_kernel), true);
+namespace {
 
 bool simulate_old_driver() {
   const char* value = std::getenv("BIOPROP_EMULATED_DRIVER_ERROR");

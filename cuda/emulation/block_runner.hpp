@@ -63,7 +63,7 @@ class BlockRunner {
   std::exception_ptr error_;
 
   std::vector<FiberStack> stacks_;
-  std::vector<size_t> free_stacks_;
+  std::vector<size_t> free_stacks_, stacks_after_block_;
 
   CudaThread* running_ = nullptr;
   boost::context::detail::fcontext_t scheduler_context_ = nullptr;
@@ -71,6 +71,7 @@ class BlockRunner {
   size_t scheduler_stack_size_ = 0;
   void* scheduler_fake_stack_ = nullptr;
   void* scheduler_tsan_fiber_ = nullptr;
+  std::vector<void*> tsan_fibers_;                                   // by thread index
   char block_started_ = 0, block_barrier_ = 0, block_finished_ = 0;  // sanitizer sync objects
 };
 

@@ -1,5 +1,7 @@
 // Runs an emulated launch's blocks on a pool of OS threads (each block on one thread, its CUDA threads
 // as fibers there: block_runner.cpp), and the entry points the kernels call.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -24,11 +26,9 @@ void check_launch_limits(const KernelLaunch& launch) {
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   if (grid.y > max_grid_yz || grid.z > max_grid_yz || block.z > max_block_z || threads > max_threads || threads == 0 ||
       launch.shared_bytes > max_default_shared)
-    throw std::invalid_argument("emulated launch of " + launch.name + ": grid (" + std::to_string(grid.x) + ", " +
-                                std::to_string(grid.y) + ", " + std::to_string(grid.z) + "), block (" +
-                                std::to_string(block.x) + ", " + std::to_string(block.y) + ", " +
-                                std::to_string(block.z) + "), " + std::to_string(launch.shared_bytes) +
-                                " shared bytes exceeds CUDA's launch limits");
+    throw std::invalid_argument(fmt::format(
+        "emulated launch of {}: grid ({}, {}, {}), block ({}, {}, {}), {} shared bytes exceeds CUDA's launch limits",
+        launch.name, grid.x, grid.y, grid.z, block.x, block.y, block.z, launch.shared_bytes));
 }
 
 namespace {

@@ -16,9 +16,20 @@
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #define BIOPROP_EMULATION_TSAN 1
+// ThreadSanitizer's dynamic annotations (exported by libtsan; no header declares them).
+extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
 #endif
 
 namespace bioprop::emulation::sanitizers {
+
+#if defined(BIOPROP_EMULATION_TSAN)
+constexpr bool thread_sanitizer = true;
+#else
+constexpr bool thread_sanitizer = false;
+#endif
 
 // AddressSanitizer: before a switch, the stack being entered; after it, the one left.
 inline void start_switch(void** fake_stack_save, const void* bottom, size_t size) {
@@ -59,13 +70,7 @@ inline void* create_fiber() {
   return nullptr;
 #endif
 }
-inline void destroy_fiber(void* fiber) {
-#if defined(BIOPROP_EMULATION_TSAN)
-  __tsan_destroy_fiber(fiber);
-#else
-  (void)fiber;
-#endif
-}
+
 inline void switch_to_fiber(void* fiber) {
 #if defined(BIOPROP_EMULATION_TSAN)
   __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync);
@@ -80,6 +85,16 @@ inline void release(const void* sync_object) {
   (void)sync_object;
 #endif
 }
+// A release on behalf of `fiber` (TSan's current fiber is switched, not the stack), from `self`.
+inline void release_as(void* fiber, const void* sync_object, void* self) {
+#if defined(BIOPROP_EMULATION_TSAN)
+  __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync);
+  __tsan_release(const_cast<void*>(sync_object));
+  __tsan_switch_to_fiber(self, __tsan_switch_to_fiber_no_sync);
+#else
+  (void)fiber, (void)sync_object, (void)self;
+#endif
+}
 inline void acquire(const void* sync_object) {
 #if defined(BIOPROP_EMULATION_TSAN)
   __tsan_acquire(const_cast<void*>(sync_object));
@@ -87,5 +102,27 @@ inline void acquire(const void* sync_object) {
   (void)sync_object;
 #endif
 }
+
+// The scheduler's own bookkeeping (which thread runs, its state, the CUDA thread context), shared by
+// run() and the fibers: ordered by the switches, which ThreadSanitizer is told carry no order (so that
+// CUDA threads are ordered only by barriers), so its accesses are hidden from it. A scope never spans
+// a switch: TSan keeps the ignore count per fiber.
+class IgnoreBookkeeping {
+ public:
+#if defined(BIOPROP_EMULATION_TSAN)
+  IgnoreBookkeeping() {
+    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+  }
+  ~IgnoreBookkeeping() {
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+  }
+#else
+  IgnoreBookkeeping() {}  // user-provided: no "unused variable" for the scopes that declare one
+#endif
+  IgnoreBookkeeping(const IgnoreBookkeeping&) = delete;
+  IgnoreBookkeeping& operator=(const IgnoreBookkeeping&) = delete;
+};
 
 }  // namespace bioprop::emulation::sanitizers
