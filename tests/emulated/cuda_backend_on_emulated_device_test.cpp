@@ -6,12 +6,14 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "bioprop/data.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
 #include "bioprop/error.hpp"
 #include "emulated_device.hpp"
+#include "kernels/launchers.hpp"
 
 namespace bioprop {
 namespace {
@@ -115,6 +117,28 @@ TEST(CudaBackendOnEmulatedDevice, ConvolutionWorkspacesAreCapped) {
   emulated::set_memory_size(before);
   EXPECT_LT(workspace, size_t{1} << 20) << "the FFT workspace (16.8 MB) fits in memory but passes the cap";
   for (size_t i = 0; i < result.numel(); i += 97) ASSERT_NEAR(result.at(i), y.at(i), 1e-4 * (1 + std::abs(y.at(i))));
+}
+
+// After a device fault every cudaMalloc fails with it: the message names that error, not "out of memory".
+TEST(CudaBackendOnEmulatedDevice, AFailedAllocationNamesTheRealError) {
+  auto gpu = make_cuda_backend(0);
+  std::vector<float> host(16);
+  std::string launch_message, allocation_message;
+  try {
+    kernels::fill(host.data(), 1.0f, host.size(), nullptr);  // a host pointer in a kernel: a fault
+  } catch (const Error& e) {
+    launch_message = e.what();
+  }
+  try {
+    Tensor t({12345, 7}, Device::cuda);
+  } catch (const Error& e) {
+    allocation_message = e.what();
+  }
+  emulated::clear_fault();
+  EXPECT_NE(launch_message.find("fill_kernel"), std::string::npos) << launch_message;
+  EXPECT_NE(allocation_message.find("cudaMalloc of"), std::string::npos) << allocation_message;
+  EXPECT_NE(allocation_message.find("illegal memory access"), std::string::npos) << allocation_message;
+  EXPECT_EQ(allocation_message.find("out of GPU memory"), std::string::npos) << allocation_message;
 }
 
 TEST(CudaBackendOnEmulatedDevice, AWrongShapeIsAnErrorNotAnOverrun) {
