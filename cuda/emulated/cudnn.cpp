@@ -298,6 +298,31 @@ cudnnStatus_t check_run(const char* call, Direction direction, const Convolution
 
 using bioprop::emulated::tf32_if;
 
+// cudnnCreate*Descriptor / cudnnDestroy*Descriptor: one allocation each.
+template <typename Descriptor>
+cudnnStatus_t create(Descriptor** d, const char* call) {
+  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, std::string(call) + ": null pointer");
+  *d = new Descriptor;
+  return CUDNN_STATUS_SUCCESS;
+}
+template <typename Descriptor>
+cudnnStatus_t destroy(Descriptor* d) {
+  delete d;
+  return CUDNN_STATUS_SUCCESS;
+}
+
+// The checks of cudnnSetTensor4dDescriptor and cudnnSetFilter4dDescriptor: four positive sizes, NCHW float.
+cudnnStatus_t check_4d(const char* call, const void* d, cudnnTensorFormat_t format, cudnnDataType_t type, int a, int b,
+                       int c, int e) {
+  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, std::string(call) + ": null descriptor");
+  if (a <= 0 || b <= 0 || c <= 0 || e <= 0)
+    return failed(CUDNN_STATUS_BAD_PARAM,
+                  std::string(call) + ": dimensions " + dims(a, b, c, e) + " must all be positive");
+  if (format != CUDNN_TENSOR_NCHW || type != CUDNN_DATA_FLOAT)
+    return failed(CUDNN_STATUS_NOT_SUPPORTED, std::string(call) + ": the emulation has NCHW (KCRS) float data only");
+  return CUDNN_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 // --- handles and descriptors ----------------------------------------------------------------------------
@@ -347,56 +372,31 @@ const char* cudnnGetErrorString(cudnnStatus_t status) {
 }
 
 cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) {
-  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, "cudnnCreateTensorDescriptor: null pointer");
-  *d = new cudnnTensorStruct;
-  return CUDNN_STATUS_SUCCESS;
+  return create(d, "cudnnCreateTensorDescriptor");
 }
-cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) {
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format, cudnnDataType_t type,
                                          int n, int c, int h, int w) {
-  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, "cudnnSetTensor4dDescriptor: null descriptor");
-  if (n <= 0 || c <= 0 || h <= 0 || w <= 0)
-    return failed(CUDNN_STATUS_BAD_PARAM,
-                  "cudnnSetTensor4dDescriptor: dimensions " + dims(n, c, h, w) + " must all be positive");
-  if (format != CUDNN_TENSOR_NCHW || type != CUDNN_DATA_FLOAT)
-    return failed(CUDNN_STATUS_NOT_SUPPORTED, "cudnnSetTensor4dDescriptor: the emulation has NCHW float tensors only");
+  if (const auto status = check_4d("cudnnSetTensor4dDescriptor", d, format, type, n, c, h, w)) return status;
   *d = {true, n, c, h, w};
   return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) {
-  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, "cudnnCreateFilterDescriptor: null pointer");
-  *d = new cudnnFilterStruct;
-  return CUDNN_STATUS_SUCCESS;
+  return create(d, "cudnnCreateFilterDescriptor");
 }
-cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) {
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t type, cudnnTensorFormat_t format,
                                          int k, int c, int h, int w) {
-  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, "cudnnSetFilter4dDescriptor: null descriptor");
-  if (k <= 0 || c <= 0 || h <= 0 || w <= 0)
-    return failed(CUDNN_STATUS_BAD_PARAM,
-                  "cudnnSetFilter4dDescriptor: dimensions " + dims(k, c, h, w) + " must all be positive");
-  if (format != CUDNN_TENSOR_NCHW || type != CUDNN_DATA_FLOAT)
-    return failed(CUDNN_STATUS_NOT_SUPPORTED, "cudnnSetFilter4dDescriptor: the emulation has KCRS float filters only");
+  if (const auto status = check_4d("cudnnSetFilter4dDescriptor", d, format, type, k, c, h, w)) return status;
   *d = {true, k, c, h, w};
   return CUDNN_STATUS_SUCCESS;
 }
 
 cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
-  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, "cudnnCreateConvolutionDescriptor: null pointer");
-  *d = new cudnnConvolutionStruct;
-  return CUDNN_STATUS_SUCCESS;
+  return create(d, "cudnnCreateConvolutionDescriptor");
 }
-cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) {
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int pad_h, int pad_w, int u, int v,
                                               int dilation_h, int dilation_w, cudnnConvolutionMode_t mode,
                                               cudnnDataType_t compute) {
@@ -621,14 +621,9 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
 // --- pooling ---------------------------------------------------------------------------------------------
 
 cudnnStatus_t cudnnCreatePoolingDescriptor(cudnnPoolingDescriptor_t* d) {
-  if (!d) return failed(CUDNN_STATUS_BAD_PARAM, "cudnnCreatePoolingDescriptor: null pointer");
-  *d = new cudnnPoolingStruct;
-  return CUDNN_STATUS_SUCCESS;
+  return create(d, "cudnnCreatePoolingDescriptor");
 }
-cudnnStatus_t cudnnDestroyPoolingDescriptor(cudnnPoolingDescriptor_t d) {
-  delete d;
-  return CUDNN_STATUS_SUCCESS;
-}
+cudnnStatus_t cudnnDestroyPoolingDescriptor(cudnnPoolingDescriptor_t d) { return destroy(d); }
 cudnnStatus_t cudnnSetPooling2dDescriptor(cudnnPoolingDescriptor_t d, cudnnPoolingMode_t mode,
                                           cudnnNanPropagation_t nan, int window_h, int window_w, int pad_h, int pad_w,
                                           int stride_h, int stride_w) {

@@ -115,6 +115,22 @@ cudaError_t check_copy(const char* call, void* dst, const void* src, size_t coun
   return cudaSuccess;
 }
 
+// The live stream or event behind a handle; else records cudaErrorInvalidResourceHandle naming `call`.
+CUstream_st* live_stream(cudaStream_t handle, const char* call) {
+  CUstream_st* stream = state().stream(handle);
+  if (!stream)
+    state().fail(cudaErrorInvalidResourceHandle,
+                 std::string(call) + ": stream " + pointer_text(handle) + " is not a live stream (destroyed?)");
+  return stream;
+}
+CUevent_st* live_event(cudaEvent_t handle, const char* call) {
+  CUevent_st* event = state().event(handle);
+  if (!event)
+    state().fail(cudaErrorInvalidResourceHandle,
+                 std::string(call) + ": event " + pointer_text(handle) + " is not a live event (destroyed?)");
+  return event;
+}
+
 bool pinned(const void* p) {
   const auto l = state().find(p, 0);
   return l.allocation && l.allocation->live && l.allocation->kind == MemoryKind::pinned_host;
@@ -313,10 +329,8 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
 // shows as wrong data.
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t handle) {
   EMULATED_CALL;
-  CUstream_st* stream = state().stream(handle);
-  if (!stream)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaMemcpyAsync: stream " + pointer_text(handle) + " is not a live stream");
+  CUstream_st* stream = live_stream(handle, "cudaMemcpyAsync");
+  if (!stream) return cudaErrorInvalidResourceHandle;
   Side dst_side{}, src_side{};
   if (const cudaError_t e = check_copy("cudaMemcpyAsync", dst, src, count, kind, &dst_side, &src_side)) return e;
   if (count == 0) return cudaSuccess;
@@ -345,10 +359,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
 
 cudaError_t cudaMemsetAsync(void* pointer, int value, size_t count, cudaStream_t handle) {
   EMULATED_CALL;
-  CUstream_st* stream = state().stream(handle);
-  if (!stream)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaMemsetAsync: stream " + pointer_text(handle) + " is not a live stream");
+  CUstream_st* stream = live_stream(handle, "cudaMemsetAsync");
+  if (!stream) return cudaErrorInvalidResourceHandle;
   if (const std::string problem = state().check_device_range(pointer, count, "cudaMemsetAsync", "destination");
       !problem.empty())
     return state().fail(cudaErrorInvalidValue, problem);
@@ -372,20 +384,16 @@ cudaError_t cudaStreamCreate(cudaStream_t* handle) { return cudaStreamCreateWith
 
 cudaError_t cudaStreamDestroy(cudaStream_t handle) {
   EMULATED_CALL;
-  CUstream_st* stream = state().stream(handle);
-  if (!stream || handle == nullptr)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaStreamDestroy: " + pointer_text(handle) + " is not a live stream (destroyed twice?)");
+  CUstream_st* stream = handle == nullptr ? nullptr : live_stream(handle, "cudaStreamDestroy");
+  if (!stream) return state().fail(cudaErrorInvalidResourceHandle, "cudaStreamDestroy: not a created stream");
   state().destroy_stream(stream);
   return state().sticky();
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t handle) {
   EMULATED_CALL;
-  CUstream_st* stream = state().stream(handle);
-  if (!stream)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaStreamSynchronize: " + pointer_text(handle) + " is not a live stream");
+  CUstream_st* stream = live_stream(handle, "cudaStreamSynchronize");
+  if (!stream) return cudaErrorInvalidResourceHandle;
   state().synchronize(stream);
   return state().sticky();
 }
@@ -401,10 +409,8 @@ cudaError_t cudaEventCreate(cudaEvent_t* handle) { return cudaEventCreateWithFla
 
 cudaError_t cudaEventDestroy(cudaEvent_t handle) {
   EMULATED_CALL;
-  CUevent_st* event = state().event(handle);
-  if (!event)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaEventDestroy: " + pointer_text(handle) + " is not a live event (destroyed twice?)");
+  CUevent_st* event = live_event(handle, "cudaEventDestroy");
+  if (!event) return cudaErrorInvalidResourceHandle;
   state().destroy_event(event);
   return cudaSuccess;
 }
@@ -412,14 +418,9 @@ cudaError_t cudaEventDestroy(cudaEvent_t handle) {
 // The event marks the work queued on the stream so far; a later record moves it.
 cudaError_t cudaEventRecord(cudaEvent_t handle, cudaStream_t stream_handle) {
   EMULATED_CALL;
-  CUevent_st* event = state().event(handle);
-  CUstream_st* stream = state().stream(stream_handle);
-  if (!event || !stream)
-    return state().fail(
-        cudaErrorInvalidResourceHandle,
-        "cudaEventRecord: " +
-            std::string(!event ? "the event " + pointer_text(handle) : "the stream " + pointer_text(stream_handle)) +
-            " is not live");
+  CUevent_st* event = live_event(handle, "cudaEventRecord");
+  CUstream_st* stream = event ? live_stream(stream_handle, "cudaEventRecord") : nullptr;
+  if (!event || !stream) return cudaErrorInvalidResourceHandle;
   event->stream = stream;
   event->position = stream->enqueued;
   return cudaSuccess;
@@ -428,14 +429,9 @@ cudaError_t cudaEventRecord(cudaEvent_t handle, cudaStream_t stream_handle) {
 // The stream's later work waits (on the device) for the work the event marks now.
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream_handle, cudaEvent_t handle, unsigned int flags) {
   EMULATED_CALL;
-  CUevent_st* event = state().event(handle);
-  CUstream_st* stream = state().stream(stream_handle);
-  if (!event || !stream)
-    return state().fail(
-        cudaErrorInvalidResourceHandle,
-        "cudaStreamWaitEvent: " +
-            std::string(!event ? "the event " + pointer_text(handle) : "the stream " + pointer_text(stream_handle)) +
-            " is not live");
+  CUevent_st* event = live_event(handle, "cudaStreamWaitEvent");
+  CUstream_st* stream = event ? live_stream(stream_handle, "cudaStreamWaitEvent") : nullptr;
+  if (!event || !stream) return cudaErrorInvalidResourceHandle;
   if (flags != 0) return state().fail(cudaErrorInvalidValue, "cudaStreamWaitEvent: flags must be 0");
   if (event->stream == nullptr || event->stream == stream) return cudaSuccess;  // nothing to wait for
   state().enqueue(stream, "wait for an event", [other = event->stream, position = event->position] {
@@ -446,10 +442,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream_handle, cudaEvent_t handle, 
 
 cudaError_t cudaEventSynchronize(cudaEvent_t handle) {
   EMULATED_CALL;
-  CUevent_st* event = state().event(handle);
-  if (!event)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaEventSynchronize: " + pointer_text(handle) + " is not a live event");
+  CUevent_st* event = live_event(handle, "cudaEventSynchronize");
+  if (!event) return cudaErrorInvalidResourceHandle;
   if (event->stream) state().run_until(event->stream, event->position);
   return state().sticky();
 }
@@ -457,10 +451,8 @@ cudaError_t cudaEventSynchronize(cudaEvent_t handle) {
 // Not ready while the marked work is queued; the query lets it run, so a polling loop ends.
 cudaError_t cudaEventQuery(cudaEvent_t handle) {
   EMULATED_CALL;
-  CUevent_st* event = state().event(handle);
-  if (!event)
-    return state().fail(cudaErrorInvalidResourceHandle,
-                        "cudaEventQuery: " + pointer_text(handle) + " is not a live event");
+  CUevent_st* event = live_event(handle, "cudaEventQuery");
+  if (!event) return cudaErrorInvalidResourceHandle;
   if (!event->stream || event->stream->completed >= event->position) return cudaSuccess;
   state().run_until(event->stream, event->position);
   return cudaErrorNotReady;

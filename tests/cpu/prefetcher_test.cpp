@@ -2,22 +2,13 @@
 #include <gtest/gtest.h>
 
 #include "bioprop/data.hpp"
+#include "numbered_dataset.hpp"
 
 namespace bioprop {
 namespace {
 
-Dataset numbered(int n) {
-  Dataset d;
-  d.classes = 10;
-  d.images = Tensor({n, 1, 2, 3});
-  d.labels = Tensor({n});
-  for (size_t i = 0; i < d.images.numel(); ++i) d.images.at(i) = static_cast<float>(i);
-  for (int i = 0; i < n; ++i) d.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % 10);
-  return d;
-}
-
 TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
-  const Dataset data = numbered(103);
+  const Dataset data = numbered_dataset(103);
   auto backend = make_cpu_backend();
   for (int depth : {1, 2, 4}) {  // 1 is raised to 2: batch k + 1 is staged while batch k trains
     // With augmentation on, so the producer thread's shifts and flips are checked against the iterator's too.
@@ -42,7 +33,7 @@ TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
 }
 
 TEST(Prefetcher, StopsCleanlyMidEpoch) {
-  const Dataset data = numbered(1000);
+  const Dataset data = numbered_dataset(1000);
   auto backend = make_cpu_backend();
   Prefetcher prefetcher(data, 7, false, 0, 1, *backend);
   Batch batch;
@@ -53,7 +44,7 @@ TEST(Prefetcher, StopsCleanlyMidEpoch) {
 // Two device buffers alternate: when next() hands out batch k it has already started the upload of
 // batch k + 1 into the other buffer, the one batch k - 1 trained on.
 TEST(Prefetcher, UploadsTheNextBatchIntoTheOtherBufferBeforeHandingOutThisOne) {
-  const Dataset data = numbered(50);
+  const Dataset data = numbered_dataset(50);
   auto backend = make_cpu_backend();
   Prefetcher prefetcher(data, 5, false, 0, 1, *backend);
   Batch first, second, third;
@@ -76,7 +67,7 @@ namespace {
 
 // The CPU trains from BatchIterator: a producer thread would take cycles from the compute threads.
 TEST(BatchSource, CpuTrainingUsesTheIteratorWithoutAProducerThread) {
-  const Dataset data = numbered(20);
+  const Dataset data = numbered_dataset(20);
   auto backend = make_cpu_backend();
   const auto source = make_batch_source(data, 8, true, 1, 1, *backend);
   EXPECT_NE(dynamic_cast<BatchIterator*>(source.get()), nullptr);

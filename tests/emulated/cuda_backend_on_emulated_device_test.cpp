@@ -14,26 +14,17 @@
 #include "bioprop/error.hpp"
 #include "emulated_device.hpp"
 #include "kernels/launchers.hpp"
+#include "numbered_dataset.hpp"
 
 namespace bioprop {
 namespace {
-
-Dataset numbered(int n) {
-  Dataset d;
-  d.classes = 10;
-  d.images = Tensor({n, 1, 4, 5});
-  d.labels = Tensor({n});
-  for (size_t i = 0; i < d.images.numel(); ++i) d.images.at(i) = static_cast<float>(i % 977) * 0.01f;
-  for (int i = 0; i < n; ++i) d.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % 10);
-  return d;
-}
 
 // Every batch the prefetcher hands out, read on the compute stream (a reduction there), equals the
 // host's batch: the upload of batch k + 1 on the copy stream, the compute stream's wait for it, and the
 // reuse of the two pinned staging buffers are all in order. Work runs only when waited for, so a
 // missing wait reads a buffer the copy has not filled yet.
 TEST(CudaBackendOnEmulatedDevice, PrefetchedBatchesArriveWholeThroughTheCopyStream) {
-  const Dataset data = numbered(157);
+  const Dataset data = numbered_dataset(157, {1, 4, 5}, 977);
   auto gpu = make_cuda_backend(0);
   auto cpu = make_cpu_backend();
   for (int depth : {2, 3}) {
