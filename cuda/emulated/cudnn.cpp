@@ -93,6 +93,27 @@ struct Convolution {
   bool tf32() const { return d.math != CUDNN_FMA_MATH; }
 };
 
+// Calls visit(x_index, w_index) for every filter tap of output (n, k, i, j) that falls inside the image
+// (padding contributes zeros): the one loop the three directions share.
+template <typename Visit>
+void for_each_tap(const Convolution& g, int n, int k, int i, int j, Visit visit) {
+  for (int c = 0; c < g.c; ++c)
+    for (int row = 0; row < g.r; ++row) {
+      const int in_row = g.in_row(i, row);
+      if (in_row < 0 || in_row >= g.h) continue;
+      for (int col = 0; col < g.s; ++col) {
+        const int in_col = g.in_col(j, col);
+        if (in_col < 0 || in_col >= g.w) continue;
+        visit(((static_cast<size_t>(n) * g.c + c) * g.h + in_row) * g.w + in_col, g.filter_index(k, c, row, col));
+      }
+    }
+}
+
+// out = alpha * value + beta * out; beta = 0 means out is not read (it may hold NaNs), as cuDNN documents.
+void blend(float& out, double value, float alpha, float beta) {
+  out = static_cast<float>(alpha * value + (beta == 0.0f ? 0.0 : static_cast<double>(beta) * out));
+}
+
 int output_size(int in, int pad, int filter, int dilation, int stride) {
   return (in + 2 * pad - ((filter - 1) * dilation + 1)) / stride + 1;
 }
@@ -506,20 +527,10 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
         for (int i = 0; i < g.out_h; ++i)
           for (int j = 0; j < g.out_w; ++j) {
             double sum = 0.0;
-            for (int c = 0; c < g.c; ++c)
-              for (int row = 0; row < g.r; ++row) {
-                const int in_row = g.in_row(i, row);
-                if (in_row < 0 || in_row >= g.h) continue;
-                for (int col = 0; col < g.s; ++col) {
-                  const int in_col = g.in_col(j, col);
-                  if (in_col < 0 || in_col >= g.w) continue;
-                  const float xv = x[((static_cast<size_t>(n) * g.c + c) * g.h + in_row) * g.w + in_col];
-                  sum +=
-                      static_cast<double>(tf32_if(g.tf32(), xv)) * tf32_if(g.tf32(), w[g.filter_index(k, c, row, col)]);
-                }
-              }
-            float& out = y[((static_cast<size_t>(n) * g.k + k) * g.out_h + i) * g.out_w + j];
-            out = static_cast<float>(a * sum + (b == 0.0f ? 0.0 : static_cast<double>(b) * out));
+            for_each_tap(g, n, k, i, j, [&](size_t xi, size_t wi) {
+              sum += static_cast<double>(tf32_if(g.tf32(), x[xi])) * tf32_if(g.tf32(), w[wi]);
+            });
+            blend(y[((static_cast<size_t>(n) * g.k + k) * g.out_h + i) * g.out_w + j], sum, a, b);
           }
   });
 }
@@ -544,31 +555,21 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
   const auto* dy = static_cast<const float*>(dy_data);
   auto* dx = static_cast<float*>(dx_data);
   return queue(handle, call, [=] {
-    // Each input position gathers the outputs whose windows cover it (the adjoint of the forward loop).
+    // Every output's gradient goes back to the inputs its taps read (the adjoint of the forward loop).
     const size_t image = static_cast<size_t>(g.c) * g.h * g.w;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < g.n; ++n) {
       std::vector<double> sums(image, 0.0);
+      const size_t first = static_cast<size_t>(n) * image;
       for (int k = 0; k < g.k; ++k)
         for (int i = 0; i < g.out_h; ++i)
           for (int j = 0; j < g.out_w; ++j) {
             const double delta =
                 tf32_if(g.tf32(), dy[((static_cast<size_t>(n) * g.k + k) * g.out_h + i) * g.out_w + j]);
-            for (int c = 0; c < g.c; ++c)
-              for (int row = 0; row < g.r; ++row) {
-                const int in_row = g.in_row(i, row);
-                if (in_row < 0 || in_row >= g.h) continue;
-                for (int col = 0; col < g.s; ++col) {
-                  const int in_col = g.in_col(j, col);
-                  if (in_col < 0 || in_col >= g.w) continue;
-                  sums[(static_cast<size_t>(c) * g.h + in_row) * g.w + in_col] +=
-                      delta * tf32_if(g.tf32(), w[g.filter_index(k, c, row, col)]);
-                }
-              }
+            for_each_tap(g, n, k, i, j,
+                         [&](size_t xi, size_t wi) { sums[xi - first] += delta * tf32_if(g.tf32(), w[wi]); });
           }
-      float* out = dx + static_cast<size_t>(n) * image;
-      for (size_t v = 0; v < image; ++v)
-        out[v] = static_cast<float>(a * sums[v] + (b == 0.0f ? 0.0 : static_cast<double>(b) * out[v]));
+      for (size_t v = 0; v < image; ++v) blend(dx[first + v], sums[v], a, b);
     }
   });
 }
@@ -594,27 +595,22 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
   const auto* dy = static_cast<const float*>(dy_data);
   auto* dw = static_cast<float*>(dw_data);
   return queue(handle, call, [=] {
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int k = 0; k < g.k; ++k)
-      for (int c = 0; c < g.c; ++c)
-        for (int row = 0; row < g.r; ++row)
-          for (int col = 0; col < g.s; ++col) {
-            double sum = 0.0;
-            for (int n = 0; n < g.n; ++n)
-              for (int i = 0; i < g.out_h; ++i) {
-                const int in_row = g.in_row(i, row);
-                if (in_row < 0 || in_row >= g.h) continue;
-                for (int j = 0; j < g.out_w; ++j) {
-                  const int in_col = g.in_col(j, col);
-                  if (in_col < 0 || in_col >= g.w) continue;
-                  sum += static_cast<double>(
-                             tf32_if(g.tf32(), dy[((static_cast<size_t>(n) * g.k + k) * g.out_h + i) * g.out_w + j])) *
-                         tf32_if(g.tf32(), x[((static_cast<size_t>(n) * g.c + c) * g.h + in_row) * g.w + in_col]);
-                }
-              }
-            float& out = dw[g.filter_index(k, c, row, col)];
-            out = static_cast<float>(a * sum + (b == 0.0f ? 0.0 : static_cast<double>(b) * out));
+    // Each output channel's filter gathers, over the batch and the positions, what its taps read.
+    const size_t filter = static_cast<size_t>(g.c) * g.r * g.s;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < g.k; ++k) {
+      std::vector<double> sums(filter, 0.0);
+      const size_t first = static_cast<size_t>(k) * filter;
+      for (int n = 0; n < g.n; ++n)
+        for (int i = 0; i < g.out_h; ++i)
+          for (int j = 0; j < g.out_w; ++j) {
+            const double delta =
+                tf32_if(g.tf32(), dy[((static_cast<size_t>(n) * g.k + k) * g.out_h + i) * g.out_w + j]);
+            for_each_tap(g, n, k, i, j,
+                         [&](size_t xi, size_t wi) { sums[wi - first] += delta * tf32_if(g.tf32(), x[xi]); });
           }
+      for (size_t v = 0; v < filter; ++v) blend(dw[first + v], sums[v], a, b);
+    }
   });
 }
 
@@ -706,8 +702,7 @@ cudnnStatus_t cudnnPoolingForward(cudnnHandle_t handle, const cudnnPoolingDescri
             for_window(pool, x, i, j, [&](int at) { value += image[at]; });
             value /= average_count(pool, x, i, j);
           }
-          float& o = out[(static_cast<size_t>(plane) * y.h + i) * y.w + j];
-          o = static_cast<float>(a * value + (b == 0.0f ? 0.0 : static_cast<double>(b) * o));
+          blend(out[(static_cast<size_t>(plane) * y.h + i) * y.w + j], value, a, b);
         }
   });
 }
@@ -759,8 +754,7 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t handle, const cudnnPoolingDescr
           }
         }
       float* out = dx + static_cast<size_t>(plane) * image_size;
-      for (size_t v = 0; v < image_size; ++v)
-        out[v] = static_cast<float>(a * sums[v] + (b == 0.0f ? 0.0 : static_cast<double>(b) * out[v]));
+      for (size_t v = 0; v < image_size; ++v) blend(out[v], sums[v], a, b);
     }
   });
 }
