@@ -106,7 +106,13 @@ std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sam
   const std::string init_kind = fields.get<std::string>("init", "he");
   init.kind = parse_init(overrides.init.empty() ? init_kind : overrides.init, source.origin);
   init.stddev = static_cast<float>(fields.get<double>("init_std", 0.01));
-  if (overrides.init_std > 0) init.stddev = static_cast<float>(overrides.init_std);
+  // The BrainProp reference std of this net: what an experiment asking for "normal" without a std gets.
+  const double reference_std = fields.get<double>("reference_init_std", 0.005);
+  if (!(reference_std > 0)) fail("{}: reference_init_std must be > 0, got {}", source.origin, reference_std);
+  if (overrides.init_std > 0)
+    init.stddev = static_cast<float>(overrides.init_std);
+  else if (overrides.init == "normal")
+    init.stddev = static_cast<float>(reference_std);
   init.seed = seed;
   const bool bias = overrides.bias.value_or(fields.get<bool>("bias", true));
   const toml::array* layer_tables = fields.array("layer");

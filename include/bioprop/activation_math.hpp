@@ -21,15 +21,20 @@ BIOPROP_HD inline float activate(Activation f, float a) {
   return 0.0f;
 }
 
-// f'(a), given a and h = f(a) (sigmoid and tanh reuse h).
-BIOPROP_HD inline float activation_derivative(Activation f, float a, float h) {
+// f'(a), from the pre-activation a only. `h` is not used: with activity noise (robustness experiments)
+// h = f(a) + noise, and 1 - h^2 from a noisy h can even go negative; the derivative belongs to f at a.
+BIOPROP_HD inline float activation_derivative(Activation f, float a, float /*h*/) {
   switch (f) {
     case Activation::relu:
       return a > 0.0f ? 1.0f : 0.0f;
-    case Activation::sigmoid:
-      return h * (1.0f - h);
-    case Activation::tanh:
-      return 1.0f - h * h;
+    case Activation::sigmoid: {
+      const float s = activate(Activation::sigmoid, a);
+      return s * (1.0f - s);
+    }
+    case Activation::tanh: {
+      const float t = tanhf(a);
+      return 1.0f - t * t;
+    }
     case Activation::softplus:
       return 1.0f / (1.0f + expf(-a));
   }

@@ -27,8 +27,10 @@ std::string net_description(const NetSource& source);
 // Settings of an experiment that replace a net file's own (e.g. BrainProp's reference init N(0, 0.005)
 // without biases, on any net).
 struct NetOverrides {
-  std::string init;          // empty: the net's "init"
-  double init_std = 0.0;     // > 0: replaces the net's "init_std"
+  std::string init;  // empty: the net's "init"
+  // For init "normal": > 0 replaces the net's std; 0 takes the net's BrainProp reference std
+  // ("reference_init_std", 0.005 unless the net says otherwise: the reference code's dense net uses 0.01).
+  double init_std = 0.0;
   std::optional<bool> bias;  // replaces the net's "bias" default (layers that set "bias" keep theirs)
 };
 
@@ -43,7 +45,7 @@ struct TrainConfig {
   std::string rule = "brainprop";
   Options rule_options{"[rule]"};
   std::string net = "conv";
-  NetOverrides net_overrides{"normal", 0.005, false};
+  NetOverrides net_overrides{"normal", 0.0, false};  // N(0, the net's reference std), no biases
   DataRequest data;
   int epochs = 3;
   int batch_size = 128;

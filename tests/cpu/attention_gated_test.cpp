@@ -34,9 +34,10 @@ class AttentionGated : public ::testing::Test {
   }
 };
 
-// Backprop's gradient of 1/(2N) sum_b (r_b - Z_b[a_b])^2 for given actions, through W.
-std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, const Batch& batch,
-                                             const Tensor& actions) {
+// Backprop's gradient of 1/(2N) sum_b (r_b - Z_b[a_b])^2 for given actions, through W (or through the
+// feedback weights B: the pathway the tags take).
+std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, const Batch& batch, const Tensor& actions,
+                                             Pathway pathway = Pathway::forward_weights) {
   const Tensor& z = net.forward(backend, batch.inputs);
   Tensor& dz = net.gradient(net.size());
   backend.fill(dz, 0.0f);
@@ -46,7 +47,7 @@ std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, con
     const float r = static_cast<float>(a) == batch.labels.at(static_cast<size_t>(b)) ? 1.0f : 0.0f;
     dz.at(static_cast<size_t>(b * k + a)) = -(r - z.at(static_cast<size_t>(b * k + a))) / static_cast<float>(n);
   }
-  net.backward(backend, Pathway::forward_weights);
+  net.backward(backend, pathway);
   std::vector<Tensor> grads;
   for (Parameter* p : net.parameters())
     if (!p->name.ends_with(".feedback")) grads.push_back(p->grad.clone());
@@ -56,7 +57,8 @@ std::vector<Tensor> backprop_of_chosen_units(Network& net, Backend& backend, con
 // One BrainProp step (exploring often, so non-greedy actions are covered too) on `net` and `batch`
 // leaves in every parameter backprop's gradient of the chosen units' squared RPE.
 void expect_update_equals_backprop_of_chosen_units(Network& net, Backend& backend, Rule& brainprop, const Batch& batch,
-                                                   const std::string& what) {
+                                                   const std::string& what,
+                                                   Pathway pathway = Pathway::forward_weights) {
   brainprop.attach(net, backend, 21);
   brainprop.step(net, batch, backend);
   std::vector<Tensor> brainprop_grads;
@@ -66,7 +68,7 @@ void expect_update_equals_backprop_of_chosen_units(Network& net, Backend& backen
   GateOutputs gate;
   Tensor tags(net.output().shape());
   backend.attention_gate(net.output(), batch.labels, {0.5f, 1.0f}, 21, 0, gate, tags);
-  const auto expected = backprop_of_chosen_units(net, backend, batch, gate.actions);
+  const auto expected = backprop_of_chosen_units(net, backend, batch, gate.actions, pathway);
   ASSERT_EQ(expected.size(), brainprop_grads.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     double scale = 0;
@@ -113,6 +115,30 @@ type = "batch_norm"
   ASSERT_TRUE(net->mixes_samples());
   expect_update_equals_backprop_of_chosen_units(*net, *backend, *rule("brainprop", 0.5),
                                                 random_batch({6, 1, 9, 9}, 4, 4), "batch-norm net");
+}
+
+// With feedback = random the tags travel down through the fixed B, not W (reward-based feedback
+// alignment): the update equals backprop of the chosen units along B, and differs from the one along W,
+// so a rule that used W here fails.
+TEST_F(AttentionGated, RandomFeedbackCarriesTheTagsThroughB) {
+  for (const char* net_name : {"dense", "loccon"}) {
+    auto net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, *backend, {"", 0.0, false});
+    const Batch batch = random_batch({5, 1, 28, 28}, 10, 4);
+    auto reward_fa = rule("brainprop", 0.5, "random");
+    expect_update_equals_backprop_of_chosen_units(
+        *net, *backend, *reward_fa, batch, std::string(net_name) + ", random feedback", Pathway::feedback_weights);
+    GateOutputs gate;
+    Tensor tags(net->output().shape());
+    backend->attention_gate(net->output(), batch.labels, {0.5f, 1.0f}, 21, 0, gate, tags);
+    const auto along_b = backprop_of_chosen_units(*net, *backend, batch, gate.actions, Pathway::feedback_weights);
+    const auto along_w = backprop_of_chosen_units(*net, *backend, batch, gate.actions, Pathway::forward_weights);
+    double scale = 0, difference = 0;
+    for (size_t j = 0; j < along_b[0].numel(); ++j) {
+      scale = std::max(scale, std::abs(static_cast<double>(along_b[0].at(j))));
+      difference = std::max(difference, std::abs(static_cast<double>(along_b[0].at(j) - along_w[0].at(j))));
+    }
+    EXPECT_GT(difference, 0.1 * scale) << net_name << ": B and W paths must differ, or the test is vacuous";
+  }
 }
 
 TEST_F(AttentionGated, FeedbackWeightsStayEqualToForwardWeights) {

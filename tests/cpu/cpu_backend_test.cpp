@@ -153,6 +153,25 @@ TEST_F(CpuBackendTest, CountCorrect) {
   EXPECT_EQ(backend->count_correct(outputs, Tensor::from({3}, std::vector<float>{1, 1, 2})), 2);
 }
 
+// With activity noise the layer's output h is f(a) + noise; the derivative must still be f'(a) (issue 12,
+// item 3): 1 - h^2 with a noisy h = 1.5 would be negative and flip the gradient's sign.
+TEST_F(CpuBackendTest, ActivationDerivativesComeFromThePreActivation) {
+  const Tensor a = Tensor::from({3}, std::vector<float>{0.5f, -1.0f, 2.0f});
+  const Tensor noisy_h = Tensor::from({3}, std::vector<float>{1.5f, -2.0f, 0.1f});  // not f(a)
+  const Tensor dh = Tensor::from({3}, std::vector<float>{1, 1, 1});
+  Tensor da({3});
+  backend->activation_backward(Activation::tanh, a, noisy_h, dh, da);
+  for (size_t i = 0; i < 3; ++i) {
+    const float t = std::tanh(a.at(i));
+    EXPECT_FLOAT_EQ(da.at(i), 1.0f - t * t) << i;
+  }
+  backend->activation_backward(Activation::sigmoid, a, noisy_h, dh, da);
+  for (size_t i = 0; i < 3; ++i) {
+    const float s = 1.0f / (1.0f + std::exp(-a.at(i)));
+    EXPECT_NEAR(da.at(i), s * (1.0f - s), 1e-7f) << i;
+  }
+}
+
 TEST_F(CpuBackendTest, SgdWithMomentumAndWeightDecay) {
   Tensor w = Tensor::from({2}, std::vector<float>{1, -2}), v({2});
   const Tensor g = Tensor::from({2}, std::vector<float>{0.5f, 0.25f});

@@ -123,6 +123,61 @@ TEST_F(FeedbackRules, SignSymmetryUsesTheSignsOfTheCurrentWeights) {
   }
 }
 
+// DFA's walk from the projection back to a weighted layer goes through everything between: here
+// ReLU, batch norm (training: batch statistics), max pooling and dropout (its mask of this step). With
+// B equal to the readout's weights and one hidden block, DFA is backprop on the same forward pass.
+TEST_F(FeedbackRules, DfaWalksBackThroughPoolingBatchNormAndDropout) {
+  const char* block =
+      "[[layer]]\ntype=\"conv2d\"\nchannels=3\nkernel=3\nactivation=\"relu\"\n"
+      "[[layer]]\ntype=\"batch_norm\"\n[[layer]]\ntype=\"max_pool2d\"\nkernel=2\nstride=2\n"
+      "[[layer]]\ntype=\"dropout\"\nrate=0.3\n";
+  auto n = net(block, {1, 9, 9}, 3);
+  n->set_training(true);
+  auto dfa = rule("dfa");
+  dfa->attach(*n, *backend, 1);
+  Tensor& projection = dfa->rule_parameters()[0]->value;
+  const Tensor& readout = dynamic_cast<WeightedLayer&>(n->layer(n->weighted_layers().back())).weights().value;
+  ASSERT_EQ(projection.shape(), readout.shape());  // (classes, 3 x 3 x 3)
+  backend->copy(readout, projection);
+  const Batch b = batch({6, 1, 9, 9}, 3);
+  dfa->step(*n, b, *backend);
+  const std::vector<Tensor> dfa_grads = grads(*n);
+  // Backprop on the forward pass the step made (same masks, same batch statistics).
+  compute_loss(*backend, Loss::cross_entropy, *n, b.labels);
+  n->backward(*backend, Pathway::forward_weights);
+  expect_equal(dfa_grads, grads(*n), "dfa through relu, batch norm, max pooling and dropout");
+}
+
+// Sign symmetry reads the signs of W as they are when the step starts: after an optimiser step that
+// flips signs, the next step's gradient is FA's with B = sign(W) of the updated weights, not one step late.
+TEST_F(FeedbackRules, SignSymmetryFollowsWAfterAnOptimiserStep) {
+  auto n = net(small_conv, {1, 11, 11});
+  auto ss = rule("sign_symmetry", {{"scaling", std::string("none")}});
+  ss->attach(*n, *backend, 1);
+  Options sgd_options;
+  sgd_options.set("learning_rate", 50.0);  // large enough to flip the signs of many weights
+  sgd_options.set("momentum", 0.0);
+  auto sgd = make_optimizer("sgd", sgd_options);
+  const Batch b = batch({2, 1, 11, 11}, 4);
+  ss->step(*n, b, *backend);
+  const int first = n->weighted_layers().back();
+  const Tensor before = dynamic_cast<WeightedLayer&>(n->layer(first)).weights().value.clone();
+  sgd->step(*backend, n->parameters());
+  const Tensor& after = dynamic_cast<WeightedLayer&>(n->layer(first)).weights().value;
+  int flipped = 0;
+  for (size_t j = 0; j < after.numel(); ++j) flipped += (before.at(j) > 0) != (after.at(j) > 0);
+  ASSERT_GT(flipped, 0) << "no sign flipped: the test would be vacuous";
+  ss->step(*n, b, *backend);
+  const std::vector<Tensor> ss_grads = grads(*n);
+  for (int i : n->weighted_layers()) {  // FA with B = sign(W now), on the same forward pass
+    auto& layer = dynamic_cast<WeightedLayer&>(n->layer(i));
+    backend->sign(layer.weights().value, 1.0f, layer.feedback_weights());
+  }
+  compute_loss(*backend, Loss::cross_entropy, *n, b.labels);
+  n->backward(*backend, Pathway::feedback_weights);
+  expect_equal(ss_grads, grads(*n), "sign symmetry after an optimiser step");
+}
+
 // FA_Ex (Konishi et al. 2023): with one hidden layer and p% excitatory units, the hidden update is
 // dW1_ij = sum_b s_i f'(I_bi) (sum_k e_bk) x_bj, with s_i = +1 (excitatory) or -1 (inhibitory).
 TEST_F(FeedbackRules, FaExUpdateMatchesItsFormula) {
