@@ -1,9 +1,12 @@
 // The feedback-alignment family: errors travel down through other matrices than W^T.
 //   fa             fixed random B per layer (Lillicrap et al. 2016)
 //   sign_symmetry  B = sign(W), optionally scaled by the RMS of W, refreshed every batch (Liao et al. 2016)
-//   fa_ex          FA_Ex-p% (Konishi, Igarashi, Miura 2023): the feedback into one hidden layer is +1 for
-//                  excitatory and -1 for inhibitory units, so with p = 100 the update of that layer is
-//                  dW_ij = -lr x_j f'(I_i) e (pre x post x dopamine); the layers below use fixed random B
+//   fa_ex          FA_Ex-p% (Konishi, Igarashi, Miura 2023): each feedback unit into one hidden layer is
+//                  excitatory or inhibitory (sign s_i fixed per hidden unit, p% excitatory). With one
+//                  output (their setting) B = s and the update is dW_ij = -lr x_j f'(I_i) e (pre x post x
+//                  dopamine). With K > 1 outputs B_ki = s_i |N(0, rms(W)^2)|_ki: their sign rule with random
+//                  magnitudes per output (identical rows would make the hidden error s_i sum_k e_k, which
+//                  softmax cross-entropy keeps at 0: every layer below frozen). Lower layers: fixed random B
 //   elm            extreme learning machine: the hidden layers stay random, only the readout learns
 // DFA, with its one fused projection, lives in direct_feedback_alignment.cpp.
 #include <cmath>
@@ -78,8 +81,9 @@ class FeedbackAlignment final : public Rule {
   static WeightedLayer& weighted(Network& network, int i) { return dynamic_cast<WeightedLayer&>(network.layer(i)); }
 
   // The feedback into the chosen hidden layer's units is carried by the B of the next weighted layer:
-  // every entry reaching unit i (dense input i, or input channel i of a window layer) becomes s_i = +1
-  // (excitatory) or -1 (inhibitory); units are excitatory with probability p / 100, drawn by seed.
+  // every entry reaching unit i (dense input i, or input channel i of a window layer) has the sign
+  // s_i = +1 (excitatory) or -1 (inhibitory), units excitatory with probability p / 100, drawn by seed;
+  // its magnitude is 1 when the next layer has one output unit, else |N(0, rms(W)^2)| per entry.
   void install_excitatory_feedback(Network& network, Backend& backend, uint64_t seed) {
     const int hidden = static_cast<int>(weighted_.size()) - 1;
     if (hidden < 1) fail("rule 'fa_ex' needs a net with a hidden layer");
@@ -92,10 +96,15 @@ class FeedbackAlignment final : public Rule {
     const bool dense = shape.rank() == 2;
     const size_t units = static_cast<size_t>(dense ? shape[1] : shape[shape.rank() - 3]);
     const size_t inner = dense ? 1 : static_cast<size_t>(shape[shape.rank() - 2] * shape[shape.rank() - 1]);
+    const bool one_output = feedback.numel() == units * inner;
+    // With several outputs the magnitudes have the spread of the layer's W, as FA's random B does.
+    const Tensor& w = next.weights().value;
+    const float spread = static_cast<float>(std::sqrt(backend.sum_of_squares(w) / static_cast<double>(w.numel())));
     for (size_t i = 0; i < feedback.numel(); ++i) {
       const size_t unit = i / inner % units;
       const bool excitatory = philox_uniform(seed ^ 0xE1Cu, 0, unit) * 100.0 < s_.excitatory_percent;
-      feedback.at(i) = excitatory ? 1.0f : -1.0f;
+      const float magnitude = one_output ? 1.0f : spread * std::abs(philox_normal(seed ^ 0xFA5Eu, 0, i));
+      feedback.at(i) = excitatory ? magnitude : -magnitude;
     }
     next.set_feedback_weights(backend.to_device(feedback));
     dale_layer_ = &next;
@@ -154,7 +163,8 @@ RuleInfo sign_symmetry_rule_info() {
 }
 RuleInfo fa_ex_rule_info() {
   return make_info("fa_ex", Kind::fa_ex,
-                   "FA_Ex-p% (Konishi et al. 2023): +1/-1 feedback into one hidden layer; options layer [last "
+                   "FA_Ex-p% (Konishi et al. 2023): excitatory (+) / inhibitory (-) feedback into one hidden layer "
+                   "(+-1 with one output, +-|N(0, rms(W)^2)| per output with more); options layer [last "
                    "hidden], excitatory_percent [100], dale [false: sign of output weights fixed by unit type], "
                    "feedback_init, feedback_scale (other layers)");
 }
