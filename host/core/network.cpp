@@ -37,15 +37,12 @@ const Tensor& Network::forward(Backend& backend, const Tensor& x) {
          x.shape().str());
   const int batch = x.dim(0);
   activations_[0] = x;  // a view: the batch is not copied
+  if (!repeat_draws_) ++pass_;
   for (size_t i = 0; i < layers_.size(); ++i) {
     activations_[i + 1].resize(sample_shapes_[i + 1].with_batch(batch));
     ProfileRange range(forward_ranges_[i].c_str());
     layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
-    if (training_ && noise_.activity > 0 && layers_[i]->is_activation()) {
-      noise_buffer_.resize(activations_[i + 1].shape(), backend.device());
-      backend.random_normal(noise_buffer_, 0.0f, noise_.activity, noise_.seed ^ 0xAC71u, noise_draws_++ << 32);
-      backend.axpy(1.0f, noise_buffer_, activations_[i + 1]);
-    }
+    add_activity_noise(backend, i);
   }
   for (size_t i = 0; i < gradients_.size(); ++i) gradients_[i].resize(sample_shapes_[i].with_batch(batch));
   return activations_.back();
@@ -76,8 +73,25 @@ void Network::add_signal_noise(Backend& backend, Tensor& doutput) {
 }
 
 void Network::forward_range(Backend& backend, int first, int last) {
-  for (size_t i = static_cast<size_t>(first); i < static_cast<size_t>(last); ++i)
+  for (size_t i = static_cast<size_t>(first); i < static_cast<size_t>(last); ++i) {
     layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
+    add_activity_noise(backend, i);
+  }
+}
+
+// Noise after every activation while training, from a stream keyed by the forward pass and the layer,
+// so a repeated pass (or a partial one, forward_range) draws the same noise as its ordinary pass.
+void Network::add_activity_noise(Backend& backend, size_t layer) {
+  if (!training_ || noise_.activity <= 0 || !layers_[layer]->is_activation()) return;
+  noise_buffer_.resize(activations_[layer + 1].shape(), backend.device());
+  backend.random_normal(noise_buffer_, 0.0f, noise_.activity, noise_.seed ^ 0xAC71u,
+                        (pass_ << 32) + (static_cast<uint64_t>(layer) << 20));
+  backend.axpy(1.0f, noise_buffer_, activations_[layer + 1]);
+}
+
+void Network::set_repeat_draws(bool repeat) {
+  repeat_draws_ = repeat;
+  for (auto& l : layers_) l->set_repeat_draws(repeat);
 }
 
 std::vector<int> Network::weighted_layers() {

@@ -37,15 +37,18 @@ class BatchNorm final : public Layer {
   }
   Shape output_shape(const Shape& input) const override { return input; }
   void set_training(bool training) override { training_ = training; }
+  void set_repeat_draws(bool repeat) override { repeat_ = repeat; }
   bool mixes_samples() const override { return training_; }
 
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
     if (training_) {
       backend.batch_norm_statistics(x, mean_, variance_);
-      for (auto [running, batch] : {std::pair{&running_mean_.value, &mean_}, {&running_variance_.value, &variance_}}) {
-        backend.scale(momentum_, *running);
-        backend.axpy(1.0f - momentum_, *batch, *running);
-      }
+      if (!repeat_)  // a perturbed pass (WP, NP) leaves the running statistics as the clean pass set them
+        for (auto [running, batch] :
+             {std::pair{&running_mean_.value, &mean_}, {&running_variance_.value, &variance_}}) {
+          backend.scale(momentum_, *running);
+          backend.axpy(1.0f - momentum_, *batch, *running);
+        }
     }
     backend.batch_norm_forward(x, mean(), variance(), epsilon_, gamma_.value, beta_.value, y);
   }
@@ -88,7 +91,7 @@ class BatchNorm final : public Layer {
   const Tensor& variance() const { return training_ ? variance_ : running_variance_.value; }
 
   float momentum_, epsilon_;
-  bool training_ = false;
+  bool training_ = false, repeat_ = false;
   Parameter gamma_, beta_, running_mean_, running_variance_;
   Tensor mean_, variance_, sum_dy_xhat_, sum_dy_, zeros_;
 };

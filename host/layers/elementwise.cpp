@@ -63,10 +63,13 @@ class Dropout final : public Layer {
   }
   Shape output_shape(const Shape& input) const override { return input; }
   void set_training(bool training) override { training_ = training; }
+  void set_repeat_draws(bool repeat) override { repeat_ = repeat; }
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
     if (!training_ || rate_ == 0.0f) return backend.copy(x, y);
-    mask_.resize(x.shape(), backend.device());
-    backend.dropout_mask(mask_, rate_, seed_, draws_++ << 32);  // a fresh mask every forward pass
+    if (!repeat_ || mask_.shape() != x.shape()) {  // a fresh mask every ordinary forward pass
+      mask_.resize(x.shape(), backend.device());
+      backend.dropout_mask(mask_, rate_, seed_, draws_++ << 32);
+    }
     backend.multiply(x, mask_, y);
   }
   void backward_data(Backend& backend, const Tensor&, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
@@ -76,7 +79,7 @@ class Dropout final : public Layer {
 
  private:
   float rate_;
-  bool training_ = false;
+  bool training_ = false, repeat_ = false;
   uint64_t seed_ = 0, draws_ = 0;
   Tensor mask_;
 };

@@ -3,7 +3,11 @@
 //   wp (weight perturbation): grad_W ~ dL * xi_W / sigma^2, xi_W added to every weight;
 //   np (node perturbation):   dL/da_l ~ dL * xi_l / sigma^2, xi_l added to every weighted layer's
 //                             pre-activation a_l; then dW_l = (dL/da_l) h_{l-1}^T as in bp.
-// Both are unbiased to first order in sigma; `perturbations` estimates are averaged per batch.
+// Both are unbiased to first order in sigma; `perturbations` estimates are averaged per batch. The
+// perturbed passes repeat the clean pass's dropout masks and activity noise and leave batch norm's
+// running statistics alone (Network::set_repeat_draws), so dL is the perturbation's effect alone (a new
+// mask moved the loss five times more than a weight perturbation did); np's weight gradient uses the
+// clean pass's layer inputs.
 #include "bioprop/error.hpp"
 #include "builtin_rules.hpp"
 #include "rule_helpers.hpp"
@@ -35,6 +39,7 @@ class Perturbation final : public Rule {
       }
     else
       noise_.resize(weighted_.size());
+    clean_inputs_.assign(s_.nodes ? weighted_.size() : 0, Tensor());
   }
 
   // np estimates the gradient at the weighted layers' pre-activations only, so only their parameters
@@ -49,6 +54,12 @@ class Perturbation final : public Rule {
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const StepResult clean = forward_and_loss(network, batch, backend, s_.loss);
+    for (size_t j = 0; j < clean_inputs_.size(); ++j) {
+      const Tensor& input = network.activations(weighted_[j]);
+      clean_inputs_[j].resize(input.shape(), backend.device());
+      backend.copy(input, clean_inputs_[j]);
+    }
+    const RepeatDraws same_draws(network);
     const auto parameters = network.parameters();
     const float weight = 1.0f / (s_.sigma * s_.sigma * static_cast<float>(s_.perturbations));
     for (int trial = 0; trial < s_.perturbations; ++trial, ++draws_) {
@@ -60,7 +71,7 @@ class Perturbation final : public Rule {
         for (size_t j = 0; j < weighted_.size(); ++j) {
           const int i = weighted_[j];
           backend.scale(change * weight, noise_[j]);  // the estimate of dL/da_l, in place of the noise
-          network.layer(i).weight_grad(backend, network.activations(i), noise_[j], beta);
+          network.layer(i).weight_grad(backend, clean_inputs_[j], noise_[j], beta);
         }
       } else {
         for (size_t p = 0; p < parameters.size(); ++p) {
@@ -111,7 +122,7 @@ class Perturbation final : public Rule {
   PerturbationSettings s_;
   uint64_t seed_ = 0, draws_ = 0;
   std::vector<int> weighted_;
-  std::vector<Tensor> noise_, saved_;
+  std::vector<Tensor> noise_, saved_, clean_inputs_;
 };
 
 RuleInfo make_info(bool nodes) {

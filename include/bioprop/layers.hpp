@@ -73,6 +73,9 @@ class Layer {
   bool is_activation() const { return activation_function().has_value(); }
   // Training or evaluation mode (dropout acts only while training; batch norm uses batch statistics).
   virtual void set_training(bool /*training*/) {}
+  // While set, forward passes repeat the last pass's random draws (dropout's mask) and change no state
+  // (batch norm's running statistics): the perturbed passes of weight and node perturbation.
+  virtual void set_repeat_draws(bool /*repeat*/) {}
   // State that is not trained but belongs to the net and is saved with checkpoints (batch norm's
   // running statistics); a state Parameter has no grad.
   virtual std::vector<Parameter*> state() { return {}; }

@@ -50,6 +50,11 @@ class Network {
   void set_training_noise(const TrainingNoise& noise) { noise_ = noise; }
   // Training mode turns the noise on; evaluation runs without it.
   void set_training(bool training);
+  // While set, forward passes (and forward_range) repeat the randomness of the last ordinary forward
+  // pass, its dropout masks and activity noise, and leave batch norm's running statistics alone: the
+  // perturbed passes of WP and NP then differ from the clean one only by their own perturbation.
+  void set_repeat_draws(bool repeat);
+  bool repeats_draws() const { return repeat_draws_; }
   // Adds the learning-signal noise (if any, in training) to the output gradient.
   void add_signal_noise(Backend& backend, Tensor& doutput);
 
@@ -70,9 +75,26 @@ class Network {
   std::vector<std::string> forward_ranges_, backward_ranges_;  // NVTX range names, e.g. "forward 2 conv2d"
   std::vector<Tensor> activations_, gradients_;
   TrainingNoise noise_;
-  bool training_ = false;
-  uint64_t noise_draws_ = 0;
+  bool training_ = false, repeat_draws_ = false;
+  uint64_t noise_draws_ = 0, pass_ = 0;  // pass_: ordinary forward passes so far (activity noise stream)
   Tensor noise_buffer_;
+
+  void add_activity_noise(Backend& backend, size_t layer);
+};
+
+// Sets a network's repeat-draws mode for a scope and restores the one before.
+class RepeatDraws {
+ public:
+  explicit RepeatDraws(Network& network) : network_(network), before_(network.repeats_draws()) {
+    network.set_repeat_draws(true);
+  }
+  ~RepeatDraws() { network_.set_repeat_draws(before_); }
+  RepeatDraws(const RepeatDraws&) = delete;
+  RepeatDraws& operator=(const RepeatDraws&) = delete;
+
+ private:
+  Network& network_;
+  bool before_;
 };
 
 }  // namespace bioprop
