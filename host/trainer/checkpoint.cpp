@@ -1,8 +1,12 @@
-// Checkpoint format: "BIOPROP-CKPT-1\n", the byte length of the JSON record (8 bytes, little endian),
-// the record, then for every parameter in record["parameters"] order its float32 values.
+// Checkpoint format, version 2: "BIOPROP-CKPT-2\n", the byte length of the JSON record (8 bytes, little
+// endian), the record, then for every parameter in record["parameters"] order its float32 values, then
+// the CRC32 (zlib) of everything before it (4 bytes, little endian). Version 1 had no checksum.
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "bioprop/error.hpp"
@@ -11,15 +15,46 @@
 namespace bioprop {
 
 namespace {
-constexpr char magic[] = "BIOPROP-CKPT-1\n";
+constexpr char magic_prefix[] = "BIOPROP-CKPT-";
+constexpr char magic[] = "BIOPROP-CKPT-2\n";
 constexpr size_t magic_size = sizeof(magic) - 1;
+constexpr int format_version = 2;
 
+uint32_t checksum(const char* data, size_t bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (bytes > 0) {  // zlib takes uInt lengths
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(bytes, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), chunk);
+    data += chunk;
+    bytes -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+// The whole file is read and its checksum checked before anything in it is believed.
 struct CheckpointReader {
-  explicit CheckpointReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
-    if (!in_) fail("cannot open checkpoint {}", path);
-    char header[magic_size];
-    read(header, magic_size, "the header");
-    if (std::memcmp(header, magic, magic_size) != 0) fail("{} is not a bioprop checkpoint (bad header)", path);
+  explicit CheckpointReader(const std::string& path) : path_(path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("cannot open checkpoint {}", path);
+    bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const size_t prefix = sizeof(magic_prefix) - 1;
+    if (bytes_.size() < magic_size || bytes_.compare(0, prefix, magic_prefix) != 0)
+      fail("{} is not a bioprop checkpoint (bad header)", path);
+    if (bytes_.compare(0, magic_size, magic) != 0) {
+      const std::string version = bytes_.substr(prefix, bytes_.find('\n', prefix) - prefix);
+      fail(
+          "{}: checkpoint format version {}; this bioprop reads version {} (a version 1 file predates "
+          "checksums: train again to get one)",
+          path, version, format_version);
+    }
+    if (bytes_.size() < magic_size + sizeof(uint64_t) + sizeof(uint32_t))
+      fail("{}: truncated checkpoint while reading the record length", path);
+    uint32_t stored = 0;
+    std::memcpy(&stored, bytes_.data() + bytes_.size() - sizeof stored, sizeof stored);
+    if (checksum(bytes_.data(), bytes_.size() - sizeof stored) != stored)
+      fail("{}: bad checksum: the checkpoint is damaged or truncated", path);
+    end_ = bytes_.size() - sizeof stored;
+    position_ = magic_size;
     uint64_t length = 0;
     read(&length, sizeof length, "the record length");
     if (length > (64u << 20)) fail("{}: corrupt checkpoint (record of {} bytes)", path, length);
@@ -32,11 +67,12 @@ struct CheckpointReader {
     }
   }
   void read(void* out, size_t bytes, const char* what) {
-    in_.read(static_cast<char*>(out), static_cast<std::streamsize>(bytes));
-    if (static_cast<size_t>(in_.gcount()) != bytes) fail("{}: truncated checkpoint while reading {}", path_, what);
+    if (bytes > end_ - position_) fail("{}: truncated checkpoint while reading {}", path_, what);
+    std::memcpy(out, bytes_.data() + position_, bytes);
+    position_ += bytes;
   }
-  std::string path_;
-  std::ifstream in_;
+  std::string path_, bytes_;
+  size_t position_ = 0, end_ = 0;
   nlohmann::json record;
 };
 // The net's parameters and its non-trained state (batch norm's running statistics).
@@ -63,6 +99,8 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
     const Tensor host = backend.to_host(p->value);
     bytes.append(reinterpret_cast<const char*>(host.data()), host.numel() * sizeof(float));
   }
+  const uint32_t crc = checksum(bytes.data(), bytes.size());
+  bytes.append(reinterpret_cast<const char*>(&crc), sizeof crc);
   write_file_atomically(path, bytes);
 }
 

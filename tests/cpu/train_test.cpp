@@ -115,6 +115,44 @@ TEST_F(Training, CorruptCheckpointsAreRejected) {
   EXPECT_THROW(load_checkpoint_weights(path, *other, *backend), Error);
 }
 
+// Version 2 checkpoints end in a CRC32 (zlib): one flipped bit anywhere is refused as damage, and a
+// checkpoint of another format version is refused naming both versions.
+TEST_F(Training, CheckpointsCarryAVersionAndAChecksum) {
+  fs::create_directories(folder);
+  auto net = mlp();
+  const std::string path = (folder / "v.bin").string();
+  save_checkpoint(path, *net, *backend, {{"net_toml", small_mlp}});
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_EQ(bytes.substr(0, 15), "BIOPROP-CKPT-2\n");
+  const auto write = [&](const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+  };
+  const auto message = [&] {
+    try {
+      load_checkpoint_weights(path, *net, *backend);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  std::string damaged = bytes;
+  damaged[bytes.size() / 2] = static_cast<char>(damaged[bytes.size() / 2] ^ 0x10);  // inside the weights
+  write(damaged);
+  EXPECT_NE(message().find("bad checksum"), std::string::npos) << message();
+  std::string old_version = bytes;
+  old_version[13] = '1';
+  write(old_version);
+  EXPECT_NE(message().find("checkpoint format version 1; this bioprop reads version 2"), std::string::npos)
+      << message();
+  write(bytes);
+  EXPECT_EQ(message(), "accepted");
+}
+
 TEST_F(Training, DivergingRunStopsWithAClearError) {
   auto net = mlp();
   Options rule_options, optimizer_options;
