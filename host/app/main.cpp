@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   flag("--weight-decay", t.weight_decay_value, t.weight_decay, "L2 weight decay [0]");
   flag("--init", t.overrides.net_overrides.init, t.init,
        "Initialiser: he, glorot, normal, or net (the net file's own) [normal, as BrainProp's reference]");
-  flag("--init-std", t.overrides.net_overrides.init_std, t.init_std, "Standard deviation for --init normal [the net's reference: 0.005, dense 0.01]");
+  flag("--init-std", t.overrides.net_overrides.init_std, t.init_std,
+       "Standard deviation for --init normal [the net's reference: 0.005, dense 0.01]");
   train->add_flag("--no-bias", t.no_bias, "Build the net without biases [the default, as BrainProp's reference]");
   train->add_flag("--bias", t.bias, "Build the net with biases (or as the net file says with --init net)");
   flag("--seed", t.overrides.seed, t.seed, "Seed for initial weights, shuffling and the split [1]");

@@ -1,6 +1,11 @@
 // End to end: bp learns real Fashion-MNIST images, the epoch loop writes its files atomically,
 // checkpoints round-trip, and a diverging run stops with a clear error.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <thread>
 
 #include <cstdlib>
 #include <filesystem>
@@ -151,6 +156,36 @@ TEST_F(Training, CheckpointsCarryAVersionAndAChecksum) {
       << message();
   write(bytes);
   EXPECT_EQ(message(), "accepted");
+}
+
+// A process killed (SIGKILL) while it writes a checkpoint leaves the previous one whole: checkpoints go
+// to a temporary file that is renamed over the old one only when complete (issue 12, item 8).
+TEST_F(Training, AKillDuringACheckpointWriteLeavesThePreviousOneReadable) {
+  fs::create_directories(folder);
+  const std::string path = (folder / "killed.bin").string();
+  auto big = build_network({"big", "big", "[[layer]]\ntype = \"dense\"\nunits = 4000\n"}, data->train.sample_shape(),
+                           10, 5, *backend);  // 13 MB of weights
+  save_checkpoint(path, *big, *backend, {{"generation", 0}});
+  // Kill a writer at staggered moments until one kill lands inside a write (the temporary file is there).
+  bool landed_inside_a_write = false;
+  for (int attempt = 0; attempt < 20 && !landed_inside_a_write; ++attempt) {
+    fs::remove(path + ".tmp");
+    const pid_t writer = fork();
+    ASSERT_GE(writer, 0);
+    if (writer == 0) {  // the child rewrites the checkpoint until it is killed
+      for (int generation = 1;; ++generation) save_checkpoint(path, *big, *backend, {{"generation", generation}});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + 37 * attempt));
+    ASSERT_EQ(kill(writer, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(writer, &status, 0), writer);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    landed_inside_a_write = fs::exists(path + ".tmp");
+    ASSERT_NO_THROW(load_checkpoint_weights(path, *big, *backend)) << "attempt " << attempt;
+  }
+  EXPECT_TRUE(landed_inside_a_write) << "no kill landed during a write: the test proved nothing";
+  EXPECT_NO_THROW(load_checkpoint_weights(path, *big, *backend));  // whole: the checksum holds
+  EXPECT_GE(read_checkpoint_record(path).at("generation").get<int>(), 0);
 }
 
 TEST_F(Training, DivergingRunStopsWithAClearError) {
