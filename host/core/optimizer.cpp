@@ -17,6 +17,13 @@ std::vector<Tensor>& state_for(std::vector<Tensor>& state, const std::vector<Par
   return state;
 }
 
+// The state tensors as named parameters (no grad, no decay), for checkpoints.
+void name_state(std::vector<Parameter>& out, const std::vector<Tensor>& state,
+                const std::vector<Parameter*>& parameters, const char* suffix) {
+  for (size_t i = 0; i < parameters.size(); ++i)
+    out.push_back({parameters[i]->name + suffix, state[i], Tensor(), false});
+}
+
 // Weight decay acts on the parameters that ask for it (weights and feedback weights, as Keras's
 // kernel_regularizer), not on biases or batch norm's scale and shift.
 template <typename Settings>
@@ -38,6 +45,11 @@ class Sgd final : public Optimizer {
   }
   void set_learning_rate(float lr) override { s_.learning_rate = lr; }
   float learning_rate() const override { return s_.learning_rate; }
+  std::vector<Parameter> state(Backend& backend, const std::vector<Parameter*>& parameters) override {
+    std::vector<Parameter> named;
+    name_state(named, state_for(velocity_, parameters, backend), parameters, ".sgd_velocity");
+    return named;
+  }
 
  private:
   SgdSettings s_;
@@ -61,6 +73,14 @@ class Adam final : public Optimizer {
   }
   void set_learning_rate(float lr) override { s_.learning_rate = lr; }
   float learning_rate() const override { return s_.learning_rate; }
+  std::vector<Parameter> state(Backend& backend, const std::vector<Parameter*>& parameters) override {
+    std::vector<Parameter> named;
+    name_state(named, state_for(first_, parameters, backend), parameters, ".adam_first_moment");
+    name_state(named, state_for(second_, parameters, backend), parameters, ".adam_second_moment");
+    return named;
+  }
+  int steps() const override { return steps_; }
+  void set_steps(int steps) override { steps_ = steps; }
 
  private:
   AdamSettings s_;

@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "bioprop/error.hpp"
 #include "bioprop/plotting.hpp"
@@ -22,17 +24,27 @@ void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters
 
 namespace {
 // Loads a checkpoint of an earlier run of this rule into the attached net (weights, batch-norm
-// statistics, feedback matrices) and returns the epoch it was written after.
-int resume_from(const std::string& path, Network& network, Rule& rule, Backend& backend) {
+// statistics, feedback matrices) and the optimiser's state, and returns its record. A checkpoint written
+// with another optimiser has no state for this one, which then starts afresh (said in a warning).
+nlohmann::json resume_from(const std::string& path, Network& network, Rule& rule, Backend& backend,
+                           std::vector<Parameter>& optimizer_state) {
   const nlohmann::json record = read_checkpoint_record(path);
   const std::string written_by = record.value("rule", std::string{});
   if (written_by != rule.name())
     fail("{}: written by rule '{}', this run uses '{}'; resume with the same rule and net", path, written_by,
          rule.name());
-  load_checkpoint_weights(path, network, backend, rule.rule_parameters());
-  const int epoch = record.value("epoch", 0);
-  spdlog::info("resuming from {} (after epoch {})", path, epoch);
-  return epoch;
+  std::set<std::string> saved;
+  for (const auto& p : record.at("parameters")) saved.insert(p.at("name").get<std::string>());
+  std::vector<Parameter*> extra = rule.rule_parameters();
+  const bool has_state = std::all_of(optimizer_state.begin(), optimizer_state.end(),
+                                     [&](const Parameter& p) { return saved.count(p.name) > 0; });
+  if (has_state)
+    for (Parameter& p : optimizer_state) extra.push_back(&p);
+  else
+    spdlog::warn("{} holds no state for this optimiser (written with another one?): its state starts afresh", path);
+  load_checkpoint_weights(path, network, backend, extra);
+  spdlog::info("resuming from {} (after epoch {})", path, record.value("epoch", 0));
+  return record;
 }
 
 // accuracy.png: train, validation and test accuracy per epoch from metrics.csv, with the target line.
@@ -130,13 +142,25 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   const auto parameters = rule.trainable(network);
   Progress progress(settings.show_progress);
   TrainSummary summary;
-  const int first_epoch = settings.resume.empty() ? 1 : resume_from(settings.resume, network, rule, backend) + 1;
+  // Saved with every checkpoint besides the net: the rule's own matrices and the optimiser's state.
+  std::vector<Parameter> optimizer_state = optimizer.state(backend, parameters);
+  std::vector<Parameter*> saved_extra = rule.rule_parameters();
+  for (Parameter& p : optimizer_state) saved_extra.push_back(&p);
+  double best_monitored = -1.0;
+  int epochs_without_gain = 0;
+  int first_epoch = 1;
+  if (!settings.resume.empty()) {
+    const nlohmann::json saved = resume_from(settings.resume, network, rule, backend, optimizer_state);
+    first_epoch = saved.value("epoch", 0) + 1;
+    optimizer.set_steps(saved.value("optimizer_steps", 0));
+    steps = saved.value("steps", uint64_t{0});
+    best_monitored = saved.value("best_monitored", -1.0);
+    epochs_without_gain = saved.value("epochs_without_gain", 0);
+  }
   if (first_epoch > settings.epochs)
     fail("{} was written after epoch {}: ask for more epochs to continue it (--epochs {} or more)", settings.resume,
          first_epoch - 1, first_epoch);
   const float base_learning_rate = optimizer.learning_rate();
-  double best_monitored = -1.0;
-  int epochs_without_gain = 0;
 
   for (int epoch = first_epoch; epoch <= settings.epochs; ++epoch) {
     if (settings.lr_step_epochs > 0)
@@ -220,19 +244,27 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       spdlog::info("target test accuracy {:.2f}% reached after {} epoch(s)", 100 * settings.target_accuracy, epoch);
     }
     if (!folder.empty()) write_metrics(folder, summary.epochs);
-    if (!checkpoint.empty()) {
-      nlohmann::json record = settings.record;
-      record["epoch"] = epoch;
-      record["test_accuracy"] = m.test_accuracy;
-      save_checkpoint(checkpoint, network, backend, record, rule.rule_parameters());
-    }
-    if (reached && settings.stop_at_target) break;
     // Early stopping as Keras's EarlyStopping(min_delta, patience, mode="max") in the reference code.
     const double monitored = m.validation_accuracy >= 0 ? m.validation_accuracy : m.test_accuracy;
+    bool stop_early = false;
     if (monitored > best_monitored + settings.min_delta) {
       best_monitored = monitored;
       epochs_without_gain = 0;
     } else if (settings.patience > 0 && ++epochs_without_gain >= settings.patience) {
+      stop_early = true;
+    }
+    if (!checkpoint.empty()) {
+      nlohmann::json record = settings.record;
+      record["epoch"] = epoch;
+      record["test_accuracy"] = m.test_accuracy;
+      record["optimizer_steps"] = optimizer.steps();
+      record["steps"] = steps;
+      record["best_monitored"] = best_monitored;
+      record["epochs_without_gain"] = epochs_without_gain;
+      save_checkpoint(checkpoint, network, backend, record, saved_extra);
+    }
+    if (reached && settings.stop_at_target) break;
+    if (stop_early) {
       spdlog::info("early stop after epoch {}: {} epochs without a gain of {} in {} accuracy", epoch, settings.patience,
                    settings.min_delta, m.validation_accuracy >= 0 ? "validation" : "test");
       summary.stopped_early = true;

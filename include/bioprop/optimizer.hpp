@@ -18,6 +18,12 @@ class Optimizer {
   virtual void step(Backend& backend, const std::vector<Parameter*>& parameters) = 0;
   virtual void set_learning_rate(float lr) = 0;
   virtual float learning_rate() const = 0;
+  // The optimiser's state for `parameters` (SGD's velocity, Adam's two moments), created now if need be,
+  // as tensors named after their parameter that share the optimiser's storage, and its step count:
+  // checkpoints hold them, so a resumed run continues exactly where it stopped.
+  virtual std::vector<Parameter> state(Backend& backend, const std::vector<Parameter*>& parameters) = 0;
+  virtual int steps() const { return 0; }
+  virtual void set_steps(int /*steps*/) {}
 };
 
 // kind: "sgd" (options learning_rate, momentum, weight_decay) or "adam" (learning_rate, beta1, beta2,

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "bioprop/config.hpp"
 #include "bioprop/error.hpp"
@@ -266,32 +267,50 @@ TEST_F(Training, StopsEarlyWhenAccuracyNoLongerGains) {
 
 // Two epochs, a checkpoint, and one more epoch from it give the weights of three epochs in one go
 // (bp, plain SGD: no optimiser state; the data order follows the epoch number).
+// Two epochs, a checkpoint, and one more epoch from it give the weights of three epochs in one go, bit
+// for bit, also with SGD momentum and Adam: their velocities, moments and step count are in the
+// checkpoint (issue 12, item 7).
 TEST_F(Training, ResumingFromACheckpointContinuesTheSameRun) {
   Options rule_options;
   auto rule = make_rule("bp", rule_options);
-  auto straight = mlp();
-  auto sgd = plain_sgd(0.02);
-  train(*straight, *rule, *sgd, *data, *backend, settings(3));
-
-  auto interrupted = mlp();
+  const std::vector<std::pair<std::string, std::function<std::unique_ptr<Optimizer>()>>> optimizers{
+      {"plain sgd", [] { return plain_sgd(0.02); }},
+      {"sgd with momentum",
+       [] {
+         Options o;
+         o.set("learning_rate", 0.02);
+         o.set("momentum", 0.9);
+         return make_optimizer("sgd", o);
+       }},
+      {"adam", [] {
+         Options o;
+         o.set("learning_rate", 1e-3);
+         return make_optimizer("adam", o);
+       }}};
+  for (const auto& [what, make] : optimizers) {
+    auto straight = mlp();
+    train(*straight, *rule, *make(), *data, *backend, settings(3));
+    auto interrupted = mlp();
+    TrainSettings first = settings(2);
+    first.record["rule"] = "bp";
+    first.checkpoint = (folder / "after-2.bin").string();
+    train(*interrupted, *rule, *make(), *data, *backend, first);
+    auto resumed = mlp();
+    TrainSettings second = settings(3);
+    second.resume = first.checkpoint;
+    second.checkpoint = (folder / "after-3.bin").string();
+    const TrainSummary summary = train(*resumed, *rule, *make(), *data, *backend, second);
+    ASSERT_EQ(summary.epochs.size(), 1u);
+    EXPECT_EQ(summary.epochs[0].epoch, 3);
+    const auto expected = straight->parameters(), actual = resumed->parameters();
+    ASSERT_EQ(expected.size(), actual.size());
+    for (size_t p = 0; p < expected.size(); ++p)
+      for (size_t i = 0; i < expected[p]->value.numel(); ++i)
+        ASSERT_EQ(actual[p]->value.at(i), expected[p]->value.at(i)) << what << ": " << expected[p]->name << " at " << i;
+  }
   TrainSettings first = settings(2);
-  first.record["rule"] = "bp";
   first.checkpoint = (folder / "after-2.bin").string();
-  sgd = plain_sgd(0.02);
-  train(*interrupted, *rule, *sgd, *data, *backend, first);
-  auto resumed = mlp();
-  TrainSettings second = settings(3);
-  second.resume = first.checkpoint;
-  second.checkpoint = (folder / "after-3.bin").string();
-  sgd = plain_sgd(0.02);
-  const TrainSummary summary = train(*resumed, *rule, *sgd, *data, *backend, second);
-  ASSERT_EQ(summary.epochs.size(), 1u);
-  EXPECT_EQ(summary.epochs[0].epoch, 3);
-  const auto expected = straight->parameters(), actual = resumed->parameters();
-  ASSERT_EQ(expected.size(), actual.size());
-  for (size_t p = 0; p < expected.size(); ++p)
-    for (size_t i = 0; i < expected[p]->value.numel(); ++i)
-      ASSERT_EQ(actual[p]->value.at(i), expected[p]->value.at(i)) << expected[p]->name << " at " << i;
+  auto sgd = plain_sgd(0.02);
 
   auto other = make_rule("fa", rule_options);
   TrainSettings wrong = settings(3);
