@@ -23,12 +23,14 @@ build() {
   cmake --build "$dir" -j "$jobs" --target "$@"
 }
 
+# The sweep of every rule over every reference net (minutes on 2 cores, several times that instrumented)
+# runs in the plain emulated build; here the same paths run through the bp and BrainProp steps.
 run_all() {
   local dir=$1
   shift
   for test in "$@"; do
     echo "== $dir: $test"
-    "$dir/tests/$test" --gtest_brief=1
+    "$dir/tests/$test" --gtest_brief=1 --gtest_filter='-*EveryRuleTakesTheSameStepOnEveryReferenceNet'
   done
 }
 
