@@ -83,12 +83,11 @@ cudaError_t DeviceState::take_last_error(bool reset) {
   return error;
 }
 
-const char* DeviceState::describe(cudaError_t error) const {
-  auto& self = const_cast<DeviceState&>(*this);
+const char* DeviceState::describe(cudaError_t error) {
   const auto detail = details_.find(error);
   if (detail == details_.end()) return error_name(error);
-  self.described_.push_back(std::string(error_name(error)) + " [emulated device: " + detail->second + "]");
-  return self.described_.back().c_str();
+  described_.push_back(std::string(error_name(error)) + " [emulated device: " + detail->second + "]");
+  return described_.back().c_str();
 }
 
 void* DeviceState::allocate(size_t bytes, MemoryKind kind, bool* out_of_memory) {

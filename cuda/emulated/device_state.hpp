@@ -61,7 +61,8 @@ class DeviceState {
   cudaError_t fault(cudaError_t error, const std::string& detail);
   cudaError_t sticky() const { return sticky_; }
   cudaError_t take_last_error(bool reset);
-  const char* describe(cudaError_t error) const;
+  // CUDA's name for the error and the detail of its latest occurrence (stored: the pointer stays valid).
+  const char* describe(cudaError_t error);
   void clear_sticky_error() { sticky_ = cudaSuccess; }
 
   // --- memory ---------------------------------------------------------------------------------
