@@ -23,6 +23,8 @@ struct TrainFlags {
   bool alignment = false;
   bool tf32 = false;
   float activity_noise = 0.0f, signal_noise = 0.0f, update_noise = 0.0f;
+  double checkpoint_every_minutes = 0.0;
+  std::vector<std::string> command_line;  // argv, to print the command that resumes a stopped run
 };
 
 struct BenchFlags {

@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
       ->each([&t](const std::string&) { t.stop_at_target = true; });
   train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
+  train->add_option("--checkpoint-every-minutes", t.checkpoint_every_minutes,
+                    "Also write the checkpoint mid-epoch every N minutes (fractions allowed) [0: after epochs only]");
   train->add_flag("--tf32", t.tf32,
                   "On a GPU, let cuBLAS use TF32 tensor cores for FP32 products (faster, ~1e-3 precision)");
   train->add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
   reward->add_option("--update-noise", task.update_noise, "Multiplicative noise (std) on every update [0]");
   reward->add_option("--seed", task.seed, "Seed [1]");
 
+  t.command_line.assign(argv, argv + argc);
   CLI11_PARSE(app, argc, argv);
   try {
     if (train->parsed()) return run_train(t);

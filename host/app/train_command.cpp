@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/stop_request.hpp"
 #include "bioprop/trainer.hpp"
 
 namespace bioprop {
@@ -74,6 +76,8 @@ TrainConfig merge(const TrainFlags& f) {
   if (c.patience < 0) fail("--patience must be >= 0, got {}", c.patience);
   if (c.augmentation.crop_padding < 0) fail("--augment-crop must be >= 0, got {}", c.augmentation.crop_padding);
   if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
+  if (!(f.checkpoint_every_minutes >= 0))
+    fail("--checkpoint-every-minutes must be >= 0, got {}", f.checkpoint_every_minutes);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
     fail("--target-accuracy must be a fraction in [0, 1], got {}", c.target_accuracy);
   c.data.seed = c.seed;
@@ -91,6 +95,31 @@ std::filesystem::path new_run_folder(const TrainConfig& c) {
   std::filesystem::path folder = base;
   for (int i = 2; std::filesystem::exists(folder); ++i) folder = base.string() + "-" + std::to_string(i);
   return folder;
+}
+
+// The command line that continues a stopped run: this one with --resume <checkpoint> (in place of any
+// --resume it had), quoted for a POSIX shell where needed.
+std::string resume_command(const std::vector<std::string>& command_line, const std::string& checkpoint) {
+  const auto quoted = [](const std::string& word) {
+    if (!word.empty() &&
+        word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+            std::string::npos)
+      return word;
+    std::string out = "'";
+    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  std::string command;
+  for (size_t i = 0; i < command_line.size(); ++i) {
+    if (command_line[i] == "--resume") {
+      ++i;  // and its value
+      continue;
+    }
+    if (command_line[i].rfind("--resume=", 0) == 0) continue;
+    if (!command.empty()) command += ' ';
+    command += quoted(command_line[i]);
+  }
+  return fmt::format("{} --resume {}", command, quoted(checkpoint));
 }
 
 }  // namespace
@@ -143,6 +172,7 @@ int run_train(const TrainFlags& flags) {
   settings.patience = c.patience;
   settings.min_delta = c.min_delta;
   settings.augmentation = c.augmentation;
+  settings.checkpoint_every_minutes = flags.checkpoint_every_minutes;
   settings.record = {{"rule", c.rule},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},
@@ -160,7 +190,14 @@ int run_train(const TrainFlags& flags) {
                      {"backend", backend->name()}};
   spdlog::info("run folder: {}", folder.string());
 
+  const StopOnSignals stop_on_signals;  // Ctrl-C or SIGTERM: finish the step, checkpoint, stop
   const TrainSummary summary = train(*network, *rule, *optimizer, data, *backend, settings);
+  if (summary.interrupted) {
+    spdlog::warn("stopped by {} in epoch {} after batch {}; to continue where it stopped:\n  {}",
+                 summary.stop_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", summary.stopped_at_epoch,
+                 summary.batches_done, resume_command(flags.command_line, summary.checkpoint));
+    return summary.stop_signal > 0 ? 128 + summary.stop_signal : 1;
+  }
   if (backend->device() == Device::cuda) {
     const DeviceMemoryStats memory = device_memory_stats();
     spdlog::info("peak GPU memory held by bioprop: {:.1f} MiB ({} device allocations)",

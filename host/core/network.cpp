@@ -101,6 +101,14 @@ std::vector<int> Network::weighted_layers() {
   return indexes;
 }
 
+StreamPositions Network::stream_positions() {
+  StreamPositions all{{"noise.passes", &pass_}, {"noise.signal_draws", &noise_draws_}};
+  for (int i = 0; i < size(); ++i)
+    for (StreamPosition& s : layer(i).stream_positions())
+      all.push_back({fmt::format("layer{}.{}", i, s.name), s.draws});
+  return all;
+}
+
 std::vector<Parameter*> Network::parameters() {
   std::vector<Parameter*> all;
   for (auto& l : layers_)

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <numeric>
 
 #include "bioprop/data.hpp"
+#include "bioprop/error.hpp"
 #include "bioprop/rng.hpp"
 #include "jpeg_decoder.hpp"
 
@@ -42,13 +44,15 @@ void assemble_batch(const Dataset& data, const std::vector<int>& order, size_t f
 }
 
 BatchIterator::BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch,
-                             const Augmentation& augmentation)
+                             const Augmentation& augmentation, int first_batch)
     : data_(data),
       batch_size_(batch_size),
       seed_(seed),
       epoch_(epoch),
       augmentation_(augmentation),
       order_(epoch_order(data.size(), shuffle, seed, epoch)) {
+  if (first_batch < 0) fail("BatchIterator: first batch {} < 0", first_batch);
+  position_ = std::min(order_.size(), static_cast<size_t>(first_batch) * static_cast<size_t>(batch_size));
   host_inputs_ = Tensor(data.batch_shape(batch_size));
   host_labels_ = Tensor({batch_size});
 }

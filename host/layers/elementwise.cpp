@@ -64,6 +64,7 @@ class Dropout final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   void set_training(bool training) override { training_ = training; }
   void set_repeat_draws(bool repeat) override { repeat_ = repeat; }
+  StreamPositions stream_positions() override { return {{"masks", &draws_}}; }
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
     if (!training_ || rate_ == 0.0f) return backend.copy(x, y);
     if (!repeat_ || mask_.shape() != x.shape()) {  // a fresh mask every ordinary forward pass

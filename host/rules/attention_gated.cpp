@@ -53,6 +53,8 @@ class AttentionGated final : public Rule {
   // A fixed random B is saved with checkpoints (a learning B already is, as a net parameter).
   std::vector<Parameter*> rule_parameters() override { return fixed_feedback_; }
 
+  StreamPositions stream_positions() override { return {{"exploration", &step_}}; }
+
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     if (modulated_.empty()) fail("rule '{}' was not attached to the net", name_);
     const Tensor& values = network.forward(backend, batch.inputs);

@@ -52,6 +52,8 @@ class Perturbation final : public Rule {
     return chosen;
   }
 
+  StreamPositions stream_positions() override { return {{"perturbations", &draws_}}; }
+
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const StepResult clean = forward_and_loss(network, batch, backend, s_.loss);
     for (size_t j = 0; j < clean_inputs_.size(); ++j) {

@@ -5,6 +5,7 @@
 // device-wide synchronisation). A host buffer goes back to the producer once its upload has read it.
 // The time next() blocks on a batch the producer has not assembled yet is the time training waited
 // for data.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -26,7 +27,7 @@ struct Prefetcher::Impl {
   };
 
   Impl(const Dataset& data_, int batch_size_, bool shuffle, uint64_t seed_, int epoch_, int depth, Backend& backend_,
-       const Augmentation& augmentation_)
+       const Augmentation& augmentation_, int first_batch)
       : data(data_),
         batch_size(batch_size_),
         seed(seed_),
@@ -34,8 +35,9 @@ struct Prefetcher::Impl {
         augmentation(augmentation_),
         backend(backend_),
         order(epoch_order(data_.size(), shuffle, seed_, epoch_)),
-        total(
-            static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
+        all(static_cast<int>((order.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_))),
+        skipped(std::clamp(first_batch, 0, all)),
+        total(all - skipped),
         slots(static_cast<size_t>(std::max(depth, 2))) {
     for (HostSlot& s : slots) {
       s.inputs = backend.staging_tensor(data.batch_shape(batch_size));
@@ -64,7 +66,7 @@ struct Prefetcher::Impl {
       lock.unlock();
       try {
         ProfileRange range("prefetch: assemble batch");
-        const size_t first = static_cast<size_t>(b) * static_cast<size_t>(batch_size);
+        const size_t first = static_cast<size_t>(skipped + b) * static_cast<size_t>(batch_size);
         assemble_batch(data, order, first,
                        static_cast<int>(std::min(order.size() - first, static_cast<size_t>(batch_size))), slot.inputs,
                        slot.labels);
@@ -115,7 +117,9 @@ struct Prefetcher::Impl {
   Augmentation augmentation;
   Backend& backend;
   std::vector<int> order;
-  int total;
+  int all;      // batches in the epoch
+  int skipped;  // batches before the first one this source yields (a run resumed mid-epoch)
+  int total;    // batches it yields; b below counts from the first of them
   std::vector<HostSlot> slots;
   DeviceSlot device_slots[2];
   std::mutex mutex;
@@ -127,12 +131,13 @@ struct Prefetcher::Impl {
 };
 
 Prefetcher::Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, Backend& backend,
-                       int depth, const Augmentation& augmentation)
-    : impl_(std::make_unique<Impl>(data, batch_size, shuffle, seed, epoch, depth, backend, augmentation)) {}
+                       int depth, const Augmentation& augmentation, int first_batch)
+    : impl_(std::make_unique<Impl>(data, batch_size, shuffle, seed, epoch, depth, backend, augmentation, first_batch)) {
+}
 
 Prefetcher::~Prefetcher() = default;
 
-int Prefetcher::batches() const { return impl_->total; }
+int Prefetcher::batches() const { return impl_->all; }
 
 bool Prefetcher::next(Backend& backend, Batch& batch) {
   Impl& s = *impl_;
@@ -152,10 +157,11 @@ bool Prefetcher::next(Backend& backend, Batch& batch) {
 }
 
 std::unique_ptr<BatchSource> make_batch_source(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-                                               int epoch, Backend& backend, const Augmentation& augmentation) {
+                                               int epoch, Backend& backend, const Augmentation& augmentation,
+                                               int first_batch) {
   if (backend.device() == Device::cuda)
-    return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch, backend, 3, augmentation);
-  return std::make_unique<BatchIterator>(data, batch_size, shuffle, seed, epoch, augmentation);
+    return std::make_unique<Prefetcher>(data, batch_size, shuffle, seed, epoch, backend, 3, augmentation, first_batch);
+  return std::make_unique<BatchIterator>(data, batch_size, shuffle, seed, epoch, augmentation, first_batch);
 }
 
 }  // namespace bioprop

@@ -1,6 +1,7 @@
-// Checkpoint format, version 2: "BIOPROP-CKPT-2\n", the byte length of the JSON record (8 bytes, little
+// Checkpoint format, version 3: "BIOPROP-CKPT-3\n", the byte length of the JSON record (8 bytes, little
 // endian), the record, then for every parameter in record["parameters"] order its float32 values, then
-// the CRC32 (zlib) of everything before it (4 bytes, little endian). Version 1 had no checksum.
+// the CRC32 (zlib) of everything before it (4 bytes, little endian). Version 1 had no checksum;
+// version 2 no random-stream positions or position in the epoch (record field "run_state").
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,17 +9,21 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
+#include <string_view>
 
+#include "bioprop/checked_size.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/json_fields.hpp"
 #include "bioprop/trainer.hpp"
 
 namespace bioprop {
 
 namespace {
 constexpr char magic_prefix[] = "BIOPROP-CKPT-";
-constexpr char magic[] = "BIOPROP-CKPT-2\n";
+constexpr char magic[] = "BIOPROP-CKPT-3\n";
 constexpr size_t magic_size = sizeof(magic) - 1;
-constexpr int format_version = 2;
+constexpr int format_version = 3;
 
 uint32_t checksum(const char* data, size_t bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -43,9 +48,9 @@ struct CheckpointReader {
     if (bytes_.compare(0, magic_size, magic) != 0) {
       const std::string version = bytes_.substr(prefix, bytes_.find('\n', prefix) - prefix);
       fail(
-          "{}: checkpoint format version {}; this bioprop reads version {} (a version 1 file predates "
-          "checksums: train again to get one)",
-          path, version, format_version);
+          "{}: checkpoint format version {}; this bioprop reads version {} only (earlier versions lack the "
+          "checksum or the state an exact resume needs: train again to get one)",
+          path, version.substr(0, 16), format_version);
     }
     if (bytes_.size() < magic_size + sizeof(uint64_t) + sizeof(uint32_t))
       fail("{}: truncated checkpoint while reading the record length", path);
@@ -65,10 +70,14 @@ struct CheckpointReader {
     } catch (const nlohmann::json::exception& e) {
       fail("{}: corrupt checkpoint record: {}", path, e.what());
     }
+    if (!record.is_object()) fail("{}: corrupt checkpoint record: not a JSON object", path);
   }
-  void read(void* out, size_t bytes, const char* what) {
+  void read(void* out, size_t bytes, std::string_view what) {
+    skip(bytes, what);
+    std::memcpy(out, bytes_.data() + position_ - bytes, bytes);
+  }
+  void skip(size_t bytes, std::string_view what) {
     if (bytes > end_ - position_) fail("{}: truncated checkpoint while reading {}", path_, what);
-    std::memcpy(out, bytes_.data() + position_, bytes);
     position_ += bytes;
   }
   std::string path_, bytes_;
@@ -106,34 +115,56 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
 
 nlohmann::json read_checkpoint_record(const std::string& path) { return CheckpointReader(path).record; }
 
+std::vector<SavedParameter> checkpoint_parameters(const nlohmann::json& record, const std::string& path) {
+  const nlohmann::json list = json_field<nlohmann::json>(record, "parameters", path);
+  if (!list.is_array()) fail("{}: field 'parameters' must be an array", path);
+  std::vector<SavedParameter> parameters;
+  for (size_t k = 0; k < list.size(); ++k) {
+    const std::string where = fmt::format("{} parameters[{}]", path, k);
+    SavedParameter p;
+    p.name = json_field<std::string>(list[k], "name", where);
+    const nlohmann::json dims = json_field<nlohmann::json>(list[k], "shape", where);
+    if (!dims.is_array() || dims.empty() || dims.size() > 8)
+      fail("{}: field 'shape' must be a list of 1 to 8 dimensions, got {}", where, dims.dump());
+    std::vector<int> shape;
+    for (size_t axis = 0; axis < dims.size(); ++axis)
+      shape.push_back(json_value<int>(dims[axis], where, fmt::format("shape[{}]", axis)));
+    p.numel = checked_numel(shape, where + " shape");  // also refuses negative dimensions
+    p.shape = Shape(std::move(shape));
+    parameters.push_back(std::move(p));
+  }
+  return parameters;
+}
+
 void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,
                              const std::vector<Parameter*>& extra) {
   CheckpointReader reader(path);
   // Parameters are matched by name; the checkpoint may hold more (a rule's learned feedback weights,
-  // which evaluation does not need), but every parameter of the net must be there with its shape.
+  // which evaluation does not need), but every parameter of the net must be there with its shape,
+  // which is checked before anything is allocated.
   std::map<std::string, Parameter*> wanted;
   for (Parameter* p : saved_with_net(network)) wanted[p->name] = p;
   for (Parameter* p : extra) wanted[p->name] = p;
-  size_t found = 0;
-  for (const auto& saved : reader.record.at("parameters")) {
-    const std::string name = saved.at("name");
-    const Shape shape(saved.at("shape").get<std::vector<int>>());
-    Tensor host(shape);
-    reader.read(host.data(), host.numel() * sizeof(float), name.c_str());
-    auto it = wanted.find(name);
-    if (it == wanted.end()) continue;
-    if (it->second->value.shape() != shape)
-      fail("{}: parameter {} has shape {}, the net expects {}", path, name, shape.str(),
+  std::set<std::string> found;
+  for (const SavedParameter& saved : checkpoint_parameters(reader.record, path)) {
+    const size_t bytes = checked_multiply(saved.numel, sizeof(float), path);
+    auto it = wanted.find(saved.name);
+    if (it == wanted.end()) {
+      reader.skip(bytes, saved.name);
+      continue;
+    }
+    if (it->second->value.shape() != saved.shape)
+      fail("{}: parameter {} has shape {}, the net expects {}", path, saved.name, saved.shape.str(),
            it->second->value.shape().str());
+    if (!found.insert(saved.name).second) fail("{}: parameter {} is saved twice", path, saved.name);
+    Tensor host(saved.shape);
+    reader.read(host.data(), bytes, saved.name);
     backend.copy(backend.to_device(host), it->second->value);
-    ++found;
   }
-  if (found != wanted.size()) {
+  if (found.size() != wanted.size()) {
     std::string missing;
     for (const auto& [name, p] : wanted)
-      if (std::none_of(reader.record.at("parameters").begin(), reader.record.at("parameters").end(),
-                       [&](const nlohmann::json& s) { return s.at("name") == name; }))
-        missing += (missing.empty() ? "" : ", ") + name;
+      if (found.count(name) == 0) missing += (missing.empty() ? "" : ", ") + name;
     fail("{}: the checkpoint lacks parameter(s) {} of this net", path, missing);
   }
 }

@@ -9,9 +9,12 @@
 #include <set>
 
 #include "bioprop/error.hpp"
+#include "bioprop/json_fields.hpp"
 #include "bioprop/plotting.hpp"
 #include "bioprop/profiling.hpp"
+#include "bioprop/stop_request.hpp"
 #include "progress.hpp"
+#include "run_state.hpp"
 
 namespace bioprop {
 
@@ -24,17 +27,18 @@ void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters
 
 namespace {
 // Loads a checkpoint of an earlier run of this rule into the attached net (weights, batch-norm
-// statistics, feedback matrices) and the optimiser's state, and returns its record. A checkpoint written
-// with another optimiser has no state for this one, which then starts afresh (said in a warning).
-nlohmann::json resume_from(const std::string& path, Network& network, Rule& rule, Backend& backend,
-                           std::vector<Parameter>& optimizer_state) {
+// statistics, feedback matrices), the optimiser's state and the random streams' positions, and returns
+// the loop's state. A checkpoint written with another optimiser has no state for this one, which then
+// starts afresh (said in a warning).
+RunState resume_from(const std::string& path, Network& network, Rule& rule, Backend& backend, Optimizer& optimizer,
+                     std::vector<Parameter>& optimizer_state, const StreamPositions& streams) {
   const nlohmann::json record = read_checkpoint_record(path);
-  const std::string written_by = record.value("rule", std::string{});
+  const std::string written_by = json_field<std::string>(record, "rule", path);
   if (written_by != rule.name())
     fail("{}: written by rule '{}', this run uses '{}'; resume with the same rule and net", path, written_by,
          rule.name());
   std::set<std::string> saved;
-  for (const auto& p : record.at("parameters")) saved.insert(p.at("name").get<std::string>());
+  for (const SavedParameter& p : checkpoint_parameters(record, path)) saved.insert(p.name);
   std::vector<Parameter*> extra = rule.rule_parameters();
   const bool has_state = std::all_of(optimizer_state.begin(), optimizer_state.end(),
                                      [&](const Parameter& p) { return saved.count(p.name) > 0; });
@@ -43,8 +47,10 @@ nlohmann::json resume_from(const std::string& path, Network& network, Rule& rule
   else
     spdlog::warn("{} holds no state for this optimiser (written with another one?): its state starts afresh", path);
   load_checkpoint_weights(path, network, backend, extra);
-  spdlog::info("resuming from {} (after epoch {})", path, record.value("epoch", 0));
-  return record;
+  if (has_state) optimizer.set_steps(json_field<int>(record, "optimizer_steps", path));
+  RunState state = run_state_from_json(json_field<nlohmann::json>(record, "run_state", path), streams, path);
+  spdlog::info("resuming from {} (epoch {}, after batch {})", path, state.epoch, state.batches_done);
+  return state;
 }
 
 // accuracy.png: train, validation and test accuracy per epoch from metrics.csv, with the target line.
@@ -89,27 +95,6 @@ Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int
 
 namespace {
 
-nlohmann::json to_json(const EpochMetrics& m) {
-  nlohmann::json j = {{"epoch", m.epoch},
-                      {"train_loss", m.train_loss},
-                      {"train_accuracy", m.train_accuracy},
-                      {"test_loss", m.test_loss},
-                      {"test_accuracy", m.test_accuracy},
-                      {"seconds", m.seconds},
-                      {"images_per_second", m.images_per_second},
-                      {"data_wait_fraction", m.data_wait_fraction}};
-  if (m.validation_accuracy >= 0) j["validation_accuracy"] = m.validation_accuracy;
-  if (!m.alignment.empty()) {
-    j["alignment"] = nlohmann::json::array();
-    for (const LayerAlignment& a : m.alignment) {
-      nlohmann::json layer = {{"layer", a.layer}, {"update_angle_to_bp", a.update_angle}};
-      if (a.feedback_angle >= 0) layer["feedback_angle_to_w"] = a.feedback_angle;
-      j["alignment"].push_back(layer);
-    }
-  }
-  return j;
-}
-
 // metrics.jsonl and metrics.csv, rewritten whole (atomically) after every epoch.
 void write_metrics(const std::filesystem::path& folder, const std::vector<EpochMetrics>& epochs) {
   std::string jsonl;
@@ -126,6 +111,17 @@ void write_metrics(const std::filesystem::path& folder, const std::vector<EpochM
   write_file_atomically((folder / "metrics.csv").string(), csv);
 }
 
+// The summary's accuracies and epochs-to-target from the metrics of the epochs run so far.
+void summarise(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, double target_accuracy) {
+  summary.epochs = epochs;
+  for (const EpochMetrics& m : epochs) {
+    summary.final_test_accuracy = m.test_accuracy;
+    summary.best_test_accuracy = std::max(summary.best_test_accuracy, m.test_accuracy);
+    if (target_accuracy > 0 && m.test_accuracy >= target_accuracy && summary.epochs_to_target < 0)
+      summary.epochs_to_target = m.epoch;
+  }
+}
+
 }  // namespace
 
 TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
@@ -138,42 +134,62 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   TrainingNoise noise = settings.noise;
   noise.seed = settings.seed;
   network.set_training_noise(noise);
-  uint64_t steps = 0;
   const auto parameters = rule.trainable(network);
   Progress progress(settings.show_progress);
-  TrainSummary summary;
-  // Saved with every checkpoint besides the net: the rule's own matrices and the optimiser's state.
+  // Saved with every checkpoint besides the net: the rule's own matrices, the optimiser's state, the
+  // counters of every random stream and the loop's state.
   std::vector<Parameter> optimizer_state = optimizer.state(backend, parameters);
   std::vector<Parameter*> saved_extra = rule.rule_parameters();
   for (Parameter& p : optimizer_state) saved_extra.push_back(&p);
-  double best_monitored = -1.0;
-  int epochs_without_gain = 0;
-  int first_epoch = 1;
-  if (!settings.resume.empty()) {
-    const nlohmann::json saved = resume_from(settings.resume, network, rule, backend, optimizer_state);
-    first_epoch = saved.value("epoch", 0) + 1;
-    optimizer.set_steps(saved.value("optimizer_steps", 0));
-    steps = saved.value("steps", uint64_t{0});
-    best_monitored = saved.value("best_monitored", -1.0);
-    epochs_without_gain = saved.value("epochs_without_gain", 0);
-  }
-  if (first_epoch > settings.epochs)
+  StreamPositions streams = network.stream_positions();
+  for (const StreamPosition& s : rule.stream_positions()) streams.push_back({"rule." + s.name, s.draws});
+  RunState state;
+  if (!settings.resume.empty())
+    state = resume_from(settings.resume, network, rule, backend, optimizer, optimizer_state, streams);
+  if (state.epoch > settings.epochs)
     fail("{} was written after epoch {}: ask for more epochs to continue it (--epochs {} or more)", settings.resume,
-         first_epoch - 1, first_epoch);
+         state.epoch - 1, state.epoch);
+  TrainSummary summary;
+  summarise(summary, state.epochs, settings.target_accuracy);
   const float base_learning_rate = optimizer.learning_rate();
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  const auto save = [&] {
+    last_checkpoint = std::chrono::steady_clock::now();
+    if (checkpoint.empty()) return;
+    nlohmann::json record = settings.record;
+    record["epoch"] = state.epoch - 1;  // epochs finished
+    if (!state.epochs.empty()) record["test_accuracy"] = state.epochs.back().test_accuracy;
+    record["optimizer_steps"] = optimizer.steps();
+    record["run_state"] = to_json(state, streams);
+    save_checkpoint(checkpoint, network, backend, record, saved_extra);
+  };
+  // After a stop request (a signal, or the step limit): a checkpoint, then back to the caller.
+  const auto stop_here = [&](int signal) {
+    save();
+    summary.interrupted = true;
+    summary.stop_signal = signal;
+    summary.checkpoint = checkpoint;
+    summary.stopped_at_epoch = state.epoch;
+    summary.batches_done = state.batches_done;
+    spdlog::info("stopped in epoch {} after batch {}{}", state.epoch, state.batches_done,
+                 checkpoint.empty() ? "" : fmt::format("; checkpoint written to {}", checkpoint));
+    return summary;
+  };
+  const auto must_stop = [&] {
+    return stop_requested() != 0 || (settings.stop_after_steps > 0 && state.steps >= settings.stop_after_steps);
+  };
 
-  for (int epoch = first_epoch; epoch <= settings.epochs; ++epoch) {
+  while (state.epoch <= settings.epochs) {
+    const int epoch = state.epoch;
     if (settings.lr_step_epochs > 0)
       optimizer.set_learning_rate(static_cast<float>(
           base_learning_rate * std::pow(settings.lr_step_factor, (epoch - 1) / settings.lr_step_epochs)));
     const auto start = std::chrono::steady_clock::now();
     const auto batches = make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch,
-                                           backend, settings.augmentation);
+                                           backend, settings.augmentation, state.batches_done);
     progress.start_epoch(epoch, settings.epochs, batches->batches());
     Batch batch;
-    double loss_sum = 0.0;
-    long correct = 0, seen = 0;
-    int done = 0;
+    const long seen_before = state.seen;  // images trained in this epoch before a resume
     network.set_training(true);
     while (true) {
       {
@@ -185,29 +201,40 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
         ProfileRange range("rule step (forward + credit assignment)");
         step = rule.step(network, batch, backend);
       }
-      if (settings.update_noise > 0) perturb_updates(backend, parameters, settings.update_noise, settings.seed, steps);
-      ++steps;
+      if (settings.update_noise > 0)
+        perturb_updates(backend, parameters, settings.update_noise, settings.seed, state.steps);
+      ++state.steps;
       if (!std::isfinite(step.loss))
         fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
-             step.loss, epoch, done + 1, rule.name(), optimizer.describe());
+             step.loss, epoch, state.batches_done + 1, rule.name(), optimizer.describe());
       {
         ProfileRange range("update");
         optimizer.step(backend, parameters);
         rule.after_update(network, backend);
       }
-      loss_sum += static_cast<double>(step.loss) * batch.size();
-      correct += step.correct;
-      seen += batch.size();
-      progress.update(++done, seen, loss_sum / static_cast<double>(seen),
-                      static_cast<double>(correct) / static_cast<double>(seen));
+      state.loss_sum += static_cast<double>(step.loss) * batch.size();
+      state.correct += step.correct;
+      state.seen += batch.size();
+      ++state.batches_done;
+      progress.update(state.batches_done, state.seen, state.loss_sum / static_cast<double>(state.seen),
+                      static_cast<double>(state.correct) / static_cast<double>(state.seen));
+      if (must_stop()) {
+        progress.finish_epoch();
+        return stop_here(stop_requested());
+      }
+      if (settings.checkpoint_every_minutes > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint).count() >=
+              60.0 * settings.checkpoint_every_minutes)
+        save();
     }
     progress.finish_epoch();
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const long seen_now = state.seen - seen_before;
 
     EpochMetrics m;
     m.epoch = epoch;
-    m.train_loss = loss_sum / static_cast<double>(std::max(1L, seen));
-    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max(1L, seen));
+    m.train_loss = state.loss_sum / static_cast<double>(std::max(1L, state.seen));
+    m.train_accuracy = static_cast<double>(state.correct) / static_cast<double>(std::max(1L, state.seen));
     if (data.validation.size() > 0)
       m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size).accuracy;
     if (settings.alignment) {
@@ -225,12 +252,12 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     const Evaluation test = evaluate(network, data.test, backend, settings.batch_size);
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
-    m.seconds = train_seconds;
-    m.images_per_second = static_cast<double>(seen) / std::max(train_seconds, 1e-9);
+    m.seconds = train_seconds;  // of this process: a resumed epoch counts only the part trained after the resume
+    m.images_per_second = static_cast<double>(seen_now) / std::max(train_seconds, 1e-9);
     m.data_wait_fraction = batches->waited_seconds() / std::max(train_seconds, 1e-9);
-    summary.epochs.push_back(m);
-    summary.final_test_accuracy = m.test_accuracy;
-    summary.best_test_accuracy = std::max(summary.best_test_accuracy, m.test_accuracy);
+    state.epochs.push_back(m);
+    const bool reached_before = summary.epochs_to_target > 0;
+    summarise(summary, state.epochs, settings.target_accuracy);
     spdlog::info(
         "epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s, waited for "
         "data {:.1f}%",
@@ -239,30 +266,20 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
         100 * m.test_accuracy, m.seconds, m.images_per_second, 100 * m.data_wait_fraction);
 
     const bool reached = settings.target_accuracy > 0 && m.test_accuracy >= settings.target_accuracy;
-    if (reached && summary.epochs_to_target < 0) {
-      summary.epochs_to_target = epoch;
+    if (reached && !reached_before)
       spdlog::info("target test accuracy {:.2f}% reached after {} epoch(s)", 100 * settings.target_accuracy, epoch);
-    }
-    if (!folder.empty()) write_metrics(folder, summary.epochs);
+    if (!folder.empty()) write_metrics(folder, state.epochs);
     // Early stopping as Keras's EarlyStopping(min_delta, patience, mode="max") in the reference code.
     const double monitored = m.validation_accuracy >= 0 ? m.validation_accuracy : m.test_accuracy;
     bool stop_early = false;
-    if (monitored > best_monitored + settings.min_delta) {
-      best_monitored = monitored;
-      epochs_without_gain = 0;
-    } else if (settings.patience > 0 && ++epochs_without_gain >= settings.patience) {
+    if (monitored > state.best_monitored + settings.min_delta) {
+      state.best_monitored = monitored;
+      state.epochs_without_gain = 0;
+    } else if (settings.patience > 0 && ++state.epochs_without_gain >= settings.patience) {
       stop_early = true;
     }
-    if (!checkpoint.empty()) {
-      nlohmann::json record = settings.record;
-      record["epoch"] = epoch;
-      record["test_accuracy"] = m.test_accuracy;
-      record["optimizer_steps"] = optimizer.steps();
-      record["steps"] = steps;
-      record["best_monitored"] = best_monitored;
-      record["epochs_without_gain"] = epochs_without_gain;
-      save_checkpoint(checkpoint, network, backend, record, saved_extra);
-    }
+    state.start_epoch(epoch + 1);
+    save();
     if (reached && settings.stop_at_target) break;
     if (stop_early) {
       spdlog::info("early stop after epoch {}: {} epochs without a gain of {} in {} accuracy", epoch, settings.patience,
@@ -270,6 +287,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       summary.stopped_early = true;
       break;
     }
+    if (must_stop() && state.epoch <= settings.epochs) return stop_here(stop_requested());
   }
 
   if (!folder.empty()) {

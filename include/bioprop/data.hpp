@@ -104,8 +104,9 @@ class BatchSource {
 // backend's device.
 class BatchIterator final : public BatchSource {
  public:
+  // Starts at batch `first_batch` of the epoch (a run resumed mid-epoch); the batches are the same.
   BatchIterator(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch,
-                const Augmentation& augmentation = {});
+                const Augmentation& augmentation = {}, int first_batch = 0);
   bool next(Backend& backend, Batch& batch) override;
   int batches() const override { return (static_cast<int>(order_.size()) + batch_size_ - 1) / batch_size_; }
 
@@ -130,7 +131,7 @@ class BatchIterator final : public BatchSource {
 class Prefetcher final : public BatchSource {
  public:
   Prefetcher(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, int epoch, Backend& backend,
-             int depth = 3, const Augmentation& augmentation = {});
+             int depth = 3, const Augmentation& augmentation = {}, int first_batch = 0);
   ~Prefetcher();  // stops the producer, even mid-epoch
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
@@ -146,7 +147,9 @@ class Prefetcher final : public BatchSource {
 };
 
 // The batch source for training on `backend`: the Prefetcher on a GPU, BatchIterator on the CPU.
+// It yields batches first_batch, first_batch + 1, ... of the epoch; batches() counts them all.
 std::unique_ptr<BatchSource> make_batch_source(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
-                                               int epoch, Backend& backend, const Augmentation& augmentation = {});
+                                               int epoch, Backend& backend, const Augmentation& augmentation = {},
+                                               int first_batch = 0);
 
 }  // namespace bioprop

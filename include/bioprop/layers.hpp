@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bioprop/backend.hpp"
+#include "bioprop/stream_position.hpp"
 
 namespace bioprop {
 
@@ -76,6 +77,8 @@ class Layer {
   // While set, forward passes repeat the last pass's random draws (dropout's mask) and change no state
   // (batch norm's running statistics): the perturbed passes of weight and node perturbation.
   virtual void set_repeat_draws(bool /*repeat*/) {}
+  // The counters of the layer's random streams (dropout's masks), saved with checkpoints.
+  virtual StreamPositions stream_positions() { return {}; }
   // State that is not trained but belongs to the net and is saved with checkpoints (batch norm's
   // running statistics); a state Parameter has no grad.
   virtual std::vector<Parameter*> state() { return {}; }

@@ -59,6 +59,9 @@ class Network {
   void add_signal_noise(Backend& backend, Tensor& doutput);
 
   std::vector<Parameter*> parameters();
+  // The counters of every random stream of the net (activity and signal noise, each layer's own),
+  // named "noise.passes", "layer3.masks", ...: saved with checkpoints for an exact resume.
+  StreamPositions stream_positions();
   // Every layer's non-trained state (batch norm's running statistics), saved with checkpoints.
   std::vector<Parameter*> state();
   // True when some layer couples the samples of a batch in the current mode (batch norm, training).

@@ -47,6 +47,9 @@ class Rule {
   virtual void after_update(Network& /*network*/, Backend& /*backend*/) {}
   // Fixed matrices the rule owns rather than a layer (DFA's projection): saved with checkpoints.
   virtual std::vector<Parameter*> rule_parameters() { return {}; }
+  // The counters of the rule's own random streams (exploration, perturbations), saved with checkpoints
+  // so that a resumed run draws what an unstopped one would have.
+  virtual StreamPositions stream_positions() { return {}; }
 };
 
 struct RuleInfo {

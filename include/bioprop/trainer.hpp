@@ -1,8 +1,9 @@
 #pragma once
 // The epoch loop: train with a rule and an optimiser, evaluate on the test (and validation) set each
 // epoch, record metrics (JSON lines + CSV) and a checkpoint in a run folder, and stop at a target
-// accuracy. Every file is written to a temporary name and renamed, so a killed run leaves either the
-// previous version or the new one, never half a file.
+// accuracy, early, or when asked (stop_request.hpp); a run resumes from any checkpoint bit for bit. Every file is
+// written to a temporary name and renamed, so a killed run leaves either the previous version or the new one, never
+// half a file.
 #include <functional>
 #include <string>
 #include <vector>
@@ -59,8 +60,13 @@ struct TrainSettings {
   int patience = 0;  // > 0: early stop; monitors validation accuracy, or test accuracy without a validation set
   double min_delta = 0.001;
   Augmentation augmentation;  // of the training batches only
-  std::string resume;         // a checkpoint of this rule and net to continue from, after its epoch
-  nlohmann::json record;      // the run's configuration, saved with the metrics and the checkpoint
+  std::string resume;         // a checkpoint of this rule and net to continue from, where it stopped
+  // Checkpoints are written after every epoch and, when > 0, also mid-epoch every this many minutes.
+  double checkpoint_every_minutes = 0.0;
+  // > 0: stop (as after Ctrl-C: a checkpoint, then return interrupted) once this many optimiser steps
+  // have been taken in all, counting those before a resume. For time-sliced jobs and tests.
+  uint64_t stop_after_steps = 0;
+  nlohmann::json record;  // the run's configuration, saved with the metrics and the checkpoint
 };
 
 struct TrainSummary {
@@ -69,6 +75,11 @@ struct TrainSummary {
   double final_test_accuracy = 0.0;
   double best_test_accuracy = 0.0;
   bool stopped_early = false;
+  // Stopped by a signal (StopOnSignals) or by stop_after_steps, with a checkpoint to resume from.
+  bool interrupted = false;
+  int stop_signal = 0;  // the signal, or 0 for the step limit
+  std::string checkpoint;
+  int stopped_at_epoch = 0, batches_done = 0;  // batches of that epoch trained before the stop
 };
 
 // Multiplies every update by (1 + stddev * xi), xi ~ N(0, 1): the "rule perturbation" of the
@@ -88,6 +99,13 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
                      const std::vector<Parameter*>& extra = {});
 // Reads the record of a checkpoint (to rebuild its net) without the weights.
 nlohmann::json read_checkpoint_record(const std::string& path);
+// The record's list of saved parameters, every field checked (names, shapes within range).
+struct SavedParameter {
+  std::string name;
+  Shape shape;
+  size_t numel = 0;
+};
+std::vector<SavedParameter> checkpoint_parameters(const nlohmann::json& record, const std::string& path);
 // Loads the weights (and `extra`, a rule's own matrices) into a net built from the record; names and
 // shapes must match.
 void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,

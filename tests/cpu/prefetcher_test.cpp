@@ -32,6 +32,37 @@ TEST(Prefetcher, YieldsTheBatchesOfBatchIteratorInOrder) {
   }
 }
 
+// A run resumed mid-epoch starts its batch source at the next batch: both sources then yield the rest
+// of the epoch's batches exactly as a source started at the beginning does (augmentation included).
+TEST(BatchSource, StartsAtAGivenBatchWithTheBatchesOfAFullEpoch) {
+  const Dataset data = numbered_dataset(103);
+  auto backend = make_cpu_backend();
+  const Augmentation augmentation{1, true};
+  for (int first : {0, 4, 10, 11}) {
+    BatchIterator whole(data, 10, true, 7, 3, augmentation);
+    BatchIterator iterator(data, 10, true, 7, 3, augmentation, first);
+    Prefetcher prefetcher(data, 10, true, 7, 3, *backend, 2, augmentation, first);
+    EXPECT_EQ(iterator.batches(), 11);
+    EXPECT_EQ(prefetcher.batches(), 11);  // the epoch's count, for the progress display
+    Batch expected, from_iterator, from_prefetcher;
+    for (int b = 0; b < first; ++b) ASSERT_TRUE(whole.next(*backend, expected));
+    int count = 0;
+    while (whole.next(*backend, expected)) {
+      ASSERT_TRUE(iterator.next(*backend, from_iterator)) << "start " << first << ", batch " << count;
+      ASSERT_TRUE(prefetcher.next(*backend, from_prefetcher)) << "start " << first << ", batch " << count;
+      for (const Batch* actual : {&from_iterator, &from_prefetcher}) {
+        ASSERT_EQ(actual->inputs.shape(), expected.inputs.shape());
+        for (size_t i = 0; i < expected.inputs.numel(); ++i) ASSERT_EQ(actual->inputs.at(i), expected.inputs.at(i));
+        for (size_t i = 0; i < expected.labels.numel(); ++i) ASSERT_EQ(actual->labels.at(i), expected.labels.at(i));
+      }
+      ++count;
+    }
+    EXPECT_EQ(count, 11 - first);
+    EXPECT_FALSE(iterator.next(*backend, from_iterator));
+    EXPECT_FALSE(prefetcher.next(*backend, from_prefetcher));
+  }
+}
+
 TEST(Prefetcher, StopsCleanlyMidEpoch) {
   const Dataset data = numbered_dataset(1000);
   auto backend = make_cpu_backend();

@@ -15,6 +15,7 @@
 #include "bioprop/config.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/optimizer.hpp"
+#include "bioprop/stop_request.hpp"
 #include "bioprop/trainer.hpp"
 #include "error_message.hpp"
 #include "gradient_check.hpp"
@@ -121,7 +122,7 @@ TEST_F(Training, CorruptCheckpointsAreRejected) {
   EXPECT_THROW(load_checkpoint_weights(path, *other, *backend), Error);
 }
 
-// Version 2 checkpoints end in a CRC32 (zlib): one flipped bit anywhere is refused as damage, and a
+// Checkpoints (format version 3) end in a CRC32 (zlib): one flipped bit anywhere is refused as damage, and a
 // checkpoint of another format version is refused naming both versions.
 TEST_F(Training, CheckpointsCarryAVersionAndAChecksum) {
   fs::create_directories(folder);
@@ -133,7 +134,7 @@ TEST_F(Training, CheckpointsCarryAVersionAndAChecksum) {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  ASSERT_EQ(bytes.substr(0, 15), "BIOPROP-CKPT-2\n");
+  ASSERT_EQ(bytes.substr(0, 15), "BIOPROP-CKPT-3\n");
   const auto write = [&](const std::string& content) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << content;
@@ -151,9 +152,9 @@ TEST_F(Training, CheckpointsCarryAVersionAndAChecksum) {
   write(damaged);
   EXPECT_NE(message().find("bad checksum"), std::string::npos) << message();
   std::string old_version = bytes;
-  old_version[13] = '1';
+  old_version[13] = '2';  // version 2 had no random-stream positions
   write(old_version);
-  EXPECT_NE(message().find("checkpoint format version 1; this bioprop reads version 2"), std::string::npos)
+  EXPECT_NE(message().find("checkpoint format version 2; this bioprop reads version 3 only"), std::string::npos)
       << message();
   write(bytes);
   EXPECT_EQ(message(), "accepted");
@@ -265,8 +266,6 @@ TEST_F(Training, StopsEarlyWhenAccuracyNoLongerGains) {
   EXPECT_EQ(summary.epochs.size(), 3u);  // epoch 1 sets the best; 2 and 3 do not beat it by 0.001
 }
 
-// Two epochs, a checkpoint, and one more epoch from it give the weights of three epochs in one go
-// (bp, plain SGD: no optimiser state; the data order follows the epoch number).
 // Two epochs, a checkpoint, and one more epoch from it give the weights of three epochs in one go, bit
 // for bit, also with SGD momentum and Adam: their velocities, moments and step count are in the
 // checkpoint (issue 12, item 7).
@@ -300,8 +299,8 @@ TEST_F(Training, ResumingFromACheckpointContinuesTheSameRun) {
     second.resume = first.checkpoint;
     second.checkpoint = (folder / "after-3.bin").string();
     const TrainSummary summary = train(*resumed, *rule, *make(), *data, *backend, second);
-    ASSERT_EQ(summary.epochs.size(), 1u);
-    EXPECT_EQ(summary.epochs[0].epoch, 3);
+    ASSERT_EQ(summary.epochs.size(), 3u);  // epochs 1 and 2 from the checkpoint's record
+    EXPECT_EQ(summary.epochs[2].epoch, 3);
     const auto expected = straight->parameters(), actual = resumed->parameters();
     ASSERT_EQ(expected.size(), actual.size());
     for (size_t p = 0; p < expected.size(); ++p)
@@ -321,6 +320,112 @@ TEST_F(Training, ResumingFromACheckpointContinuesTheSameRun) {
   wrong.epochs = 2;
   EXPECT_EQ(testing::error_of([&] { train(*mlp(), *rule, *sgd, *data, *backend, wrong); }),
             first.checkpoint + " was written after epoch 2: ask for more epochs to continue it (--epochs 3 or more)");
+}
+
+const char* noisy_mlp =
+    "[[layer]]\ntype = \"dense\"\nunits = 32\nactivation = \"tanh\"\n[[layer]]\ntype = \"dropout\"\nrate = 0.3\n";
+
+std::unique_ptr<Optimizer> sgd_with_momentum() {
+  Options o;
+  o.set("learning_rate", 0.05);
+  o.set("momentum", 0.9);
+  return make_optimizer("sgd", o);
+}
+
+std::unique_ptr<Optimizer> adam() {
+  Options o;
+  o.set("learning_rate", 1e-3);
+  return make_optimizer("adam", o);
+}
+
+// A run stopped mid-epoch (here by the step limit, which takes the path of Ctrl-C) and resumed from its
+// checkpoint ends with the weights of a run that never stopped, bit for bit, on a net whose every step
+// draws random numbers: dropout masks, activity and signal noise, update noise, and the rule's own
+// draws (wp's perturbations, BrainProp's exploration). Before the streams' positions were saved, the
+// resumed run drew the masks of step 0 again (issue 12, item 7).
+TEST_F(Training, ResumingMidEpochContinuesBitForBitWithEveryRandomStream) {
+  const std::vector<std::tuple<std::string, std::string, std::function<std::unique_ptr<Optimizer>()>>> cases{
+      {"wp", "adam", adam}, {"brainprop", "sgd with momentum", sgd_with_momentum}, {"bp", "adam", adam}};
+  const int batches_per_epoch = 2000 / 32 + 1;
+  for (const auto& [rule_name, optimizer_name, make] : cases) {
+    SCOPED_TRACE(rule_name + " with " + optimizer_name);
+    const auto net = [&] {
+      return build_network({"noisy", "noisy.toml", noisy_mlp}, data->train.sample_shape(), 10, 5, *backend);
+    };
+    const auto noisy = [&](int epochs) {
+      TrainSettings s = settings(epochs);
+      s.record["rule"] = rule_name;
+      s.noise = {0.05f, 0.1f, 0};
+      s.update_noise = 0.1f;
+      return s;
+    };
+    Options options;
+    auto rule = make_rule(rule_name, options);
+    auto straight = net();
+    const TrainSummary whole = train(*straight, *rule, *make(), *data, *backend, noisy(2));
+    ASSERT_FALSE(whole.interrupted);
+
+    auto stopped = net();
+    TrainSettings first = noisy(2);
+    first.checkpoint = (folder / "stopped.bin").string();
+    first.stop_after_steps = batches_per_epoch + 17;  // in epoch 2, after its 17th batch
+    auto rule_before = make_rule(rule_name, options);
+    const TrainSummary part = train(*stopped, *rule_before, *make(), *data, *backend, first);
+    ASSERT_TRUE(part.interrupted);
+    EXPECT_EQ(part.stopped_at_epoch, 2);
+    EXPECT_EQ(part.batches_done, 17);
+    EXPECT_EQ(part.checkpoint, first.checkpoint);
+
+    auto resumed = net();
+    TrainSettings second = noisy(2);
+    second.resume = first.checkpoint;
+    second.checkpoint = (folder / "resumed.bin").string();
+    auto rule_after = make_rule(rule_name, options);
+    const TrainSummary rest = train(*resumed, *rule_after, *make(), *data, *backend, second);
+    ASSERT_FALSE(rest.interrupted);
+    ASSERT_EQ(rest.epochs.size(), 2u);  // epoch 1's metrics come back from the checkpoint
+    EXPECT_EQ(rest.epochs[0].train_loss, whole.epochs[0].train_loss);
+    EXPECT_EQ(rest.epochs[1].train_loss, whole.epochs[1].train_loss);  // the epoch's sums were saved too
+    EXPECT_EQ(rest.final_test_accuracy, whole.final_test_accuracy);
+    const auto expected = straight->parameters(), actual = resumed->parameters();
+    ASSERT_EQ(expected.size(), actual.size());
+    for (size_t p = 0; p < expected.size(); ++p)
+      for (size_t i = 0; i < expected[p]->value.numel(); ++i)
+        ASSERT_EQ(actual[p]->value.at(i), expected[p]->value.at(i)) << expected[p]->name << " at " << i;
+  }
+}
+
+// The first SIGINT or SIGTERM while training only asks for a stop: the step finishes, a checkpoint is
+// written and train() returns interrupted, naming the signal (issue 12, item 8).
+TEST_F(Training, ASignalStopsTheRunAfterTheCurrentStepWithACheckpoint) {
+  auto net = mlp();
+  Options rule_options;
+  auto rule = make_rule("bp", rule_options);
+  TrainSettings s = settings(2);
+  s.checkpoint = (folder / "stopped.bin").string();
+  const StopOnSignals handlers;
+  ASSERT_EQ(std::raise(SIGTERM), 0);  // arrives before the first step: the process lives on
+  const TrainSummary summary = train(*net, *rule, *plain_sgd(0.02), *data, *backend, s);
+  EXPECT_TRUE(summary.interrupted);
+  EXPECT_EQ(summary.stop_signal, SIGTERM);
+  EXPECT_EQ(summary.stopped_at_epoch, 1);
+  EXPECT_EQ(summary.batches_done, 1);
+  const nlohmann::json record = read_checkpoint_record(s.checkpoint);
+  EXPECT_EQ(record["run_state"]["batches_done"], 1);
+  EXPECT_EQ(record["epoch"], 0);
+  clear_stop_request();
+}
+
+// A second signal ends the process at once, with status 128 + signal.
+TEST(StopOnSignals, ASecondSignalExitsAtOnce) {
+  EXPECT_EXIT(
+      {
+        const StopOnSignals handlers;
+        std::raise(SIGINT);
+        std::raise(SIGINT);
+        std::_Exit(0);  // not reached
+      },
+      ::testing::ExitedWithCode(128 + SIGINT), "signal again to quit at once");
 }
 
 }  // namespace
