@@ -293,6 +293,34 @@ TEST_F(AttentionGated, BadOptionsAreClearErrors) {
   EXPECT_THROW(make_rule("qagrel", feedback), Error);
 }
 
+// The presets' default exploration rates (with no options given): brainprop explores 2% of trials (the
+// authors' reference code), qagrel 5%. Measured through the rule itself: a readout with zero weights
+// values every action at 0, so the greedy choice is action 0 and an exploring trial samples the uniform
+// softmax; only trials that chose the label (9) are rewarded, and each moves W's row 9 by 1/N (times
+// the hidden unit's activity, 1).
+TEST_F(AttentionGated, PresetsExploreAtTheirDefaultRates) {
+  const int trials = 200000;
+  for (const auto& [name, epsilon] : {std::pair<std::string, double>{"brainprop", 0.02}, {"qagrel", 0.05}}) {
+    auto net = build_network({"one", "one.toml", "[[layer]]\ntype = \"dense\"\nunits = 1\nactivation = \"relu\"\n"},
+                             Shape({1}), 10, 1, *backend);
+    for (Parameter* p : net->parameters()) backend->fill(p->value, 0.0f);  // biases too, if any
+    auto& hidden = dynamic_cast<WeightedLayer&>(net->layer(0));
+    backend->fill(hidden.weights().value, 1.0f);  // the hidden unit's activity: 1 on every trial
+    Parameter& w = dynamic_cast<WeightedLayer&>(net->layer(net->size() - 1)).weights();  // the readout
+    Options defaults;
+    auto preset = make_rule(name, defaults);
+    preset->attach(*net, *backend, 3);
+    Batch batch{Tensor({trials, 1}), Tensor({trials})};
+    backend->fill(batch.inputs, 1.0f);
+    backend->fill(batch.labels, 9.0f);
+    preset->step(*net, batch, *backend);
+    // dW_9 = -(1/N) sum over trials that chose 9 of their RPE (1 - 0): minus the share of such trials.
+    const double chose_label = -w.grad.at(9);
+    const double expected = epsilon / 10;
+    EXPECT_NEAR(chose_label, expected, 5 * std::sqrt(expected / trials)) << name;
+  }
+}
+
 TEST_F(AttentionGated, BrainPropLearnsAFashionMnistSubsetWellAboveChance) {
   Options options;
   options.set("epsilon", 0.02);
