@@ -140,6 +140,11 @@ class CudaBackend final : public Backend {
 
   Device device() const override { return Device::cuda; }
   std::string name() const override { return name_; }
+  size_t memory_bytes() const override {
+    size_t free_bytes = 0, total_bytes = 0;
+    BIOPROP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return total_bytes;
+  }
 
   void gemm(bool transpose_a, bool transpose_b, float alpha, const Tensor& a, const Tensor& b, float beta,
             Tensor& c) override {

@@ -36,6 +36,7 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, const s
   const nlohmann::json bias = json_field_or<nlohmann::json>(record, "bias", nullptr, checkpoint);
   if (!bias.is_null()) overrides.bias = json_value<bool>(bias, checkpoint, "bias");
   auto network = build_network(source, Shape(sample), classes, 0, *backend, overrides);
+  network->check_fits_in_memory(batch_size, *backend);
   load_checkpoint_weights(checkpoint, *network, *backend);
   const DataSplits data = load_dataset(request);
   const Evaluation result = evaluate(*network, data.test, *backend, batch_size);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
+#include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 
 int main(int argc, char** argv) {
@@ -118,9 +119,17 @@ int main(int argc, char** argv) {
   reward->add_option("--update-noise", task.update_noise, "Multiplicative noise (std) on every update [0]");
   reward->add_option("--seed", task.seed, "Seed [1]");
 
+  // Where datasets are read: the largest JPEG image accepted (checked from its header, before decoding).
+  size_t max_pixels = default_max_image_pixels;
+  for (CLI::App* command : {train, eval})
+    command
+        ->add_option("--max-image-pixels", max_pixels,
+                     "Refuse JPEG images whose header claims more pixels than this [64 Mi]")
+        ->check(CLI::PositiveNumber);
   t.command_line.assign(argv, argv + argc);
   CLI11_PARSE(app, argc, argv);
   try {
+    set_max_image_pixels(max_pixels);
     if (train->parsed()) return run_train(t);
     if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size);
     if (bench->parsed()) return run_bench(b);

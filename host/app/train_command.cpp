@@ -147,6 +147,7 @@ int run_train(const TrainFlags& flags) {
   auto network =
       build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend, c.net_overrides);
   spdlog::info("{}", network->summary());
+  network->check_fits_in_memory(c.batch_size, *backend);
   spdlog::info(
       "rule: {}, optimizer: {}, {} epochs of batch {}{}", rule->name(), optimizer->describe(), c.epochs, c.batch_size,
       c.augmentation.enabled() ? fmt::format(", augmentation: shifts up to {} px{}", c.augmentation.crop_padding,

@@ -9,7 +9,7 @@
 
 namespace bioprop {
 
-NetSource load_net_source(const std::string& name_or_path) {
+NetSource load_net_source(const std::string& name_or_path) try {
   for (const BuiltinNet& net : builtin_nets())
     if (net.name == name_or_path) return {net.name, "built-in net '" + net.name + "'", net.toml};
   if (name_or_path.find('/') == std::string::npos && name_or_path.find(".toml") == std::string::npos) {
@@ -22,6 +22,10 @@ NetSource load_net_source(const std::string& name_or_path) {
   std::stringstream text;
   text << file.rdbuf();
   return {std::filesystem::path(name_or_path).stem().string(), name_or_path, text.str()};
+} catch (const Error&) {
+  throw;
+} catch (const std::exception& e) {  // a library's exception or bad_alloc: still a clear error
+  fail("{}: {}", name_or_path, e.what());
 }
 
 std::string net_description(const NetSource& source) {
@@ -98,7 +102,7 @@ void add_layer(const toml::table& table, const std::string& where, bool default_
 }  // namespace
 
 std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sample, int classes, uint64_t seed,
-                                       Backend& backend, const NetOverrides& overrides) {
+                                       Backend& backend, const NetOverrides& overrides) try {
   const toml::table table = parse_toml(source.text, source.origin);
   TomlFields fields(table, source.origin);
   fields.get<std::string>("description", "");
@@ -129,6 +133,11 @@ std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sam
   }
   layers.push_back(make_dense(classes, bias));  // the readout: one output per class
   return std::make_unique<Network>(std::move(layers), sample, init, backend, source.name);
+} catch (const Error& e) {  // a net that does not fit its input or the machine: name the file too
+  if (std::string_view(e.what()).find(source.origin) != std::string_view::npos) throw;
+  fail("{}: {}", source.origin, e.what());
+} catch (const std::exception& e) {  // a library's exception or bad_alloc: still a clear error
+  fail("{}: {}", source.origin, e.what());
 }
 
 }  // namespace bioprop

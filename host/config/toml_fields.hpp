@@ -3,6 +3,7 @@
 // and remembers which keys were read so leftovers can be reported as unknown.
 #include <toml++/toml.h>
 
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -21,7 +22,11 @@ class TomlFields {
     if (!node) return fallback;
     used_.insert(key);
     if constexpr (std::is_same_v<T, int>) {
-      if (auto v = node->value_exact<int64_t>()) return static_cast<int>(*v);
+      if (auto v = node->value_exact<int64_t>()) {
+        if (*v < INT32_MIN || *v > INT32_MAX)
+          fail("{}: field '{}' = {} does not fit a 32-bit integer ({})", where_, key, *v, location(*node));
+        return static_cast<int>(*v);
+      }
     } else if constexpr (std::is_same_v<T, double>) {
       if (auto v = node->value<double>()) return *v;  // integers are accepted as numbers
     } else if constexpr (std::is_same_v<T, bool>) {

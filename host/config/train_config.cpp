@@ -62,12 +62,16 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   return c;
 }
 
-TrainConfig load_train_config(const std::string& path) {
+TrainConfig load_train_config(const std::string& path) try {
   std::ifstream file(path);
   if (!file) fail("cannot open config file {}", path);
   std::stringstream text;
   text << file.rdbuf();
   return parse_train_config(text.str(), path);
+} catch (const Error&) {
+  throw;
+} catch (const std::exception& e) {  // a library's exception or bad_alloc: still a clear error
+  fail("{}: {}", path, e.what());
 }
 
 }  // namespace bioprop

@@ -21,8 +21,9 @@ DeviceChoice choose_device(const std::string& request) {
     if (request.size() > 4) {
       const char* first = request.data() + 5;
       const char* last = request.data() + request.size();
-      if (request[4] != ':' || first == last || std::from_chars(first, last, index).ptr != last || index < 0)
-        fail("--device '{}': expected auto, cpu, cuda or cuda:N", request);
+      const auto [end, error] = std::from_chars(first, last, index);
+      if (request[4] != ':' || first == last || end != last || error != std::errc() || index < 0)
+        fail("--device '{}': expected auto, cpu, cuda or cuda:N with N a device index", request);
     }
     if (!devices.error.empty()) fail("--device '{}': CUDA unusable: {}", request, devices.error);
     if (index >= gpus) fail("--device '{}': only {} CUDA device(s) visible", request, gpus);

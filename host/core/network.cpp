@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "bioprop/checked_size.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/profiling.hpp"
 
@@ -13,9 +14,24 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
   if (layers_.empty()) fail("net '{}' has no layers", name_);
   Shape shape = sample.batched(1);
   sample_shapes_.push_back(shape);
+  size_t parameters = 0;
   for (int i = 0; i < size(); ++i) {
-    shape = layers_[static_cast<size_t>(i)]->build(shape, i, init, backend);
+    Layer& l = *layers_[static_cast<size_t>(i)];
+    try {
+      shape = l.build(shape, i, init, backend);
+    } catch (const Error& e) {
+      if (std::string_view(e.what()).starts_with("layer ")) throw;
+      fail("net '{}', layer {} ({}): {}", name_, i, l.kind(), e.what());
+    }
     sample_shapes_.push_back(shape);
+    // Stop at the first layer that makes the net too big to train, before the next ones allocate.
+    for (Parameter* p : l.parameters()) parameters += p->value.numel();
+    if (parameters > backend.memory_bytes() / (4 * sizeof(float)))
+      fail(
+          "net '{}': with layer {} ({}) it has {} parameters, {:.2f} GiB with their gradients and optimiser "
+          "state: more than the {:.2f} GiB of {}",
+          name_, i, l.kind(), parameters, static_cast<double>(parameters) * 4 * sizeof(float) / (1u << 30),
+          static_cast<double>(backend.memory_bytes()) / (1u << 30), backend.name());
   }
   if (shape.rank() != 2)
     fail("net '{}' must end in a dense layer (N,F output), ends with shape {}", name_, shape.str());
@@ -92,6 +108,24 @@ void Network::add_activity_noise(Backend& backend, size_t layer) {
 void Network::set_repeat_draws(bool repeat) {
   repeat_draws_ = repeat;
   for (auto& l : layers_) l->set_repeat_draws(repeat);
+}
+
+void Network::check_fits_in_memory(int batch, const Backend& backend) {
+  const std::string what = fmt::format("net '{}' with batch {}", name_, batch);
+  const size_t parameters = checked_multiply(parameter_count(), 4 * sizeof(float), what);
+  size_t activations = 0;
+  for (const Shape& s : sample_shapes_)  // batch 1 each
+    activations = checked_add(activations, checked_multiply(s.numel(), 2 * sizeof(float), what), what);
+  activations = checked_multiply(activations, static_cast<size_t>(batch), what);
+  const size_t available = backend.memory_bytes();
+  constexpr double gib = 1u << 30;
+  if (checked_add(parameters, activations, what) > available)
+    fail(
+        "{} needs about {:.2f} GiB to train ({:.2f} GiB for parameters, gradients and optimiser state, {:.2f} GiB "
+        "for activations and their gradients), more than the {:.2f} GiB of {}: use a smaller net or batch",
+        what, (static_cast<double>(parameters) + static_cast<double>(activations)) / gib,
+        static_cast<double>(parameters) / gib, static_cast<double>(activations) / gib,
+        static_cast<double>(available) / gib, backend.name());
 }
 
 std::vector<int> Network::weighted_layers() {

@@ -1,5 +1,7 @@
 #include "bioprop/options.hpp"
 
+#include <climits>
+
 #include "bioprop/error.hpp"
 
 namespace bioprop {
@@ -26,6 +28,12 @@ long long Options::get_integer(const std::string& key, long long fallback) {
   used_.insert(key);
   if (auto* i = std::get_if<long long>(&it->second)) return *i;
   fail("{}: '{}' must be an integer, got {}", where_, key, type_name(it->second));
+}
+
+int Options::get_int(const std::string& key, int fallback) {
+  const long long value = get_integer(key, fallback);
+  if (value < INT_MIN || value > INT_MAX) fail("{}: '{}' = {} does not fit a 32-bit integer field", where_, key, value);
+  return static_cast<int>(value);
 }
 
 bool Options::get_bool(const std::string& key, bool fallback) {

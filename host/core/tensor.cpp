@@ -1,6 +1,9 @@
 #include "bioprop/tensor.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <numeric>
 
@@ -13,10 +16,15 @@ namespace bioprop {
 
 std::string to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
 
+// Checked: shapes come from files (idx headers, checkpoints, net files), and a negative dimension or a
+// product that wraps must be an error, not a small allocation that is then overrun.
 size_t Shape::numel() const {
   if (dims_.empty()) return 0;
-  return std::accumulate(dims_.begin(), dims_.end(), size_t{1},
-                         [](size_t product, int d) { return product * static_cast<size_t>(d); });
+  size_t product = 1;
+  for (const int d : dims_)
+    if (d < 0 || __builtin_mul_overflow(product, static_cast<size_t>(d), &product))
+      fail("tensor shape {}: {}", str(), d < 0 ? "a negative dimension" : "the element count overflows");
+  return product;
 }
 
 size_t Shape::sample_size() const { return dims_.empty() || dims_[0] == 0 ? 0 : numel() / dims_[0]; }
@@ -35,9 +43,19 @@ Shape Shape::batched(int count) const {
 
 std::string Shape::str() const { return fmt::format("({})", fmt::join(dims_, ",")); }
 
+size_t host_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) : SIZE_MAX;
+}
+
 namespace {
 std::shared_ptr<float> allocate(Device device, size_t count) {
   if (device == Device::cuda) return cuda_allocate_floats(count);
+  // A size read from a file that lies must not end in bad_alloc or in the kernel's OOM killer.
+  if (count > host_memory_bytes() / 2 / sizeof(float))
+    fail("cannot hold {} floats ({:.1f} GiB) in one tensor: more than half this machine's memory ({:.1f} GiB)", count,
+         static_cast<double>(count) * sizeof(float) / (1u << 30),
+         static_cast<double>(host_memory_bytes()) / (1u << 30));
   // 64-byte alignment keeps SIMD loads aligned at the start of every buffer.
   auto* raw = static_cast<float*>(::operator new[](std::max<size_t>(count, 1) * sizeof(float), std::align_val_t{64}));
   std::fill_n(raw, count, 0.0f);

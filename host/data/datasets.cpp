@@ -88,7 +88,7 @@ const std::vector<DatasetInfo>& known_datasets() {
   return datasets;
 }
 
-DataSplits load_dataset(const DataRequest& request) {
+DataSplits load_dataset(const DataRequest& request) try {
   const auto& datasets = known_datasets();
   auto info =
       std::find_if(datasets.begin(), datasets.end(), [&](const DatasetInfo& d) { return d.name == request.name; });
@@ -119,6 +119,10 @@ DataSplits load_dataset(const DataRequest& request) {
   splits.train = train.subset(train_indexes);
   splits.validation = train.subset(validation_indexes);
   return splits;
+} catch (const Error&) {
+  throw;
+} catch (const std::exception& e) {  // a library's exception or bad_alloc: still a clear error
+  fail("{}: {}", fmt::format("dataset '{}'", request.name), e.what());
 }
 
 }  // namespace bioprop

@@ -2,9 +2,11 @@
 // D big-endian uint32 sizes, then unsigned bytes. zlib's gzread reads plain and .gz files alike.
 #include <zlib.h>
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
+#include "bioprop/checked_size.hpp"
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 
@@ -48,10 +50,27 @@ IdxFile read_idx(const std::string& path, int expected_dims) {
     const uint32_t size = big_endian(header);
     if (size == 0 || size > (1u << 28)) fail("{}: implausible size {} in dimension {}", path, size, d);
     idx.dims.push_back(static_cast<int>(size));
-    total *= size;
+    total = checked_multiply(total, size, path + ": the header's sizes");
   }
-  idx.bytes.resize(total);
-  read_exactly(idx.bytes.data(), total, "the data");
+  checked_numel(idx.dims, path + ": the header's sizes");  // as floats, too
+  // The header's sizes are a claim: a plain file's length is checked against them before anything is
+  // allocated, and a gzip file (whose length says nothing) is read in bounded chunks, so a lying header
+  // costs at most the bytes the file really holds.
+  const size_t header_bytes = 4 + 4 * static_cast<size_t>(expected_dims);
+  if (gzdirect(file.get())) {
+    std::error_code error;
+    const uintmax_t length = std::filesystem::file_size(path, error);
+    if (!error && length < header_bytes + total)
+      fail("{}: truncated: the header declares {} bytes of data, the file holds {}", path, total,
+           length - header_bytes);
+  }
+  constexpr size_t chunk = size_t{16} << 20;
+  for (size_t done = 0; done < total;) {
+    const size_t count = std::min(chunk, total - done);
+    idx.bytes.resize(done + count);
+    read_exactly(idx.bytes.data() + done, count, "the data");
+    done += count;
+  }
   return idx;
 }
 

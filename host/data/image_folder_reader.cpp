@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "bioprop/checked_size.hpp"
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 #include "jpeg_decoder.hpp"
@@ -59,7 +60,8 @@ Dataset read_image_files(const std::vector<LabelledFile>& files, int classes, co
   Dataset d;
   d.name = name;
   d.classes = classes;
-  d.labels = Tensor({static_cast<int>(files.size())});
+  const int count = checked_int(static_cast<int64_t>(files.size()), where + ": number of images");
+  d.labels = Tensor({count});
   auto on_disk = std::make_shared<ImageFiles>();
   on_disk->height = height;
   on_disk->width = width;
@@ -67,12 +69,12 @@ Dataset read_image_files(const std::vector<LabelledFile>& files, int classes, co
     on_disk->paths.push_back(files[i].path);
     d.labels.data()[i] = static_cast<float>(files[i].label);
   }
-  const size_t bytes = files.size() * 3 * static_cast<size_t>(height) * static_cast<size_t>(width) * sizeof(float);
+  const size_t bytes = checked_numel(std::vector<int>{count, 3, height, width}, where) * sizeof(float);
   if (bytes > in_memory_limit) {
     d.files = std::move(on_disk);
     return d;
   }
-  d.images = Tensor({static_cast<int>(files.size()), 3, height, width});
+  d.images = Tensor({count, 3, height, width});
   decode_jpeg_files(on_disk->paths, height, width, d.images.data());
   return d;
 }

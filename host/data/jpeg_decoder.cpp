@@ -9,12 +9,14 @@
 // clang-format on
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
+#include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 
 namespace bioprop {
@@ -36,6 +38,7 @@ void ignore_warning(j_common_ptr, int) {}
 
 // Decodes `data` into `out`; false with `message` set when libjpeg gives up.
 bool decode(const std::vector<unsigned char>& data, RgbImage& out, char* message) {
+  const size_t pixel_limit = max_image_pixels();
   jpeg_decompress_struct info;
   ErrorManager errors;
   info.err = jpeg_std_error(&errors.base);
@@ -49,6 +52,14 @@ bool decode(const std::vector<unsigned char>& data, RgbImage& out, char* message
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, data.data(), static_cast<unsigned long>(data.size()));
   jpeg_read_header(&info, TRUE);
+  // The header's size is a claim: checked before the pixels are allocated (a 139-byte file can claim
+  // 63996 x 8193 pixels, 1.5 GB).
+  if (static_cast<size_t>(info.image_width) * info.image_height > pixel_limit) {
+    std::snprintf(message, JMSG_LENGTH_MAX, "its header claims %u x %u pixels, more than --max-image-pixels %zu",
+                  info.image_width, info.image_height, pixel_limit);
+    jpeg_destroy_decompress(&info);
+    return false;
+  }
   info.out_color_space = JCS_RGB;  // grey and YCbCr alike
   jpeg_start_decompress(&info);
   out.height = static_cast<int>(info.output_height);
@@ -64,6 +75,13 @@ bool decode(const std::vector<unsigned char>& data, RgbImage& out, char* message
 }
 
 }  // namespace
+
+namespace {
+std::atomic<size_t> pixel_limit{default_max_image_pixels};
+}  // namespace
+
+void set_max_image_pixels(size_t pixels) { pixel_limit = pixels; }
+size_t max_image_pixels() { return pixel_limit; }
 
 RgbImage decode_jpeg_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);

@@ -11,6 +11,7 @@ TrainingStep::TrainingStep(const std::string& rule, const std::string& net, cons
                            int batch_size, Backend& backend)
     : backend_(backend) {
   network_ = build_network(load_net_source(net), sample, classes, 1, backend, TrainConfig{}.net_overrides);
+  network_->check_fits_in_memory(batch_size, backend);
   network_->set_training(true);
   Options rule_options, optimizer_options;
   optimizer_options.set("learning_rate", 0.1);

@@ -13,8 +13,10 @@ class Conv2d final : public WindowWeightedLayer {
 
   Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {
     const WindowGeometry g = geometry(input, "layer " + std::to_string(index) + " (conv2d)");
-    create_weights({channels_, g.in_channels, kernel_, kernel_}, channels_, g.patch_size(),
-                   channels_ * kernel_ * kernel_, index, init, backend);
+    const int fan_out =
+        checked_int_product({channels_, kernel_, kernel_}, "layer " + std::to_string(index) + " (conv2d): fan-out");
+    create_weights({channels_, g.in_channels, kernel_, kernel_}, channels_, g.patch_size(), fan_out, index, init,
+                   backend);
     return output_shape_of(g);
   }
   Shape output_shape(const Shape& input) const override { return output_shape_of(geometry(input, "conv2d")); }

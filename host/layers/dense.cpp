@@ -1,4 +1,5 @@
 // Dense: y = x W^T + b, x flattened to (N, in). W is (units, in).
+#include "bioprop/checked_size.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/layers.hpp"
 
@@ -14,7 +15,8 @@ class Dense final : public WeightedLayer {
   std::string settings() const override { return std::to_string(units_) + (use_bias_ ? "" : " no-bias"); }
 
   Shape build(const Shape& input, int index, const Initializer& init, Backend& backend) override {
-    const int in = static_cast<int>(input.sample_size());
+    const int in = checked_int_product({static_cast<int64_t>(input.sample_size())},
+                                       "layer " + std::to_string(index) + " (dense): inputs per sample");
     create_weights({units_, in}, units_, in, units_, index, init, backend);
     return output_shape(input);
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bioprop/backend.hpp"
+#include "bioprop/checked_size.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/layers.hpp"
 
@@ -16,17 +17,24 @@ inline WindowGeometry window_geometry(const Shape& input, int out_channels, int 
          input.str());
   if (kernel < 1 || stride < 1 || padding < 0)
     fail("{}: kernel {} / stride {} / padding {} must be positive (padding >= 0)", layer, kernel, stride, padding);
+  if (padding >= kernel)  // a window wholly in the padding sees only zeros; a huge padding overflows sizes
+    fail("{}: padding {} must be smaller than the kernel ({})", layer, padding, kernel);
   WindowGeometry g;
   g.batch = input[0];
   g.in_channels = input[1], g.in_h = input[2], g.in_w = input[3];
   g.kernel_h = g.kernel_w = kernel;
   g.stride = stride, g.padding = padding;
-  if (input[2] + 2 * padding < kernel || input[3] + 2 * padding < kernel)
+  // In 64 bits: 2 * padding and the padded sizes may not fit an int.
+  const int64_t padded_h = int64_t{input[2]} + 2 * int64_t{padding},
+                padded_w = int64_t{input[3]} + 2 * int64_t{padding};
+  if (padded_h < kernel || padded_w < kernel)
     fail("{}: a {}x{} window (padding {}) does not fit the {}x{} input", layer, kernel, kernel, padding, input[2],
          input[3]);
   g.out_channels = out_channels < 0 ? g.in_channels : out_channels;
-  g.out_h = (g.in_h + 2 * padding - kernel) / stride + 1;
-  g.out_w = (g.in_w + 2 * padding - kernel) / stride + 1;
+  g.out_h = static_cast<int>((padded_h - kernel) / stride + 1);
+  g.out_w = static_cast<int>((padded_w - kernel) / stride + 1);
+  checked_int_product({g.out_channels, g.out_h, g.out_w}, layer + ": output values per sample");
+  checked_int_product({g.in_channels, kernel, kernel}, layer + ": values per window (channels x kernel x kernel)");
   return g;
 }
 

@@ -140,7 +140,7 @@ RuleInfo make_info(const std::string& name, Kind kind, const std::string& descri
               s.scale_by_rms = scaling == "rms";
             }
             if (kind == Kind::fa_ex) {
-              s.excitatory_layer = static_cast<int>(options.get_integer("layer", -1));
+              s.excitatory_layer = options.get_int("layer", -1);
               s.excitatory_percent = options.get_number("excitatory_percent", 100.0);
               s.dale = options.get_bool("dale", false);
               if (s.excitatory_percent < 0 || s.excitatory_percent > 100)

@@ -136,7 +136,7 @@ RuleInfo make_info(bool nodes) {
             s.nodes = nodes;
             s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
             s.sigma = static_cast<float>(options.get_number("sigma", s.sigma));
-            s.perturbations = static_cast<int>(options.get_integer("perturbations", s.perturbations));
+            s.perturbations = options.get_int("perturbations", s.perturbations);
             if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
             if (s.perturbations < 1) fail("{}: 'perturbations' must be >= 1, got {}", options.where(), s.perturbations);
             return std::make_unique<Perturbation>(s);

@@ -113,7 +113,13 @@ void save_checkpoint(const std::string& path, Network& network, Backend& backend
   write_file_atomically(path, bytes);
 }
 
-nlohmann::json read_checkpoint_record(const std::string& path) { return CheckpointReader(path).record; }
+nlohmann::json read_checkpoint_record(const std::string& path) try {
+  return CheckpointReader(path).record;
+} catch (const Error&) {
+  throw;
+} catch (const std::exception& e) {  // bad_alloc for a file too big to hold: still a clear error
+  fail("{}: {}", path, e.what());
+}
 
 std::vector<SavedParameter> checkpoint_parameters(const nlohmann::json& record, const std::string& path) {
   const nlohmann::json list = json_field<nlohmann::json>(record, "parameters", path);
@@ -137,7 +143,7 @@ std::vector<SavedParameter> checkpoint_parameters(const nlohmann::json& record, 
 }
 
 void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,
-                             const std::vector<Parameter*>& extra) {
+                             const std::vector<Parameter*>& extra) try {
   CheckpointReader reader(path);
   // Parameters are matched by name; the checkpoint may hold more (a rule's learned feedback weights,
   // which evaluation does not need), but every parameter of the net must be there with its shape,
@@ -167,6 +173,10 @@ void load_checkpoint_weights(const std::string& path, Network& network, Backend&
       if (found.count(name) == 0) missing += (missing.empty() ? "" : ", ") + name;
     fail("{}: the checkpoint lacks parameter(s) {} of this net", path, missing);
   }
+} catch (const Error&) {
+  throw;
+} catch (const std::exception& e) {  // a library's exception or bad_alloc: still a clear error
+  fail("{}: {}", path, e.what());
 }
 
 }  // namespace bioprop

@@ -77,6 +77,8 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual std::string name() const = 0;
+  // The memory its tensors live in: the machine's on the CPU, the device's total on a GPU.
+  virtual size_t memory_bytes() const { return host_memory_bytes(); }
 
   // --- dense algebra. Tensors are read as row-major matrices: rows = dim 0, cols = the rest.
   // c = alpha * op(a) * op(b) + beta * c

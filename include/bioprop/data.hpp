@@ -48,6 +48,13 @@ struct DataSplits {
   Dataset train, validation, test;
 };
 
+// Images (JPEG) whose header claims more pixels than this are refused before they are decoded, so a
+// hostile file cannot make bioprop allocate gigabytes. The default takes any camera photo (ImageNet's
+// largest are about 10 megapixels); `--max-image-pixels` changes it for the process.
+constexpr size_t default_max_image_pixels = size_t{64} << 20;
+void set_max_image_pixels(size_t pixels);
+size_t max_image_pixels();
+
 struct DataRequest {
   std::string name = "fashion-mnist";
   std::string data_dir;  // empty: the dataset's default folder

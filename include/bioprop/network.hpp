@@ -67,6 +67,10 @@ class Network {
   // True when some layer couples the samples of a batch in the current mode (batch norm, training).
   bool mixes_samples() const;
   size_t parameter_count();
+  // Refuses, naming the sizes, a net whose training on batches of `batch` cannot fit the backend's
+  // memory: every parameter with its gradient and up to two optimiser or feedback copies, and every
+  // layer's activations and gradients for the batch. Called before the first step allocates them.
+  void check_fits_in_memory(int batch, const Backend& backend);
   // One line per layer: kind, settings, output shape, parameter count.
   std::string summary();
 

@@ -18,6 +18,8 @@ class Options {
 
   double get_number(const std::string& key, double fallback);
   long long get_integer(const std::string& key, long long fallback);
+  // An integer that must fit an int (a count, a layer index): a larger one is an error, not a truncation.
+  int get_int(const std::string& key, int fallback);
   bool get_bool(const std::string& key, bool fallback);
   std::string get_string(const std::string& key, const std::string& fallback);
   // Throws Error naming every key that no one read.

@@ -11,6 +11,8 @@ namespace bioprop {
 
 enum class Device { cpu, cuda };
 std::string to_string(Device device);
+// The machine's physical memory: no host tensor may be larger.
+size_t host_memory_bytes();
 
 class Shape {
  public:

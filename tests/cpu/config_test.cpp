@@ -144,7 +144,8 @@ TEST_F(Config, NetWhoseShapesDoNotFit) {
       "[[layer]]\ntype=\"conv2d\"\nchannels=4\nkernel=3\nstride=2\n"
       "[[layer]]\ntype=\"conv2d\"\nchannels=4\nkernel=3\nstride=2\n"
       "[[layer]]\ntype=\"conv2d\"\nchannels=4\nkernel=5\n";
-  EXPECT_EQ(error_of([&] { build(text); }), "layer 3 (conv2d): a 5x5 window (padding 0) does not fit the 2x2 input");
+  EXPECT_EQ(error_of([&] { build(text); }),
+            "test.toml: layer 3 (conv2d): a 5x5 window (padding 0) does not fit the 2x2 input");
   EXPECT_NE(error_of([&] {
               build("[[layer]]\ntype=\"dense\"\nunits=4\n[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=1\n");
             }).find("needs images (N,C,H,W) as input"),
