@@ -14,7 +14,7 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
   if (layers_.empty()) fail("net '{}' has no layers", name_);
   Shape shape = sample.batched(1);
   sample_shapes_.push_back(shape);
-  size_t parameters = 0;
+  size_t parameters = 0, activations = 0;  // values; activations per sample, for batch 1
   for (int i = 0; i < size(); ++i) {
     Layer& l = *layers_[static_cast<size_t>(i)];
     try {
@@ -24,13 +24,17 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
       fail("net '{}', layer {} ({}): {}", name_, i, l.kind(), e.what());
     }
     sample_shapes_.push_back(shape);
-    // Stop at the first layer that makes the net too big to train, before the next ones allocate.
+    // Stop at the first layer that makes the net too big to train even on one sample, before the next
+    // ones allocate: parameters with their gradients and optimiser state, activations with gradients.
     for (Parameter* p : l.parameters()) parameters += p->value.numel();
-    if (parameters > backend.memory_bytes() / (4 * sizeof(float)))
+    activations += shape.numel();
+    const double needed =
+        (4.0 * static_cast<double>(parameters) + 2.0 * static_cast<double>(activations)) * sizeof(float);
+    if (needed > static_cast<double>(backend.memory_bytes()))
       fail(
-          "net '{}': with layer {} ({}) it has {} parameters, {:.2f} GiB with their gradients and optimiser "
-          "state: more than the {:.2f} GiB of {}",
-          name_, i, l.kind(), parameters, static_cast<double>(parameters) * 4 * sizeof(float) / (1u << 30),
+          "net '{}': with layer {} ({}) it has {} parameters and {} activations per sample, {:.2f} GiB to train: "
+          "more than the {:.2f} GiB of {}",
+          name_, i, l.kind(), parameters, activations, needed / (1u << 30),
           static_cast<double>(backend.memory_bytes()) / (1u << 30), backend.name());
   }
   if (shape.rank() != 2)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <numeric>
 
@@ -45,7 +46,11 @@ std::string Shape::str() const { return fmt::format("({})", fmt::join(dims_, ","
 
 size_t host_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) : SIZE_MAX;
+  size_t bytes = pages > 0 && page_size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page_size) : SIZE_MAX;
+  // BIOPROP_MEMORY_LIMIT_MIB: a smaller budget (a shared machine; the fuzzers, which must not exhaust theirs).
+  if (const char* limit = std::getenv("BIOPROP_MEMORY_LIMIT_MIB"))
+    if (const long long mib = std::atoll(limit); mib > 0) bytes = std::min(bytes, static_cast<size_t>(mib) << 20);
+  return bytes;
 }
 
 namespace {

@@ -11,7 +11,8 @@ namespace bioprop {
 
 enum class Device { cpu, cuda };
 std::string to_string(Device device);
-// The machine's physical memory: no host tensor may be larger.
+// The machine's physical memory, or BIOPROP_MEMORY_LIMIT_MIB if smaller: no host tensor may take more
+// than half of it.
 size_t host_memory_bytes();
 
 class Shape {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bioprop/config.hpp"
 #include "bioprop/data.hpp"
 #include "bioprop/optimizer.hpp"
 #include "bioprop/rule.hpp"
@@ -106,6 +107,15 @@ struct SavedParameter {
   size_t numel = 0;
 };
 std::vector<SavedParameter> checkpoint_parameters(const nlohmann::json& record, const std::string& path);
+// A checkpoint's net rebuilt from its record (net file text, sample shape, classes, bias; every field
+// checked) with its weights loaded, refused if training it on `batch_size` would not fit the backend.
+struct CheckpointNet {
+  nlohmann::json record;
+  NetSource source;
+  std::string dataset;
+  std::unique_ptr<Network> network;
+};
+CheckpointNet load_checkpoint_net(const std::string& path, Backend& backend, int batch_size);
 // Loads the weights (and `extra`, a rule's own matrices) into a net built from the record; names and
 // shapes must match.
 void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,
