@@ -437,6 +437,10 @@ class CudaBackend final : public Backend {
     return scored_output_loss(kernels::OutputLoss::mean_squared_error, outputs, labels, doutputs);
   }
   // Only the correct-answer flags and their sum: one pass, one synchronisation.
+  void trial_losses(Tensor& losses) override {  // row_loss_: the per-row losses of the last loss kernel
+    losses.resize(row_loss_.shape(), Device::cuda);
+    copy(row_loss_, losses);
+  }
   int count_correct(const Tensor& outputs, const Tensor& labels) override {
     expect_on_gpu("count_correct", {&outputs, &labels});
     if (labels.numel() != static_cast<size_t>(rows(outputs)))

@@ -232,6 +232,7 @@ int label_at(const Tensor& labels, int n, int classes) {
 float CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) {
   expect_same_size(logits, dlogits, "softmax_cross_entropy");
   const int batch = rows(logits), classes = cols(logits);
+  trial_losses_.assign(static_cast<size_t>(batch), 0.0f);
   double total = 0;
   for (int n = 0; n < batch; ++n) {
     const float* z = logits.data() + static_cast<size_t>(n) * classes;
@@ -241,7 +242,9 @@ float CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& labe
     const float top = *std::max_element(z, z + classes);
     double sum = 0;
     for (int k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[k] - top));
-    total += std::log(sum) - (z[label] - top);
+    const double loss = std::log(sum) - (z[label] - top);
+    trial_losses_[static_cast<size_t>(n)] = static_cast<float>(loss);
+    total += loss;
     for (int k = 0; k < classes; ++k)
       dz[k] = static_cast<float>((std::exp(static_cast<double>(z[k] - top)) / sum - (k == label)) / batch);
   }
@@ -251,15 +254,19 @@ float CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& labe
 float CpuBackend::mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) {
   expect_same_size(outputs, doutputs, "mean_squared_error");
   const int batch = rows(outputs), classes = cols(outputs);
+  trial_losses_.assign(static_cast<size_t>(batch), 0.0f);
   double total = 0;
   for (int n = 0; n < batch; ++n) {
     const int label = label_at(labels, n, classes);
+    double trial = 0;
     for (int k = 0; k < classes; ++k) {
       const size_t i = static_cast<size_t>(n) * classes + k;
       const float error = outputs.data()[i] - (k == label ? 1.0f : 0.0f);
-      total += 0.5 * error * error;
+      trial += 0.5 * error * error;
       doutputs.data()[i] = error / static_cast<float>(batch);
     }
+    trial_losses_[static_cast<size_t>(n)] = static_cast<float>(trial);
+    total += trial;
   }
   return static_cast<float>(total / batch);
 }
@@ -269,13 +276,20 @@ float CpuBackend::regression_error(const Tensor& outputs, const Tensor& targets,
   if (cols(outputs) != 1 || targets.numel() != static_cast<size_t>(batch))
     fail("regression_error: outputs {} and {} targets: a regression net has one output per trial",
          outputs.shape().str(), targets.numel());
+  trial_losses_.assign(static_cast<size_t>(batch), 0.0f);
   double total = 0;
   for (int n = 0; n < batch; ++n) {
     const float error = outputs.data()[n] - targets.data()[n];
+    trial_losses_[static_cast<size_t>(n)] = 0.5f * error * error;
     total += 0.5 * static_cast<double>(error) * error;
     doutputs.data()[n] = error / static_cast<float>(batch);
   }
   return static_cast<float>(total / batch);
+}
+
+void CpuBackend::trial_losses(Tensor& losses) {
+  losses.resize({static_cast<int>(trial_losses_.size())}, Device::cpu);
+  std::copy(trial_losses_.begin(), trial_losses_.end(), losses.data());
 }
 
 int CpuBackend::count_correct(const Tensor& outputs, const Tensor& labels) {

@@ -65,6 +65,7 @@ class CpuBackend final : public Backend {
   float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override;
   float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) override;
   int count_correct(const Tensor& outputs, const Tensor& labels) override;
+  void trial_losses(Tensor& losses) override;
 
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                       uint64_t offset, GateOutputs& out, Tensor& tags) override;
@@ -84,6 +85,7 @@ class CpuBackend final : public Backend {
   Tensor to_host(const Tensor& on_device) override { return on_device; }
 
  private:
+  std::vector<float> trial_losses_;  // of the last loss computed
   // Scratch for im2col matrices and per-thread receptive fields; grows, never shrinks.
   float* scratch(std::vector<float>& buffer, size_t count);
   // Calls work(first, count, columns, product) for each chunk of images of a convolution, with the

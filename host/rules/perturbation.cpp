@@ -2,7 +2,9 @@
 // with no feedback pathway at all. With noise xi ~ N(0, sigma^2) and dL = L(perturbed) - L(clean),
 //   wp (weight perturbation): grad_W ~ dL * xi_W / sigma^2, xi_W added to every weight;
 //   np (node perturbation):   dL/da_l ~ dL * xi_l / sigma^2, xi_l added to every weighted layer's
-//                             pre-activation a_l; then dW_l = (dL/da_l) h_{l-1}^T as in bp.
+//                             pre-activation a_l; then dW_l = (dL/da_l) h_{l-1}^T as in bp. Where no
+//                             layer mixes trials, trial n uses its own loss change: dL/da_l[n] ~
+//                             (1/N) dL_n * xi_l[n] / sigma^2 (option per_trial, on by default).
 // Both are unbiased to first order in sigma; `perturbations` estimates are averaged per batch. The
 // perturbed passes repeat the clean pass's dropout masks and activity noise and leave batch norm's
 // running statistics alone (Network::set_repeat_draws), so dL is the perturbation's effect alone (a new
@@ -20,6 +22,8 @@ struct PerturbationSettings {
   Loss loss = Loss::cross_entropy;
   float sigma = 1e-2f;
   int perturbations = 1;
+  // np on nets where no layer mixes trials: each trial's loss change drives only that trial's noise.
+  bool per_trial = true;
 };
 
 class Perturbation final : public Rule {
@@ -61,6 +65,11 @@ class Perturbation final : public Rule {
       clean_inputs_[j].resize(input.shape(), backend.device());
       backend.copy(input, clean_inputs_[j]);
     }
+    // Where no layer mixes the trials of a batch, trial n's noise changes only trial n's loss: the
+    // estimate of dL/da_l[n] = (1/N) dL_n/da_l[n] then uses that trial's own loss change, not the batch's,
+    // which leaves out the other trials' noise (N times less variance for N independent trials).
+    const bool per_trial = s_.nodes && s_.per_trial && !network.mixes_samples();
+    if (per_trial) backend.trial_losses(clean_losses_);
     const RepeatDraws same_draws(network);
     const auto parameters = network.parameters();
     const float weight = 1.0f / (s_.sigma * s_.sigma * static_cast<float>(s_.perturbations));
@@ -69,7 +78,15 @@ class Perturbation final : public Rule {
           (s_.nodes ? perturb_nodes(network, batch, backend) : perturb_weights(network, batch, backend, parameters)) -
           clean.loss;
       const float beta = trial == 0 ? 0.0f : 1.0f;
-      if (s_.nodes) {
+      if (per_trial) {
+        backend.trial_losses(trial_changes_);
+        backend.axpy(-1.0f, clean_losses_, trial_changes_);  // dL_n of every trial
+        for (size_t j = 0; j < weighted_.size(); ++j) {
+          scaled_.resize(noise_[j].shape(), backend.device());
+          backend.scale_samples(noise_[j], trial_changes_, weight / static_cast<float>(batch.size()), scaled_);
+          network.layer(weighted_[j]).weight_grad(backend, clean_inputs_[j], scaled_, beta);
+        }
+      } else if (s_.nodes) {
         for (size_t j = 0; j < weighted_.size(); ++j) {
           const int i = weighted_[j];
           backend.scale(change * weight, noise_[j]);  // the estimate of dL/da_l, in place of the noise
@@ -125,11 +142,13 @@ class Perturbation final : public Rule {
   uint64_t seed_ = 0, draws_ = 0;
   std::vector<int> weighted_;
   std::vector<Tensor> noise_, saved_, clean_inputs_;
+  Tensor clean_losses_, trial_changes_, scaled_;  // np's per-trial estimate
 };
 
 RuleInfo make_info(bool nodes) {
   return {nodes ? "np" : "wp",
-          nodes ? "node perturbation: noise on pre-activations; options sigma [0.01], perturbations [1], loss"
+          nodes ? "node perturbation: noise on pre-activations; options sigma [0.01], perturbations [1], loss, "
+                  "per_trial [true: each trial's own loss change where no layer mixes trials]"
                 : "weight perturbation: noise on every weight; options sigma [0.01], perturbations [1], loss",
           [nodes](Options& options) -> std::unique_ptr<Rule> {
             PerturbationSettings s;
@@ -137,6 +156,7 @@ RuleInfo make_info(bool nodes) {
             s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
             s.sigma = static_cast<float>(options.get_number("sigma", s.sigma));
             s.perturbations = options.get_int("perturbations", s.perturbations);
+            if (nodes) s.per_trial = options.get_bool("per_trial", s.per_trial);
             if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
             if (s.perturbations < 1) fail("{}: 'perturbations' must be >= 1, got {}", options.where(), s.perturbations);
             return std::make_unique<Perturbation>(s);

@@ -171,6 +171,10 @@ class Backend {
   virtual float regression_error(const Tensor& outputs, const Tensor& targets, Tensor& doutputs) = 0;
   // Number of rows whose largest output is at the label.
   virtual int count_correct(const Tensor& outputs, const Tensor& labels) = 0;
+  // Each trial's own loss L_n from the last loss computed (any of the three above or their scored
+  // versions), whose batch loss is their mean: losses is resized to (N). Node perturbation's per-trial
+  // estimate uses it (each trial's loss change drives only that trial's noise).
+  virtual void trial_losses(Tensor& losses) = 0;
   // A loss and count_correct of the same outputs from one pass: one host synchronisation on a GPU,
   // where computing them apart takes two (training reads both every step).
   virtual ScoredLoss scored_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) {

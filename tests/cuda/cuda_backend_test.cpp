@@ -146,6 +146,22 @@ TEST_F(CudaParity, LossesReductionsAndUpdates) {
   const ScoredLoss squared = gpu->scored_mean_squared_error(up(z), up(labels), gd);
   EXPECT_NEAR(squared.loss, cpu->mean_squared_error(z, labels, d), 1e-5);
   EXPECT_EQ(squared.correct, correct);
+  // Each trial's own loss (node perturbation's per-trial estimate), after each kind of loss.
+  Tensor trial_losses, gpu_trial_losses;
+  for (const bool squared_error : {false, true}) {
+    if (squared_error) {
+      gpu->mean_squared_error(up(z), up(labels), gd);
+      cpu->mean_squared_error(z, labels, d);
+    } else {
+      gpu->softmax_cross_entropy(up(z), up(labels), gd);
+      cpu->softmax_cross_entropy(z, labels, d);
+    }
+    gpu->trial_losses(gpu_trial_losses);
+    cpu->trial_losses(trial_losses);
+    ASSERT_EQ(trial_losses.shape(), Shape({33}));
+    expect_close(gpu_trial_losses, trial_losses, 1e-5f,
+                 squared_error ? "squared-error trial losses" : "cross-entropy trial losses");
+  }
   EXPECT_NEAR(gpu->sum_of_squares(up(z)), cpu->sum_of_squares(z), 1e-3);
   Tensor w = random({500}, 4), v({500});
   Tensor gw = up(w), gv = up(v);
