@@ -2,11 +2,21 @@
 
 #include <fmt/format.h>
 
-#include "bioprop/checked_size.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/profiling.hpp"
 
 namespace bioprop {
+
+namespace {
+constexpr double gib = 1u << 30;
+// Bytes to train: every parameter with its gradient and up to two optimiser or feedback copies, and
+// every activation of `batch` samples with its gradient (doubles: no overflow for any input).
+double training_bytes(size_t parameters, size_t activations_per_sample, int batch) {
+  return (4.0 * static_cast<double>(parameters) +
+          2.0 * static_cast<double>(activations_per_sample) * static_cast<double>(batch)) *
+         sizeof(float);
+}
+}  // namespace
 
 Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample, const Initializer& init,
                  Backend& backend, std::string name)
@@ -15,6 +25,7 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
   Shape shape = sample.batched(1);
   sample_shapes_.push_back(shape);
   size_t parameters = 0, activations = 0;  // values; activations per sample, for batch 1
+  const size_t available = backend.memory_bytes();
   for (int i = 0; i < size(); ++i) {
     Layer& l = *layers_[static_cast<size_t>(i)];
     try {
@@ -28,14 +39,12 @@ Network::Network(std::vector<std::unique_ptr<Layer>> layers, const Shape& sample
     // ones allocate: parameters with their gradients and optimiser state, activations with gradients.
     for (Parameter* p : l.parameters()) parameters += p->value.numel();
     activations += shape.numel();
-    const double needed =
-        (4.0 * static_cast<double>(parameters) + 2.0 * static_cast<double>(activations)) * sizeof(float);
-    if (needed > static_cast<double>(backend.memory_bytes()))
+    if (const double needed = training_bytes(parameters, activations, 1); needed > static_cast<double>(available))
       fail(
           "net '{}': with layer {} ({}) it has {} parameters and {} activations per sample, {:.2f} GiB to train: "
           "more than the {:.2f} GiB of {}",
-          name_, i, l.kind(), parameters, activations, needed / (1u << 30),
-          static_cast<double>(backend.memory_bytes()) / (1u << 30), backend.name());
+          name_, i, l.kind(), parameters, activations, needed / gib, static_cast<double>(available) / gib,
+          backend.name());
   }
   if (shape.rank() != 2)
     fail("net '{}' must end in a dense layer (N,F output), ends with shape {}", name_, shape.str());
@@ -115,21 +124,18 @@ void Network::set_repeat_draws(bool repeat) {
 }
 
 void Network::check_fits_in_memory(int batch, const Backend& backend) {
-  const std::string what = fmt::format("net '{}' with batch {}", name_, batch);
-  const size_t parameters = checked_multiply(parameter_count(), 4 * sizeof(float), what);
   size_t activations = 0;
-  for (const Shape& s : sample_shapes_)  // batch 1 each
-    activations = checked_add(activations, checked_multiply(s.numel(), 2 * sizeof(float), what), what);
-  activations = checked_multiply(activations, static_cast<size_t>(batch), what);
-  const size_t available = backend.memory_bytes();
-  constexpr double gib = 1u << 30;
-  if (checked_add(parameters, activations, what) > available)
+  for (const Shape& s : sample_shapes_) activations += s.numel();  // batch 1 each
+  const double parameter_bytes = training_bytes(parameter_count(), 0, batch);
+  const double activation_bytes = training_bytes(0, activations, batch);
+  const double available = static_cast<double>(backend.memory_bytes());
+  if (parameter_bytes + activation_bytes > available)
     fail(
-        "{} needs about {:.2f} GiB to train ({:.2f} GiB for parameters, gradients and optimiser state, {:.2f} GiB "
-        "for activations and their gradients), more than the {:.2f} GiB of {}: use a smaller net or batch",
-        what, (static_cast<double>(parameters) + static_cast<double>(activations)) / gib,
-        static_cast<double>(parameters) / gib, static_cast<double>(activations) / gib,
-        static_cast<double>(available) / gib, backend.name());
+        "net '{}' with batch {} needs about {:.2f} GiB to train ({:.2f} GiB for parameters, gradients and "
+        "optimiser state, {:.2f} GiB for activations and their gradients), more than the {:.2f} GiB of {}: use a "
+        "smaller net or batch",
+        name_, batch, (parameter_bytes + activation_bytes) / gib, parameter_bytes / gib, activation_bytes / gib,
+        available / gib, backend.name());
 }
 
 std::vector<int> Network::weighted_layers() {

@@ -153,8 +153,10 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   summarise(summary, state.epochs, settings.target_accuracy);
   const float base_learning_rate = optimizer.learning_rate();
   auto last_checkpoint = std::chrono::steady_clock::now();
+  bool unsaved_steps = false;  // steps taken since the last checkpoint
   const auto save = [&] {
     last_checkpoint = std::chrono::steady_clock::now();
+    unsaved_steps = false;
     if (checkpoint.empty()) return;
     nlohmann::json record = settings.record;
     record["epoch"] = state.epoch - 1;  // epochs finished
@@ -165,7 +167,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   };
   // After a stop request (a signal, or the step limit): a checkpoint, then back to the caller.
   const auto stop_here = [&](int signal) {
-    save();
+    if (unsaved_steps) save();  // a stop right after an epoch's checkpoint writes it only once
     summary.interrupted = true;
     summary.stop_signal = signal;
     summary.checkpoint = checkpoint;
@@ -216,6 +218,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
       state.correct += step.correct;
       state.seen += batch.size();
       ++state.batches_done;
+      unsaved_steps = true;
       progress.update(state.batches_done, state.seen, state.loss_sum / static_cast<double>(state.seen),
                       static_cast<double>(state.correct) / static_cast<double>(state.seen));
       if (must_stop()) {
