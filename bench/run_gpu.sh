@@ -11,7 +11,7 @@
 # and the last lines printed are a table of the steps. The device tool returns at most 8 files: there,
 #   bash bench/run_gpu.sh /tmp/r 330 tools tests train memcheck bench; tar -czf "$OUT/r.tgz" -C /tmp r
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 [ -f gpu-bundle.tar.xz ] || { echo "gpu-bundle.tar.xz missing: run scripts/bundle-gpu.sh first" >&2; exit 1; }
 results=${1:-bench/results}  # on the device tool's machine, pass "$OUT" so the files come back
 budget=${2:-3000}
@@ -64,6 +64,7 @@ sanitize() {  # compute-sanitizer on every test that runs our kernels; memcheck 
   echo "BIOPROP_NO_ALLOCATOR_CACHE=$([ "$tool" = memcheck ] && echo 1 || echo 0)" \
     "compute-sanitizer --tool $tool --error-exitcode 1 \"\$bin/cuda_backend_test\""
 }
+# shellcheck disable=SC2016  # each step is a command line that bash -c expands with the exported names
 for step in "${steps[@]}"; do
   case $step in
     tools) run_step tools 60 'nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv;
