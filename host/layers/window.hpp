@@ -52,6 +52,9 @@ class WindowWeightedLayer : public WeightedLayer {
                        use_bias_ ? "" : " no-bias");
   }
 
+  // The window of this layer on `input` (N,C,H,W): what a learned inverse needs to undo it.
+  WindowGeometry geometry_on(const Shape& input) const { return window(input, kind()); }
+
  protected:
   WindowGeometry window(const Shape& input, const std::string& label) const {
     return window_geometry(input, channels_, kernel_, stride_, padding_, label);

@@ -15,5 +15,10 @@ RuleInfo fa_ex_rule_info();
 RuleInfo elm_rule_info();
 RuleInfo wp_rule_info();
 RuleInfo np_rule_info();
+RuleInfo tp_rule_info();
+RuleInfo dtp_rule_info();
+RuleInfo dtp_parallel_rule_info();
+RuleInfo sdtp_rule_info();
+RuleInfo ao_sdtp_rule_info();
 
 }  // namespace bioprop

@@ -266,6 +266,12 @@ TEST_F(CudaParity, BatchNorm) {
   }
 }
 
+// The target-propagation rules learn inverses of dense and locally connected layers only (they refuse
+// conv nets: TargetPropagationTest.RefusesConvolutionsAndNetsWithoutHiddenLayers): their own test below.
+bool learns_inverses(const std::string& rule) {
+  return rule == "tp" || rule == "dtp" || rule == "dtp_parallel" || rule == "sdtp" || rule == "ao_sdtp";
+}
+
 // One training step (forward, credit assignment, gradients) of `rule_name` on `net_name`, in training
 // mode (batch statistics, the same Philox dropout masks, exploration and perturbation draws on both
 // backends), matches the CPU step: the loss, and every trainable parameter's update.
@@ -293,7 +299,11 @@ void expect_same_step(Backend& cpu, Backend& gpu, const std::string& rule_name, 
   // two backends may resolve one differently and route one gradient to another input, which moves
   // every gradient below it a little. Nets with max pooling are compared by each tensor's relative L2
   // error (measured: at most 0.4% on `deep`), the others element by element.
-  const bool max_pooling = load_net_source(net_name).text.find("max_pool2d") != std::string::npos;
+  // The difference correction t = h + g(t_above) - g(h_above) subtracts two nearly equal inverse outputs:
+  // the backends' summation orders then move a small target shift by up to a few percent in single
+  // elements (measured: 1.5% in one batch-norm scale on loccon), so those rules are compared the same way.
+  const bool max_pooling = load_net_source(net_name).text.find("max_pool2d") != std::string::npos,
+             by_norm = max_pooling || learns_inverses(rule_name);
   for (size_t i = 0; i < cp.size(); ++i) {
     const Tensor host = gpu.to_host(gp[i]->grad);
     double scale = 0, error_squares = 0, squares = 0;
@@ -303,7 +313,7 @@ void expect_same_step(Backend& cpu, Backend& gpu, const std::string& rule_name, 
       error_squares += difference * difference;
       squares += reference * reference;
     }
-    if (max_pooling) {
+    if (by_norm) {
       EXPECT_LT(std::sqrt(error_squares / std::max(squares, 1e-30)), 1e-2) << what << " " << cp[i]->name;
       continue;
     }
@@ -320,7 +330,16 @@ TEST_F(CudaParity, WholeStepsOnTheBrainPropNets) {
 
 TEST_F(CudaParity, EveryRuleTakesTheSameStepOnEveryReferenceNet) {
   for (const char* net_name : {"dense", "conv", "loccon", "deep"})
-    for (const RuleInfo& rule : registered_rules()) expect_same_step(*cpu, *gpu, rule.name, net_name);
+    for (const RuleInfo& rule : registered_rules())
+      if (!learns_inverses(rule.name)) expect_same_step(*cpu, *gpu, rule.name, net_name);
+}
+
+// Targets, inverse training (dense and transposed locally connected inverses, with Adam) and the local
+// updates of every target-propagation rule, on the dense and locally connected nets.
+TEST_F(CudaParity, TargetPropagationStepsOnDenseAndLocallyConnectedNets) {
+  for (const char* net_name : {"dense", "loccon", "tp_mnist_fc", "tp_mnist_lc"})
+    for (const RuleInfo& rule : registered_rules())
+      if (learns_inverses(rule.name)) expect_same_step(*cpu, *gpu, rule.name, net_name);
 }
 
 }  // namespace
