@@ -363,6 +363,12 @@ class CudaBackend final : public Backend {
     expect_on_gpu("dropout_mask", {&mask});
     kernels::dropout_mask(mask.data(), mask.numel(), rate, seed, offset, stream_);
   }
+  void linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma, const Tensor& z,
+                          Tensor& out) override {
+    expect_on_gpu("linear_combination", {&x, &y, &z, &out});
+    for (const Tensor* t : {&y, &z, static_cast<const Tensor*>(&out)}) expect_same_size(x, *t, "linear_combination");
+    kernels::linear_combination(alpha, x.data(), beta, y.data(), gamma, z.data(), out.data(), x.numel(), stream_);
+  }
   void multiply(const Tensor& a, const Tensor& b, Tensor& out) override {
     expect_on_gpu("multiply", {&a, &b, &out});
     expect_same_size(a, b, "multiply");

@@ -76,6 +76,19 @@ BIOPROP_LAUNCHER void multiply(const float* a, const float* b, float* out, size_
   launch<multiply_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, a, b, out, n);
 }
 
+// out = alpha x + beta y + gamma z; out may alias an input (each thread reads its element before writing it)
+__global__ void linear_combination_kernel(float alpha, const float* x, float beta, const float* y, float gamma,
+                                          const float* z, float* out, size_t n) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = linear_combination_of(alpha, x[i], beta, y[i], gamma, z[i]);
+}
+
+BIOPROP_LAUNCHER void linear_combination(float alpha, const float* x, float beta, const float* y, float gamma,
+                                         const float* z, float* out, size_t n, cudaStream_t stream) {
+  launch<linear_combination_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, alpha,
+                                    x, beta, y, gamma, z, out, n);
+}
+
 // Dale's law: w keeps the sign of its unit (signs > 0: w >= 0; signs < 0: w <= 0)
 __global__ void clamp_to_signs_kernel(float* __restrict__ w, const float* __restrict__ signs, size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;

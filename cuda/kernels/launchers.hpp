@@ -23,6 +23,8 @@ void sign(const float* x, float scale, float* out, size_t n, cudaStream_t stream
 void clamp_to_signs(float* w, const float* signs, size_t n, cudaStream_t stream);
 void dropout_mask(float* mask, size_t n, float rate, uint64_t seed, uint64_t offset, cudaStream_t stream);
 void multiply(const float* a, const float* b, float* out, size_t n, cudaStream_t stream);
+void linear_combination(float alpha, const float* x, float beta, const float* y, float gamma, const float* z,
+                        float* out, size_t n, cudaStream_t stream);
 void feedback_projection(const float* e, const float* b, int rows, int classes, int width,
                          const ProjectionTarget* targets, int count, cudaStream_t stream);
 void fill(float* x, float value, size_t n, cudaStream_t stream);

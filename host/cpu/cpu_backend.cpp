@@ -135,6 +135,16 @@ void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t 
   });
 }
 
+void CpuBackend::linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma,
+                                    const Tensor& z, Tensor& out) {
+  for (const Tensor* t : {&y, &z, static_cast<const Tensor*>(&out)}) expect_same_size(x, *t, "linear_combination");
+  const float *a = x.data(), *b = y.data(), *c = z.data();
+  float* result = out.data();
+  const size_t total = x.numel();
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) result[i] = linear_combination_of(alpha, a[i], beta, b[i], gamma, c[i]);
+}
+
 void CpuBackend::multiply(const Tensor& a, const Tensor& b, Tensor& out) {
   expect_same_size(a, b, "multiply");
   expect_same_size(a, out, "multiply");

@@ -70,6 +70,8 @@ class CpuBackend final : public Backend {
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
                       uint64_t offset, GateOutputs& out, Tensor& tags) override;
   ScoredLoss score_gate(const GateOutputs& gate) override;
+  void linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma, const Tensor& z,
+                          Tensor& out) override;
   void scale_samples(const Tensor& x, const Tensor& scale, float alpha, Tensor& out) override;
   void dense_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator, float alpha,
                                  float beta, Tensor& dweights) override;

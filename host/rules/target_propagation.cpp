@@ -30,6 +30,11 @@ void backprop_block(Network& network, const Block& block, const Tensor& dy_top, 
   }
 }
 
+void keep_copy(Backend& backend, const Tensor& from, const Shape& shape, Tensor& kept) {
+  kept.resize(shape, backend.device());
+  backend.copy(from.reshaped(shape), kept);
+}
+
 std::string to_string(TargetVariant v) {
   switch (v) {
     case TargetVariant::tp:
@@ -179,8 +184,7 @@ void TargetPropagation::output_probabilities(Backend& backend, const Tensor& log
   backend.scale(-n, one_hot_);
   p.resize(logits.shape(), backend.device());
   backend.softmax_cross_entropy(logits, labels, p);
-  backend.scale(n, p);
-  backend.axpy(1.0f, one_hot_, p);
+  backend.linear_combination(n, p, 1.0f, one_hot_, 0.0f, p, p);
 }
 
 void TargetPropagation::auxiliary_units(Backend& backend, const Tensor& penultimate, Tensor& z) {
@@ -206,10 +210,9 @@ void TargetPropagation::train_inverses(Network& network, const Batch& batch, Bac
   };
   const auto reconstruction_error = [&](size_t l, const Tensor& r, Tensor& dr) {
     dr.resize(r.shape(), backend.device());
-    backend.copy(r, dr);
-    backend.axpy(-1.0f, noisy_.reshaped(r.shape()), dr);
-    reconstruction_loss_[l] = backend.sum_of_squares(dr) / n;
-    backend.scale(2.0f / n, dr);  // d/dr of the batch mean of ||r - h~||^2
+    // d/dr of the batch mean of ||r - h~||^2, and that mean: sum of ((n / 2) dr)^2 / n
+    backend.linear_combination(2.0f / n, r, -2.0f / n, noisy_.reshaped(r.shape()), 0.0f, r, dr);
+    reconstruction_loss_[l] = backend.sum_of_squares(dr) * n / 4.0;
   };
   for (size_t l = 1; l + 1 < blocks; ++l) {
     corrupt(l);
@@ -240,18 +243,21 @@ void TargetPropagation::compute_targets(Network& network, const Batch& batch, Ba
   const Tensor& penultimate = network.activations(output.first);
   Tensor& top = targets_[blocks - 2];
   top.resize(penultimate.shape(), backend.device());
-  backend.copy(penultimate, top);
+  // Difference targets t = h + g(t_above) - g(h_above) in one fused pass each; g(t_above) is kept aside
+  // first, since the inverse's next forward pass overwrites its output.
   if (output_inverse_) {
     // The output block learns from its own error; nothing carries the loss's gradient below it.
     backprop_block(network, output, network.gradient(network.size()), /*input_gradient=*/false, backend);
     output_probabilities(backend, network.output(), batch.labels, probabilities_);
     auxiliary_units(backend, penultimate, aux_);
-    backend.axpy(1.0f, output_inverse_->forward(backend, one_hot_, aux_).reshaped(top.shape()), top);
-    backend.axpy(-1.0f, output_inverse_->forward(backend, probabilities_, aux_).reshaped(top.shape()), top);
+    keep_copy(backend, output_inverse_->forward(backend, one_hot_, aux_), top.shape(), inverse_of_target_);
+    backend.linear_combination(1.0f, penultimate, 1.0f, inverse_of_target_, -1.0f,
+                               output_inverse_->forward(backend, probabilities_, aux_).reshaped(top.shape()), top);
   } else {
     // t_{L-1} = h_{L-1} - alpha dL/dh_{L-1}: one gradient step through the output block.
     backprop_block(network, output, network.gradient(network.size()), /*input_gradient=*/true, backend);
-    backend.axpy(-s_.target_step, network.gradient(output.first), top);
+    backend.linear_combination(1.0f, penultimate, -s_.target_step, network.gradient(output.first), 0.0f, penultimate,
+                               top);
   }
   for (size_t l = blocks - 2; l >= 1; --l) {
     const Tensor& below = network.activations(blocks_[l].first);
@@ -262,9 +268,10 @@ void TargetPropagation::compute_targets(Network& network, const Batch& batch, Ba
       backend.copy(g.forward(backend, targets_[l]).reshaped(below.shape()), target);
       continue;
     }
-    backend.copy(below, target);
-    backend.axpy(1.0f, g.forward(backend, targets_[l]).reshaped(below.shape()), target);
-    backend.axpy(-1.0f, g.forward(backend, network.activations(blocks_[l].last)).reshaped(below.shape()), target);
+    keep_copy(backend, g.forward(backend, targets_[l]), below.shape(), inverse_of_target_);
+    backend.linear_combination(1.0f, below, 1.0f, inverse_of_target_, -1.0f,
+                               g.forward(backend, network.activations(blocks_[l].last)).reshaped(below.shape()),
+                               target);
   }
 }
 
@@ -272,9 +279,8 @@ void TargetPropagation::update_forward_weights(Network& network, Backend& backen
   for (size_t l = 0; l + 1 < blocks_.size(); ++l) {
     const Tensor& h = network.activations(blocks_[l].last);
     local_grad_.resize(h.shape(), backend.device());
-    backend.copy(h, local_grad_);
-    backend.axpy(-1.0f, targets_[l], local_grad_);
-    backend.scale(2.0f / static_cast<float>(h.dim(0)), local_grad_);  // d/dh of the batch mean of ||h - t||^2
+    const float c = 2.0f / static_cast<float>(h.dim(0));  // d/dh of the batch mean of ||h - t||^2
+    backend.linear_combination(c, h, -c, targets_[l], 0.0f, h, local_grad_);
     backprop_block(network, blocks_[l], local_grad_, /*input_gradient=*/false, backend);
   }
 }

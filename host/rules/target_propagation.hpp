@@ -99,7 +99,8 @@ class TargetPropagation final : public Rule {
   std::vector<Tensor> targets_;
   std::vector<double> reconstruction_loss_;
   std::vector<Tensor> scratch_;  // per layer of the forward net: outputs of run_block
-  Tensor noisy_, local_grad_, difference_, one_hot_, probabilities_, aux_, aux_pre_, noisy_aux_, label_probs_;
+  Tensor noisy_, local_grad_, difference_, inverse_of_target_, one_hot_, probabilities_, aux_, aux_pre_, noisy_aux_,
+      label_probs_;
   uint64_t seed_ = 0, draws_ = 0, inverse_updates_ = 0;
 };
 

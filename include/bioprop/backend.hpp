@@ -144,6 +144,10 @@ class Backend {
   virtual void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) = 0;
   // out = a * b element-wise.
   virtual void multiply(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  // out = alpha x + beta y + gamma z element-wise, in one pass (out may be x, y or z; all the same size):
+  // target propagation's difference targets h + g(t) - g(h) and local errors c (h - t).
+  virtual void linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma,
+                                  const Tensor& z, Tensor& out) = 0;
   // Dale's law: w = max(w, 0) where signs > 0, min(w, 0) where signs < 0 (same shapes).
   virtual void clamp_to_signs(Tensor& w, const Tensor& signs) = 0;
   // out = scale * sign(x) (sign(0) = 0): sign-symmetric feedback.

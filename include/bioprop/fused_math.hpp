@@ -16,6 +16,11 @@ BIOPROP_HD inline float scale_normal(float z, float mean, float stddev) { return
 // x * (1 + stddev * z): multiplicative noise.
 BIOPROP_HD inline float apply_noise(float x, float z, float stddev) { return x * fmaf(stddev, z, 1.0f); }
 
+// alpha x + beta y + gamma z, in one fixed order of fused multiply-adds.
+BIOPROP_HD inline float linear_combination_of(float alpha, float x, float beta, float y, float gamma, float z) {
+  return fmaf(gamma, z, fmaf(beta, y, alpha * x));
+}
+
 // SGD with momentum and L2 weight decay (PyTorch's convention):
 // v = momentum * v + (g + weight_decay * w);  w -= learning_rate * v.
 BIOPROP_HD inline void sgd_update(float& w, float& v, float g, float learning_rate, float momentum,

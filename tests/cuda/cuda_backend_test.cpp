@@ -163,6 +163,15 @@ TEST_F(CudaParity, LossesReductionsAndUpdates) {
                  squared_error ? "squared-error trial losses" : "cross-entropy trial losses");
   }
   EXPECT_NEAR(gpu->sum_of_squares(up(z)), cpu->sum_of_squares(z), 1e-3);
+  // Target propagation's fused element-wise step, claimed bit for bit, also in place.
+  const Tensor z2 = random({33, 10}, 6), z3 = random({33, 10}, 7);
+  Tensor combined({33, 10}), gpu_combined({33, 10}, Device::cuda);
+  cpu->linear_combination(1.0f, z, 0.5f, z2, -0.25f, z3, combined);
+  gpu->linear_combination(1.0f, up(z), 0.5f, up(z2), -0.25f, up(z3), gpu_combined);
+  expect_close(gpu_combined, combined, 0.0f, "linear_combination");
+  cpu->linear_combination(2.0f, combined, -1.0f, z2, 0.0f, z2, combined);
+  gpu->linear_combination(2.0f, gpu_combined, -1.0f, up(z2), 0.0f, up(z2), gpu_combined);
+  expect_close(gpu_combined, combined, 0.0f, "linear_combination in place");
   Tensor w = random({500}, 4), v({500});
   Tensor gw = up(w), gv = up(v);
   const Tensor grad = random({500}, 5);

@@ -201,6 +201,15 @@ TEST_F(SmallKernels, SignNoiseAndColumnSlices) {
   cpu->multiply(x, m_cpu, p_cpu);
   kernels::multiply(x.data(), m_cpu.data(), p_emulated.data(), x.numel(), nullptr);
   expect_close(p_emulated, p_cpu, 0.0f, "multiply");
+  Tensor c_cpu(x.shape()), c_emulated(x.shape());
+  cpu->linear_combination(0.5f, x, -2.0f, m_cpu, 3.0f, p_cpu, c_cpu);
+  kernels::linear_combination(0.5f, x.data(), -2.0f, m_cpu.data(), 3.0f, p_cpu.data(), c_emulated.data(), x.numel(),
+                              nullptr);
+  expect_close(c_emulated, c_cpu, 0.0f, "linear_combination");
+  for (size_t i = 0; i < x.numel(); i += 97)
+    EXPECT_NEAR(c_cpu.at(i), 0.5f * x.at(i) - 2.0f * m_cpu.at(i) + 3.0f * p_cpu.at(i), 1e-5f) << "at " << i;
+  cpu->linear_combination(1.0f, c_cpu, 1.0f, x, -1.0f, x, c_cpu);  // out aliasing an input
+  expect_close(c_cpu, c_emulated, 1e-5f, "linear_combination in place");
 }
 
 }  // namespace
