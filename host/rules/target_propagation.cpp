@@ -92,8 +92,21 @@ std::vector<Parameter*> OutputInverse::parameters() {
   return all;
 }
 
-TargetPropagation::TargetPropagation(TargetSettings settings, Options& inverse_optimizer_options)
-    : s_(std::move(settings)), inverse_optimizer_(make_optimizer(s_.inverse_optimizer, inverse_optimizer_options)) {}
+void TargetPropagation::add_inverse_training(size_t l, std::vector<Parameter*> parameters, Backend& backend) {
+  const size_t k = l - 1;  // position in the per-inverse lists
+  for (const auto& [list, key] :
+       {std::pair{&s_.layer_sigmas, "layer_sigmas"}, {&s_.layer_inverse_lrs, "layer_inverse_lrs"}})
+    if (!list->empty() && list->size() != blocks_.size() - (output_inverse_ ? 1 : 2))
+      fail("rule '{}': '{}' has {} values for the net's {} inverses (g_2 .. g_L, bottom up)", name(), key, list->size(),
+           blocks_.size() - (output_inverse_ ? 1 : 2));
+  Options options("rule '" + name() + "' inverse optimiser");
+  options.set("learning_rate", s_.layer_inverse_lrs.empty() ? s_.inverse_lr : s_.layer_inverse_lrs[k]);
+  InverseTraining& t = training_[l];
+  t.sigma = static_cast<float>(s_.layer_sigmas.empty() ? s_.sigma : s_.layer_sigmas[k]);
+  t.optimizer = make_optimizer(s_.inverse_optimizer, options);
+  t.state = t.optimizer->state(backend, parameters);
+  t.parameters = std::move(parameters);
+}
 
 std::string TargetPropagation::name() const { return to_string(s_.variant); }
 
@@ -109,34 +122,37 @@ void TargetPropagation::attach(Network& network, Backend& backend, uint64_t seed
   if (blocks < 2) fail("rule '{}' needs a net with a hidden layer", name());
   inverses_.clear();
   inverses_.resize(blocks - 1);
-  inverse_parameters_.clear();
-  for (size_t l = 1; l + 1 < blocks; ++l) {
-    inverses_[l] = make_inverse(network, blocks_, l, shapes_, backend, seed);
-    for (Parameter* p : inverses_[l]->parameters()) inverse_parameters_.push_back(p);
-  }
   output_inverse_.reset();
+  training_.clear();
+  training_.resize(blocks);
   aux_weights_ = Parameter{};
   if (uses_output_inverse()) {
     const int hidden = static_cast<int>(shapes_[static_cast<size_t>(blocks_.back().first)].numel());
     const int aux = s_.variant == TargetVariant::ao_sdtp ? s_.aux_units : 0;
     output_inverse_ = std::make_unique<OutputInverse>(
         network.outputs(), aux, hidden, output_activation(network, blocks_[blocks - 2]), backend, seed ^ 0x0A17ULL);
-    for (Parameter* p : output_inverse_->parameters()) inverse_parameters_.push_back(p);
     if (aux > 0) {  // R: fixed random projection of h_{L-1} onto the auxiliary units, N(0, 1/D)
       aux_weights_ = {"inverse_output.auxiliary_projection", Tensor({aux, hidden}, backend.device()), Tensor(), false};
       backend.random_normal(aux_weights_.value, 0.0f, 1.0f / std::sqrt(static_cast<float>(hidden)), seed ^ 0xA0A0ULL,
                             0);
     }
   }
-  inverse_state_ = inverse_optimizer_->state(backend, inverse_parameters_);
+  for (size_t l = 1; l + 1 < blocks; ++l) {
+    inverses_[l] = make_inverse(network, blocks_, l, shapes_, backend, seed);
+    add_inverse_training(l, inverses_[l]->parameters(), backend);
+  }
+  if (output_inverse_) add_inverse_training(blocks - 1, output_inverse_->parameters(), backend);
   targets_.assign(blocks - 1, Tensor());
   reconstruction_loss_.assign(blocks, 0.0);
   scratch_.assign(static_cast<size_t>(network.size()) + 1, Tensor());
 }
 
 std::vector<Parameter*> TargetPropagation::rule_parameters() {
-  std::vector<Parameter*> all = inverse_parameters_;
-  for (Parameter& p : inverse_state_) all.push_back(&p);
+  std::vector<Parameter*> all;
+  for (InverseTraining& t : training_) {
+    all.insert(all.end(), t.parameters.begin(), t.parameters.end());
+    for (Parameter& p : t.state) all.push_back(&p);
+  }
   if (!aux_weights_.value.empty()) all.push_back(&aux_weights_);
   return all;
 }
@@ -205,7 +221,8 @@ void TargetPropagation::train_inverses(Network& network, const Batch& batch, Bac
   const auto corrupt = [&](size_t l) {
     const Tensor& clean = network.activations(blocks_[l].first);
     noisy_.resize(clean.shape(), backend.device());
-    backend.random_normal(noisy_, 0.0f, s_.sigma, seed_ ^ 0x7A9EULL, (draws_ << 32) + (static_cast<uint64_t>(l) << 24));
+    backend.random_normal(noisy_, 0.0f, training_[l].sigma, seed_ ^ 0x7A9EULL,
+                          (draws_ << 32) + (static_cast<uint64_t>(l) << 24));
     backend.axpy(1.0f, clean, noisy_);
   };
   const auto reconstruction_error = [&](size_t l, const Tensor& r, Tensor& dr) {
@@ -231,10 +248,13 @@ void TargetPropagation::train_inverses(Network& network, const Batch& batch, Bac
   }
   ++draws_;
   // A resumed run restores the update count (Adam's bias correction) through stream_positions().
-  if (static_cast<uint64_t>(inverse_optimizer_->steps()) != inverse_updates_)
-    inverse_optimizer_->set_steps(static_cast<int>(inverse_updates_));
-  inverse_optimizer_->step(backend, inverse_parameters_);
-  inverse_updates_ = static_cast<uint64_t>(inverse_optimizer_->steps());
+  for (InverseTraining& t : training_) {
+    if (!t.optimizer) continue;
+    if (static_cast<uint64_t>(t.optimizer->steps()) != inverse_updates_)
+      t.optimizer->set_steps(static_cast<int>(inverse_updates_));
+    t.optimizer->step(backend, t.parameters);
+  }
+  ++inverse_updates_;
 }
 
 void TargetPropagation::compute_targets(Network& network, const Batch& batch, Backend& backend) {
@@ -287,12 +307,36 @@ void TargetPropagation::update_forward_weights(Network& network, Backend& backen
 
 namespace {
 
+// A per-layer option: numbers separated by commas ("0.1,0.05,0.01"), each at least `least`.
+std::vector<double> number_list(Options& options, const std::string& key, double least) {
+  const std::string text = options.get_string(key, "");
+  std::vector<double> values;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || item.find_first_not_of(" ", used) != std::string::npos || !(value >= least))
+      fail("{}: '{}' must be numbers >= {} separated by commas, got \"{}\"", options.where(), key, least, item);
+    values.push_back(value);
+    start = end + 1;
+  }
+  return values;
+}
+
 RuleInfo target_rule_info(TargetVariant variant, const std::string& description) {
   const std::string name = to_string(variant);
   return {name,
           description +
               " Options: sigma (inverse-training noise, 0.1), inverse_lr (1e-3), inverse_optimizer (adam | sgd), "
-              "inverse_steps (inverse updates per step, 1)" +
+              "inverse_steps (inverse updates per step, 1), layer_sigmas and layer_inverse_lrs (one value per inverse, "
+              "bottom up, separated by commas)" +
               (variant == TargetVariant::ao_sdtp ? ", aux_units (512)"
                : variant == TargetVariant::sdtp  ? ""
                                                  : ", target_step (alpha of the penultimate target, 0.1)") +
@@ -315,9 +359,9 @@ RuleInfo target_rule_info(TargetVariant variant, const std::string& description)
             if (s.inverse_optimizer != "adam" && s.inverse_optimizer != "sgd")
               fail("{}: 'inverse_optimizer' must be \"adam\" or \"sgd\", got \"{}\"", options.where(),
                    s.inverse_optimizer);
-            Options inverse_options(options.where() + " (inverse optimiser)");
-            inverse_options.set("learning_rate", s.inverse_lr);
-            return std::make_unique<TargetPropagation>(s, inverse_options);
+            s.layer_sigmas = number_list(options, "layer_sigmas", 0.0);
+            s.layer_inverse_lrs = number_list(options, "layer_inverse_lrs", 1e-300);
+            return std::make_unique<TargetPropagation>(s);
           }};
 }
 

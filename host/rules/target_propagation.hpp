@@ -36,6 +36,9 @@ struct TargetSettings {
   float sigma = 0.1f;        // noise of the inverse training
   float target_step = 0.1f;  // alpha of the gradient step that sets the penultimate target (tp, dtp)
   double inverse_lr = 1e-3;  // learning rate of the inverses' optimiser
+  // Per inverse, bottom up (g_2 .. g_L, the output inverse last), where the paper tunes them per layer;
+  // empty: sigma and inverse_lr for every inverse.
+  std::vector<double> layer_sigmas, layer_inverse_lrs;
   std::string inverse_optimizer = "adam";
   int inverse_steps = 1;  // inverse updates per forward update
   int aux_units = 512;    // ao_sdtp's fixed random units
@@ -60,7 +63,7 @@ class OutputInverse {
 
 class TargetPropagation final : public Rule {
  public:
-  explicit TargetPropagation(TargetSettings settings, Options& inverse_optimizer_options);
+  explicit TargetPropagation(TargetSettings settings) : s_(std::move(settings)) {}
   std::string name() const override;
   void attach(Network& network, Backend& backend, uint64_t seed) override;
   StepResult step(Network& network, const Batch& batch, Backend& backend) override;
@@ -88,14 +91,20 @@ class TargetPropagation final : public Rule {
   bool uses_output_inverse() const;
 
   TargetSettings s_;
-  std::unique_ptr<Optimizer> inverse_optimizer_;
   std::vector<Block> blocks_;
   std::vector<Shape> shapes_;
   std::vector<std::unique_ptr<Network>> inverses_;
   std::unique_ptr<OutputInverse> output_inverse_;
   Parameter aux_weights_;  // R (Z, D), fixed
-  std::vector<Parameter*> inverse_parameters_;
-  std::vector<Parameter> inverse_state_;
+  // Each inverse's training: its parameters, noise, and optimiser (its own learning rate) with its state.
+  struct InverseTraining {
+    std::vector<Parameter*> parameters;
+    float sigma = 0.0f;
+    std::unique_ptr<Optimizer> optimizer;
+    std::vector<Parameter> state;
+  };
+  std::vector<InverseTraining> training_;  // index l: g_l (1..L-1); [0] unused
+  void add_inverse_training(size_t l, std::vector<Parameter*> parameters, Backend& backend);
   std::vector<Tensor> targets_;
   std::vector<double> reconstruction_loss_;
   std::vector<Tensor> scratch_;  // per layer of the forward net: outputs of run_block

@@ -208,6 +208,28 @@ TEST_F(TargetPropagationTest, TransposedLocallyConnectedGradients) {
   }
 }
 
+// Noise and learning rate per inverse (bottom up): an inverse with a negligible learning rate keeps its
+// weights while the other learns; lists of the wrong length or with bad numbers are refused.
+TEST_F(TargetPropagationTest, PerLayerInverseSettings) {
+  auto n = net(tanh_net, {7});
+  auto tp = rule("dtp", {{"layer_inverse_lrs", std::string("1e-30, 1e-2")}, {"layer_sigmas", std::string("0.1,0")}});
+  tp->attach(*n, *backend, 1);
+  const Tensor first = tp->inverse(1)->parameters()[0]->value.clone();
+  const Tensor second = tp->inverse(2)->parameters()[0]->value.clone();
+  const Batch b = batch({5, 7}, 4);
+  for (int step = 0; step < 5; ++step) tp->step(*n, b, *backend);
+  EXPECT_LT(max_difference(tp->inverse(1)->parameters()[0]->value, first), 1e-20);
+  EXPECT_GT(max_difference(tp->inverse(2)->parameters()[0]->value, second), 1e-3);
+  EXPECT_THROW(rule("dtp", {{"layer_sigmas", std::string("0.1")}})->attach(*n, *backend, 1), Error);
+  EXPECT_THROW(rule("sdtp", {{"layer_sigmas", std::string("0.1,0.1")}})->attach(*n, *backend, 1), Error);
+  EXPECT_NO_THROW(rule("sdtp", {{"layer_sigmas", std::string("0.1,0.1,0.2")}})->attach(*n, *backend, 1));
+  for (const char* bad : {"0.1,x", "0.1,,0.2", "-1,0.1", "0.1 0.2"}) {
+    Options o;
+    o.set("layer_sigmas", std::string(bad));
+    EXPECT_THROW(make_rule("dtp", o), Error) << bad;
+  }
+}
+
 TEST_F(TargetPropagationTest, RefusesConvolutionsAndNetsWithoutHiddenLayers) {
   auto conv =
       net("[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=3\n[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=3\n",

@@ -341,11 +341,15 @@ std::unique_ptr<Optimizer> adam() {
 // A run stopped mid-epoch (here by the step limit, which takes the path of Ctrl-C) and resumed from its
 // checkpoint ends with the weights of a run that never stopped, bit for bit, on a net whose every step
 // draws random numbers: dropout masks, activity and signal noise, update noise, and the rule's own
-// draws (wp's perturbations, BrainProp's exploration). Before the streams' positions were saved, the
-// resumed run drew the masks of step 0 again (issue 12, item 7).
+// draws (wp's perturbations, BrainProp's exploration, the inverse-training noise of target propagation,
+// with its inverses and their optimiser saved as the rule's own parameters). Before the streams' positions were saved,
+// the resumed run drew the masks of step 0 again (issue 12, item 7).
 TEST_F(Training, ResumingMidEpochContinuesBitForBitWithEveryRandomStream) {
   const std::vector<std::tuple<std::string, std::string, std::function<std::unique_ptr<Optimizer>()>>> cases{
-      {"wp", "adam", adam}, {"brainprop", "sgd with momentum", sgd_with_momentum}, {"bp", "adam", adam}};
+      {"wp", "adam", adam},
+      {"brainprop", "sgd with momentum", sgd_with_momentum},
+      {"bp", "adam", adam},
+      {"ao_sdtp", "adam", adam}};  // a learned output inverse, its own Adam and noise, fixed auxiliary units
   const int batches_per_epoch = 2000 / 32 + 1;
   for (const auto& [rule_name, optimizer_name, make] : cases) {
     SCOPED_TRACE(rule_name + " with " + optimizer_name);
