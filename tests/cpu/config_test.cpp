@@ -1,6 +1,7 @@
 // Net and experiment configuration: the built-in nets, the default file, and every kind of bad input.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -49,6 +50,24 @@ TEST_F(Config, InputShapesAreInferredFromTheDataset) {
   net->forward(*backend, Tensor({1, 3, 32, 32}));
   EXPECT_EQ(net->output().shape(), (Shape{1, 100}));
   EXPECT_EQ(net->activations(2).shape(), (Shape{1, 32, 32, 32}));  // "same" padding
+}
+
+// Every experiment file that ships in configs/ reads without error, and its rule, net and options
+// are ones bioprop knows (a typo in a shipped config would fail only when a user runs it).
+TEST_F(Config, EveryShippedExperimentFileIsValid) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(BIOPROP_SOURCE_DIR "/configs")) {
+    if (entry.path().extension() != ".toml") continue;
+    SCOPED_TRACE(entry.path().string());
+    TrainConfig c = load_train_config(entry.path().string());
+    Options rule_options = c.rule_options;
+    EXPECT_NO_THROW(make_rule(c.rule, rule_options));
+    EXPECT_NO_THROW(load_net_source(c.net));
+    Options optimizer_options = c.optimizer_options;
+    EXPECT_NO_THROW(make_optimizer(c.optimizer, optimizer_options));
+    ++files;
+  }
+  EXPECT_GE(files, 5);
 }
 
 TEST_F(Config, DefaultFileMatchesTheBuiltInDefaults) {

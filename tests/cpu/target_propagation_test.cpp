@@ -230,6 +230,24 @@ TEST_F(TargetPropagationTest, PerLayerInverseSettings) {
   }
 }
 
+// SDTP's output inverse r = tanh(V_o p + V_z z + c): its parameters' gradients against finite differences.
+TEST_F(TargetPropagationTest, OutputInverseGradients) {
+  OutputInverse g(4, 3, 5, Activation::tanh, *backend, 9);
+  const Tensor p = testing::random_tensor(*backend, {6, 4}, 1), z = testing::random_tensor(*backend, {6, 3}, 2);
+  const Tensor probe = testing::random_tensor(*backend, {6, 5}, 3);
+  const auto loss = [&] { return testing::probe_loss(g.forward(*backend, p, z), probe); };
+  loss();
+  g.backward(*backend, p, z, probe);
+  for (Parameter* parameter : g.parameters()) {
+    if (parameter->name.ends_with("bias")) backend->random_normal(parameter->value, 0.0f, 0.5f, 4, 0);
+    loss();
+    g.backward(*backend, p, z, probe);
+    const Tensor analytic = parameter->grad.clone();
+    testing::expect_matches_finite_differences(parameter->name, parameter->value, analytic, loss);
+  }
+  EXPECT_EQ(g.parameters().size(), 3u);
+}
+
 TEST_F(TargetPropagationTest, RefusesConvolutionsAndNetsWithoutHiddenLayers) {
   auto conv =
       net("[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=3\n[[layer]]\ntype=\"conv2d\"\nchannels=2\nkernel=3\n",
