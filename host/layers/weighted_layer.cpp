@@ -30,6 +30,16 @@ void WeightedLayer::set_feedback_weights(Tensor feedback, bool learns) {
   feedback_learns_ = learns;
 }
 
+void WeightedLayer::feedback_weight_grad(Backend& backend, const Tensor& residual, const Tensor& dy) {
+  Parameter& b = feedback();
+  // weight_grad writes W's grad (and the bias's): lend it B's grad buffer, and keep the bias's.
+  std::swap(weights_.grad, b.grad);
+  if (use_bias_) bias_kept_.resize(bias_.grad.shape(), bias_.grad.device()), backend.copy(bias_.grad, bias_kept_);
+  weight_grad(backend, residual, dy, 0.0f);
+  if (use_bias_) backend.copy(bias_kept_, bias_.grad);
+  std::swap(weights_.grad, b.grad);
+}
+
 const Tensor& WeightedLayer::weights_for(Pathway pathway) {
   return pathway == Pathway::forward_weights ? weights_.value : feedback_weights();
 }

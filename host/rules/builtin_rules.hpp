@@ -15,6 +15,8 @@ RuleInfo fa_ex_rule_info();
 RuleInfo elm_rule_info();
 RuleInfo wp_rule_info();
 RuleInfo np_rule_info();
+RuleInfo learned_feedback_rule_info();
+RuleInfo lansdell_rule_info();
 RuleInfo tp_rule_info();
 RuleInfo dtp_rule_info();
 RuleInfo dtp_parallel_rule_info();

@@ -22,24 +22,30 @@ std::string to_string(Loss loss) {
   return "?";
 }
 
+float loss_of(Backend& backend, Loss loss, const Tensor& output, const Tensor& labels, Tensor& doutput) {
+  doutput.resize(output.shape(), backend.device());
+  switch (loss) {
+    case Loss::cross_entropy:
+      return backend.softmax_cross_entropy(output, labels, doutput);
+    case Loss::mean_squared_error:
+      return backend.mean_squared_error(output, labels, doutput);
+    case Loss::regression:
+      return backend.regression_error(output, labels, doutput);
+  }
+  return 0.0f;
+}
+
 namespace {
 ScoredLoss output_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels, bool count_correct) {
   Tensor& doutput = network.gradient(network.size());
   const Tensor& output = network.output();
   ScoredLoss result;
-  switch (loss) {
-    case Loss::cross_entropy:
-      result = count_correct ? backend.scored_softmax_cross_entropy(output, labels, doutput)
-                             : ScoredLoss{backend.softmax_cross_entropy(output, labels, doutput), 0};
-      break;
-    case Loss::mean_squared_error:
-      result = count_correct ? backend.scored_mean_squared_error(output, labels, doutput)
-                             : ScoredLoss{backend.mean_squared_error(output, labels, doutput), 0};
-      break;
-    case Loss::regression:
-      result.loss = backend.regression_error(output, labels, doutput);
-      break;
-  }
+  if (count_correct && loss == Loss::cross_entropy)
+    result = backend.scored_softmax_cross_entropy(output, labels, doutput);
+  else if (count_correct && loss == Loss::mean_squared_error)
+    result = backend.scored_mean_squared_error(output, labels, doutput);
+  else
+    result.loss = loss_of(backend, loss, output, labels, doutput);
   network.add_signal_noise(backend, doutput);
   return result;
 }

@@ -7,10 +7,23 @@ namespace bioprop {
 
 namespace {
 std::vector<RuleInfo>& registry() {
-  static std::vector<RuleInfo> rules = {
-      backprop_rule_info(), fa_rule_info(),  dfa_rule_info(),          sign_symmetry_rule_info(), fa_ex_rule_info(),
-      elm_rule_info(),      wp_rule_info(),  np_rule_info(),           brainprop_rule_info(),     qagrel_rule_info(),
-      tp_rule_info(),       dtp_rule_info(), dtp_parallel_rule_info(), sdtp_rule_info(),          ao_sdtp_rule_info()};
+  static std::vector<RuleInfo> rules = {backprop_rule_info(),
+                                        fa_rule_info(),
+                                        dfa_rule_info(),
+                                        sign_symmetry_rule_info(),
+                                        fa_ex_rule_info(),
+                                        elm_rule_info(),
+                                        wp_rule_info(),
+                                        np_rule_info(),
+                                        brainprop_rule_info(),
+                                        qagrel_rule_info(),
+                                        learned_feedback_rule_info(),
+                                        lansdell_rule_info(),
+                                        tp_rule_info(),
+                                        dtp_rule_info(),
+                                        dtp_parallel_rule_info(),
+                                        sdtp_rule_info(),
+                                        ao_sdtp_rule_info()};
   return rules;
 }
 }  // namespace

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "alignment_report.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/json_fields.hpp"
 #include "bioprop/plotting.hpp"
@@ -272,6 +273,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     if (reached && !reached_before)
       spdlog::info("target test accuracy {:.2f}% reached after {} epoch(s)", 100 * settings.target_accuracy, epoch);
     if (!folder.empty()) write_metrics(folder, state.epochs);
+    if (!folder.empty() && settings.alignment) write_alignment_metrics(folder, state.epochs);
     // Early stopping as Keras's EarlyStopping(min_delta, patience, mode="max") in the reference code.
     const double monitored = m.validation_accuracy >= 0 ? m.validation_accuracy : m.test_accuracy;
     bool stop_early = false;
@@ -304,6 +306,9 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
         summary.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary.epochs_to_target);
     write_file_atomically((folder / "summary.json").string(), result.dump(2) + "\n");
     plot_accuracy(folder.string(), settings, summary);
+    if (settings.alignment)
+      plot_alignment(folder.string(), fmt::format("rule {}, net {}", settings.record.value("rule", std::string{"?"}),
+                                                  settings.record.value("net", std::string{"?"})));
   }
   return summary;
 }

@@ -102,6 +102,11 @@ class WeightedLayer : public Layer {
   Parameter& feedback();
   // Installs B (shape of W). With `learns`, B joins parameters() and needs a grad every step.
   void set_feedback_weights(Tensor feedback, bool learns = false);
+  // Into feedback().grad: the gradient with respect to B of 1/2 ||backward_data(dy; B) - target||^2, given
+  // residual = backward_data(dy; B) - target. backward_data is linear in B and the adjoint of the forward
+  // map, so this is the weight-gradient map with x = residual (for every layer kind: dense, conv's
+  // transposed kernel, locally connected). The layer's own weight and bias grads are left as they were.
+  void feedback_weight_grad(Backend& backend, const Tensor& residual, const Tensor& dy);
 
  protected:
   // Allocates W (and the bias) and draws W from the initializer with fan-in / fan-out given.
@@ -113,6 +118,7 @@ class WeightedLayer : public Layer {
   Parameter weights_, bias_;
   std::optional<Parameter> feedback_;
   bool feedback_learns_ = false;
+  Tensor bias_kept_;  // feedback_weight_grad's copy of the bias grad
 };
 
 std::unique_ptr<Layer> make_dense(int units, bool use_bias = true);

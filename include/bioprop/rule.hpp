@@ -30,6 +30,9 @@ Loss parse_loss(const std::string& name, const std::string& where);
 std::string to_string(Loss loss);
 // Mean loss of the net's output; writes dL/d(output) into network.gradient(network.size()).
 float compute_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels);
+// The mean loss of `output` alone, its gradient written into `doutput` (a scratch: the net's own output
+// gradient stays as it was), no signal noise: the loss of a perturbed pass.
+float loss_of(Backend& backend, Loss loss, const Tensor& output, const Tensor& labels, Tensor& doutput);
 // The same, with the number of correct answers counted in the same pass (none for regression).
 ScoredLoss compute_scored_loss(Backend& backend, Loss loss, Network& network, const Tensor& labels);
 

@@ -339,8 +339,8 @@ TEST_F(CudaParity, WholeStepsOnTheBrainPropNets) {
 
 TEST_F(CudaParity, EveryRuleTakesTheSameStepOnEveryReferenceNet) {
   for (const char* net_name : {"dense", "conv", "loccon", "deep"})
-    for (const RuleInfo& rule : registered_rules())
-      if (!learns_inverses(rule.name)) expect_same_step(*cpu, *gpu, rule.name, net_name);
+    for (const RuleInfo& rule : registered_rules())  // lansdell: an alias of learned_feedback
+      if (!learns_inverses(rule.name) && rule.name != "lansdell") expect_same_step(*cpu, *gpu, rule.name, net_name);
 }
 
 // Targets, inverse training (dense and transposed locally connected inverses, with Adam) and the local

@@ -1,0 +1,155 @@
+// learned_feedback (alias lansdell): Lansdell, Prakash, Kording 2019, "Learning to solve the credit
+// assignment problem" (arXiv 1906.00889). Forward weights learn as in feedback alignment, through
+// feedback weights B; each B learns to carry the gradient by regressing onto a node-perturbation
+// estimate of it (their section 3, as REFERENCES.md reads the authors' code):
+//   noise xi_l ~ N(0, sigma^2) on h_l, the input of every weighted layer above the first, all in one
+//   noisy pass that repeats the clean pass's dropout masks and noise draws;
+//   lambda_l = (L(noisy) - L(clean)) xi_l / sigma^2, an estimate of dL/dh_l, unbiased to first order in
+//   sigma; where no layer mixes trials, trial n's own loss change drives its own noise (as `np`);
+//   B_l minimises 1/2 ||B_l^T delta_{l+1} - lambda_l||^2 (per trial, batch mean), delta_{l+1} the error that reached
+//   the layer above: dB_l = delta_{l+1}^T (B_l^T delta_{l+1} - lambda_l) for dense layers, and for conv
+//   (B a transposed convolution with its own kernel) and locally connected layers the same adjoint
+//   form (WeightedLayer::feedback_weight_grad);
+//   B learns by its own SGD (feedback_lr); `warmup_steps` train B only, forward weights held.
+#include "bioprop/error.hpp"
+#include "bioprop/optimizer.hpp"
+#include "builtin_rules.hpp"
+#include "rule_helpers.hpp"
+
+namespace bioprop {
+namespace {
+
+struct LearnedFeedbackSettings {
+  Loss loss = Loss::cross_entropy;
+  FeedbackInit feedback;
+  float sigma = 0.1f;
+  double feedback_lr = 0.01;
+  int warmup_steps = 0;
+  bool per_trial = true;
+};
+
+class LearnedFeedback final : public Rule {
+ public:
+  LearnedFeedback(std::string name, LearnedFeedbackSettings s) : name_(std::move(name)), s_(s) {}
+  std::string name() const override { return name_; }
+
+  void attach(Network& network, Backend& backend, uint64_t seed) override {
+    seed_ = seed;
+    weighted_ = network.weighted_layers();
+    learned_.clear();
+    for (size_t k = 0; k < weighted_.size(); ++k) {
+      auto& layer = weighted(network, weighted_[k]);
+      layer.set_feedback_weights(random_feedback_like(layer.weights().value, s_.feedback, backend, seed,
+                                                      static_cast<uint64_t>(weighted_[k]) << 40));
+      if (k > 0) learned_.push_back(&layer.feedback());  // the first layer's B carries nothing down
+    }
+    Options options("rule 'learned_feedback' feedback optimiser");
+    options.set("learning_rate", s_.feedback_lr);
+    optimizer_ = make_optimizer("sgd", options);
+    optimizer_state_ = optimizer_->state(backend, learned_);
+    noise_.assign(weighted_.size(), Tensor());
+  }
+
+  std::vector<Parameter*> rule_parameters() override {
+    std::vector<Parameter*> all = learned_;
+    for (Parameter& p : optimizer_state_) all.push_back(&p);
+    return all;
+  }
+  StreamPositions stream_positions() override { return {{"perturbations", &draws_}, {"steps", &steps_}}; }
+
+  StepResult step(Network& network, const Batch& batch, Backend& backend) override {
+    const StepResult clean = forward_and_loss(network, batch, backend, s_.loss);
+    const bool per_trial = s_.per_trial && !network.mixes_samples();
+    if (per_trial) backend.trial_losses(clean_losses_);
+    // FA's pass: every weight's update through B, and in the net's gradient buffers delta_{l+1} (the
+    // output gradient of each weighted layer) and B_l^T delta_{l+1} (its input gradient).
+    network.backward(backend, Pathway::feedback_weights);
+    if (weighted_.size() > 1) learn_feedback(network, batch, backend, clean.loss, per_trial);
+    if (steps_ < static_cast<uint64_t>(s_.warmup_steps))
+      for (Parameter* p : network.parameters()) backend.fill(p->grad, 0.0f);
+    ++steps_;
+    return clean;
+  }
+
+ private:
+  static WeightedLayer& weighted(Network& network, int i) { return dynamic_cast<WeightedLayer&>(network.layer(i)); }
+
+  void learn_feedback(Network& network, const Batch& batch, Backend& backend, float clean_loss, bool per_trial) {
+    float noisy_loss = 0.0f;
+    {
+      const RepeatDraws same_draws(network);
+      for (size_t k = 1; k < weighted_.size(); ++k) {
+        const int j = weighted_[k];
+        if (k > 1) network.forward_range(backend, weighted_[k - 1], j);
+        Tensor& h = network.mutable_activations(j);
+        noise_[k].resize(h.shape(), backend.device());
+        backend.random_normal(noise_[k], 0.0f, s_.sigma, seed_ ^ 0x1A5DE11ULL,
+                              (draws_ << 32) + (static_cast<uint64_t>(k) << 24));
+        backend.axpy(1.0f, noise_[k], h);
+      }
+      network.forward_range(backend, weighted_.back(), network.size());
+      noisy_loss = loss_of(backend, s_.loss, network.output(), batch.labels, noisy_output_gradient_);
+    }
+    ++draws_;
+    if (per_trial) {
+      backend.trial_losses(changes_);
+      backend.axpy(-1.0f, clean_losses_, changes_);  // each trial's own dL_n
+    }
+    const float n = static_cast<float>(batch.size()), weight = 1.0f / (s_.sigma * s_.sigma);
+    for (size_t k = 1; k < weighted_.size(); ++k) {
+      const int j = weighted_[k];
+      // lambda = dL xi / sigma^2 (per trial: (1/N) dL_n xi_n / sigma^2, the mean loss's gradient), then the
+      // residual B^T delta - lambda in place of lambda.
+      estimate_.resize(noise_[k].shape(), backend.device());
+      if (per_trial)
+        backend.scale_samples(noise_[k], changes_, weight / n, estimate_);
+      else
+        backend.linear_combination((noisy_loss - clean_loss) * weight, noise_[k], 0.0f, noise_[k], 0.0f, noise_[k],
+                                   estimate_);
+      // delta and lambda are gradients of the batch's mean loss (1/N of each trial's): N times the residual
+      // makes dB the batch mean of each trial's own regression gradient e_n (B^T e_n - lambda_n), so
+      // feedback_lr does not depend on the batch size.
+      backend.linear_combination(n, network.gradient(j), -n, estimate_, 0.0f, estimate_, estimate_);
+      weighted(network, j).feedback_weight_grad(backend, estimate_, network.gradient(j + 1));
+    }
+    if (static_cast<uint64_t>(optimizer_->steps()) != steps_) optimizer_->set_steps(static_cast<int>(steps_));
+    optimizer_->step(backend, learned_);
+  }
+
+  std::string name_;
+  LearnedFeedbackSettings s_;
+  std::vector<int> weighted_;
+  std::vector<Parameter*> learned_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<Parameter> optimizer_state_;
+  std::vector<Tensor> noise_;
+  Tensor clean_losses_, changes_, estimate_, noisy_output_gradient_;
+  uint64_t seed_ = 0, draws_ = 0, steps_ = 0;
+};
+
+RuleInfo make_info(const std::string& name) {
+  return {name,
+          "learned feedback (Lansdell et al. 2019): FA through B, each B regressed onto a node-perturbation "
+          "estimate of the gradient; options sigma [0.1], feedback_lr [0.01], warmup_steps [0: B-only steps], "
+          "per_trial [true], feedback_init, feedback_scale, loss",
+          [name](Options& options) -> std::unique_ptr<Rule> {
+            LearnedFeedbackSettings s;
+            s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
+            s.feedback = read_feedback_init(options);
+            s.sigma = static_cast<float>(options.get_number("sigma", s.sigma));
+            s.feedback_lr = options.get_number("feedback_lr", s.feedback_lr);
+            s.warmup_steps = options.get_int("warmup_steps", s.warmup_steps);
+            s.per_trial = options.get_bool("per_trial", s.per_trial);
+            if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
+            if (!(s.feedback_lr >= 0)) fail("{}: 'feedback_lr' must be >= 0, got {}", options.where(), s.feedback_lr);
+            if (s.warmup_steps < 0) fail("{}: 'warmup_steps' must be >= 0, got {}", options.where(), s.warmup_steps);
+            return std::make_unique<LearnedFeedback>(name, s);
+          }};
+}
+
+}  // namespace
+
+RuleInfo learned_feedback_rule_info() { return make_info("learned_feedback"); }
+RuleInfo lansdell_rule_info() { return make_info("lansdell"); }
+
+}  // namespace bioprop

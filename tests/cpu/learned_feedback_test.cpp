@@ -1,0 +1,212 @@
+// learned_feedback (Lansdell, Prakash, Kording 2019): the node-perturbation estimate is unbiased, B
+// learns toward W^T, the update ends closer to bp's than FA's, and the rule learns real images.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "bioprop/config.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/optimizer.hpp"
+#include "bioprop/trainer.hpp"
+#include "gradient_check.hpp"
+#include "train_subset.hpp"
+
+namespace bioprop {
+namespace {
+
+const char* linear_net = "bias = false\ninit = \"glorot\"\n[[layer]]\ntype=\"dense\"\nunits=6\n";
+
+class LearnedFeedbackTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> backend = make_cpu_backend();
+
+  std::unique_ptr<Network> net(const char* text, const Shape& sample, int classes = 4) {
+    return build_network({"t", "t", text}, sample, classes, 3, *backend);
+  }
+  static std::unique_ptr<Rule> rule(const std::string& name,
+                                    std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
+    Options options;
+    for (const auto& [key, value] : set) options.set(key, value);
+    return make_rule(name, options);
+  }
+  Batch batch(const Shape& shape, int classes, uint64_t seed = 4) {
+    Batch b{testing::random_tensor(*backend, shape, seed), Tensor({shape[0]})};
+    for (int i = 0; i < shape[0]; ++i) b.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % classes);
+    return b;
+  }
+  static WeightedLayer& readout(Network& n) { return dynamic_cast<WeightedLayer&>(n.layer(n.size() - 1)); }
+  static double norm(const Tensor& t) {
+    double sum = 0;
+    for (size_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(t.at(i)) * t.at(i);
+    return std::sqrt(sum);
+  }
+  static double angle(const Tensor& a, const Tensor& b) {
+    double dot = 0;
+    for (size_t i = 0; i < a.numel(); ++i) dot += static_cast<double>(a.at(i)) * b.at(i);
+    return std::acos(std::clamp(dot / (norm(a) * norm(b)), -1.0, 1.0)) * 180.0 / 3.14159265358979;
+  }
+  // The mean over `steps` noisy steps of the readout's B gradient, delta^T (B^T delta - lambda): with
+  // B = W it is delta^T (true gradient - E lambda), zero exactly when the estimate is unbiased.
+  Tensor mean_feedback_gradient(Network& n, Rule& r, const Batch& b, int steps) {
+    Tensor sum(readout(n).feedback().grad.shape());
+    for (int s = 0; s < steps; ++s) {
+      r.step(n, b, *backend);
+      backend->axpy(1.0f / static_cast<float>(steps), readout(n).feedback().grad, sum);
+    }
+    return sum;
+  }
+};
+
+// With B = W the regression's residual is the estimate's error alone: its mean over 4000 draws is under
+// 10% of the size of delta^T dL/dh (the gradient's own scale) for a linear hidden layer, while a random B
+// leaves a mean residual as large as that scale (so the check can fail).
+TEST_F(LearnedFeedbackTest, NodePerturbationEstimateIsUnbiasedForALinearLayer) {
+  for (const bool exact : {true, false}) {
+    auto n = net(linear_net, {5});
+    auto r = rule("learned_feedback", {{"feedback_lr", 0.0}, {"sigma", 1e-2}});
+    r->attach(*n, *backend, 1);
+    if (exact) backend->copy(readout(*n).weights().value, readout(*n).feedback_weights());
+    const Batch b = batch({8, 5}, 4);
+    const Tensor mean = mean_feedback_gradient(*n, *r, b, 4000);
+    // The scale: N delta^T dL/dh, dL/dh through W (bp), from one bp pass.
+    n->forward(*backend, b.inputs);
+    compute_loss(*backend, Loss::cross_entropy, *n, b.labels);
+    n->backward(*backend, Pathway::forward_weights);
+    Tensor scale(mean.shape());
+    n->layer(n->size() - 1).weight_grad(*backend, n->gradient(n->size() - 1), n->gradient(n->size()), 0.0f);
+    backend->copy(readout(*n).weights().grad, scale);
+    backend->scale(8.0f, scale);  // the rule's regression is per trial: N times the mean loss's gradients
+    const double relative = norm(mean) / norm(scale);
+    if (exact)
+      EXPECT_LT(relative, 0.1);
+    else
+      EXPECT_GT(relative, 0.3);
+  }
+}
+
+// W's rows with their mean over the outputs removed: softmax cross-entropy's output errors sum to zero
+// over the outputs, so B's component along that mean is never seen by the regression.
+Tensor centred_rows(const Tensor& w) {
+  Tensor c = w.clone();
+  const int outputs = w.dim(0), inputs = w.dim(1);
+  for (int j = 0; j < inputs; ++j) {
+    double mean = 0;
+    for (int i = 0; i < outputs; ++i) mean += w.at(static_cast<size_t>(i * inputs + j)) / outputs;
+    for (int i = 0; i < outputs; ++i) c.at(static_cast<size_t>(i * inputs + j)) -= static_cast<float>(mean);
+  }
+  return c;
+}
+
+// On a linear net whose forward weights are held, B learns toward W (W^T's pathway, stored in W's shape)
+// in every direction the output errors reach: from about 90 degrees to under 15.
+TEST_F(LearnedFeedbackTest, FeedbackConvergesTowardTheForwardWeights) {
+  auto n = net(linear_net, {5});
+  auto r = rule("learned_feedback", {{"feedback_lr", 0.03}, {"sigma", 1e-2}});
+  r->attach(*n, *backend, 1);
+  const auto centred_angle = [&] {
+    return angle(centred_rows(readout(*n).feedback_weights()), centred_rows(readout(*n).weights().value));
+  };
+  const double before = centred_angle();
+  for (int s = 0; s < 3000; ++s) r->step(*n, batch({16, 5}, 4, 100 + static_cast<uint64_t>(s)), *backend);
+  const double after = centred_angle();
+  EXPECT_GT(before, 60.0);
+  EXPECT_LT(after, 15.0) << "from " << before;
+}
+
+// Same tanh net, seed and data: after training, learned feedback's update of the hidden layer lies closer
+// to bp's gradient than FA's does.
+TEST_F(LearnedFeedbackTest, UpdateEndsCloserToBackpropThanFeedbackAlignment) {
+  const char* tanh_net =
+      "init = \"glorot\"\n[[layer]]\ntype=\"dense\"\nunits=16\nactivation=\"tanh\"\n"
+      "[[layer]]\ntype=\"dense\"\nunits=12\nactivation=\"tanh\"\n";
+  std::map<std::string, double> angles;
+  for (const std::string name : {"fa", "learned_feedback"}) {
+    auto n = net(tanh_net, {10});
+    auto r = name == "fa" ? rule(name) : rule(name, {{"feedback_lr", 0.0125}, {"sigma", 1e-2}});
+    r->attach(*n, *backend, 1);
+    Options o;
+    o.set("learning_rate", 0.02);
+    auto sgd = make_optimizer("sgd", o);
+    for (int s = 0; s < 1500; ++s) {
+      r->step(*n, batch({16, 10}, 4, 200 + static_cast<uint64_t>(s % 50)), *backend);
+      sgd->step(*backend, r->trainable(*n));
+    }
+    const auto alignment = measure_alignment(*n, *r, batch({64, 10}, 4, 999), *backend);
+    angles[name] = alignment[1].update_angle;  // the second hidden layer: B of the readout carries its error
+  }
+  EXPECT_LT(angles["learned_feedback"], angles["fa"] - 10.0)
+      << "learned " << angles["learned_feedback"] << ", fa " << angles["fa"];
+}
+
+// The B regression's gradient for every layer kind (dense; conv, whose B is a transposed convolution with
+// its own kernel; locally connected) against finite differences of 1/2 ||backward_data(dy; B) - target||^2,
+// and the layer's own weight and bias grads left as they were.
+TEST_F(LearnedFeedbackTest, FeedbackRegressionGradientOfEveryLayerKind) {
+  struct Case {
+    std::unique_ptr<Layer> layer;
+    Shape input;
+  };
+  std::vector<Case> cases;
+  cases.push_back({make_dense(5), Shape{3, 7}});
+  cases.push_back({make_conv2d(3, 3, 2, 1), Shape{2, 2, 7, 7}});
+  cases.push_back({make_locally_connected2d(3, 3, 1, 0), Shape{2, 2, 6, 6}});
+  for (Case& c : cases) {
+    auto& layer = dynamic_cast<WeightedLayer&>(*c.layer);
+    const Shape output = layer.build(c.input, 0, Initializer{InitKind::normal, 0.5f, 7}, *backend);
+    layer.set_feedback_weights(testing::random_tensor(*backend, layer.weights().value.shape(), 8), true);
+    const Tensor dy = testing::random_tensor(*backend, output, 9),
+                 target = testing::random_tensor(*backend, c.input, 10);
+    Tensor dx(c.input), residual(c.input);
+    const auto loss = [&] {
+      layer.backward_data(*backend, target, Tensor(output), dy, dx, Pathway::feedback_weights);
+      double sum = 0;
+      for (size_t i = 0; i < dx.numel(); ++i) sum += 0.5 * std::pow(static_cast<double>(dx.at(i) - target.at(i)), 2);
+      return sum;
+    };
+    loss();
+    for (size_t i = 0; i < dx.numel(); ++i) residual.at(i) = dx.at(i) - target.at(i);
+    backend->fill(layer.weights().grad, 3.0f);
+    if (layer.bias()) backend->fill(layer.bias()->grad, 4.0f);
+    layer.feedback_weight_grad(*backend, residual, dy);
+    const Tensor analytic = layer.feedback().grad.clone();
+    testing::expect_matches_finite_differences(layer.kind() + " feedback", layer.feedback_weights(), analytic, loss);
+    EXPECT_EQ(layer.weights().grad.at(0), 3.0f) << layer.kind();
+    if (layer.bias()) EXPECT_EQ(layer.bias()->grad.at(0), 4.0f) << layer.kind();
+  }
+}
+
+TEST_F(LearnedFeedbackTest, LearnsAFashionMnistSubsetAboveChance) {
+  Options options;
+  options.set("feedback_lr", 0.05);
+  testing::SubsetRun run;
+  EXPECT_GT(testing::fashion_subset_accuracy("learned_feedback", options, run), 0.6);
+}
+
+TEST_F(LearnedFeedbackTest, RefusesBadOptions) {
+  for (const auto& [key, value] : std::vector<std::pair<const char*, Options::Value>>{
+           {"sigma", 0.0}, {"feedback_lr", -1.0}, {"warmup_steps", -1}}) {
+    Options o;
+    o.set(key, value);
+    EXPECT_THROW(make_rule("learned_feedback", o), Error) << key;
+  }
+}
+
+// Warm-up steps train B only: the forward weights' updates are zero, B's is not.
+TEST_F(LearnedFeedbackTest, WarmupTrainsFeedbackOnly) {
+  auto n = net(linear_net, {5});
+  auto r = rule("learned_feedback", {{"warmup_steps", 2}});
+  r->attach(*n, *backend, 1);
+  const Batch b = batch({8, 5}, 4);
+  for (int s = 0; s < 3; ++s) {
+    const Tensor before = readout(*n).feedback_weights().clone();
+    r->step(*n, b, *backend);
+    double changed = 0;
+    for (size_t i = 0; i < before.numel(); ++i)
+      changed = std::max(changed, std::abs(static_cast<double>(before.at(i) - readout(*n).feedback_weights().at(i))));
+    EXPECT_GT(changed, 0.0) << "step " << s;
+    EXPECT_EQ(norm(readout(*n).weights().grad) == 0.0, s < 2) << "step " << s;
+  }
+}
+
+}  // namespace
+}  // namespace bioprop
