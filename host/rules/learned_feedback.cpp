@@ -11,6 +11,13 @@
 //   (B a transposed convolution with its own kernel) and locally connected layers the same adjoint
 //   form (WeightedLayer::feedback_weight_grad);
 //   B learns by its own SGD (feedback_lr); `warmup_steps` train B only, forward weights held.
+// With `direct`, as in DFA (Nokland 2016), each hidden layer l has its own B_l (classes x width of h_l)
+// that carries the output error e straight to h_l (dL/dh_l ~ e B_l, then down through the layers between
+// h_l and the weighted layer below it), regressed onto the same estimate: dB_l = e^T (e B_l - lambda_l).
+#include <fmt/format.h>
+
+#include <cmath>
+
 #include "bioprop/error.hpp"
 #include "bioprop/optimizer.hpp"
 #include "builtin_rules.hpp"
@@ -26,6 +33,7 @@ struct LearnedFeedbackSettings {
   double feedback_lr = 0.01;
   int warmup_steps = 0;
   bool per_trial = true;
+  bool direct = false;
 };
 
 class LearnedFeedback final : public Rule {
@@ -37,12 +45,25 @@ class LearnedFeedback final : public Rule {
     seed_ = seed;
     weighted_ = network.weighted_layers();
     learned_.clear();
+    direct_.clear();
     for (size_t k = 0; k < weighted_.size(); ++k) {
+      if (s_.direct) {
+        if (k == 0) continue;  // B_{k-1}: from the output to h, the input of weighted layer k
+        const int width = static_cast<int>(network.activations(weighted_[k]).shape().sample_size());
+        direct_.push_back({fmt::format("learned_feedback.direct{}", k - 1), Tensor(), Tensor()});
+        const Tensor b_shaped({network.outputs(), width}, backend.device());  // zeros: the spread comes below
+        direct_.back().value =
+            random_feedback_like(b_shaped, s_.feedback.scale > 0 ? s_.feedback : readout_spread(network, backend),
+                                 backend, seed, static_cast<uint64_t>(weighted_[k]) << 40);
+        direct_.back().grad = Tensor(direct_.back().value.shape(), backend.device());
+        continue;
+      }
       auto& layer = weighted(network, weighted_[k]);
       layer.set_feedback_weights(random_feedback_like(layer.weights().value, s_.feedback, backend, seed,
                                                       static_cast<uint64_t>(weighted_[k]) << 40));
       if (k > 0) learned_.push_back(&layer.feedback());  // the first layer's B carries nothing down
     }
+    for (Parameter& b : direct_) learned_.push_back(&b);
     Options options("rule 'learned_feedback' feedback optimiser");
     options.set("learning_rate", s_.feedback_lr);
     optimizer_ = make_optimizer("sgd", options);
@@ -63,7 +84,10 @@ class LearnedFeedback final : public Rule {
     if (per_trial) backend.trial_losses(clean_losses_);
     // FA's pass: every weight's update through B, and in the net's gradient buffers delta_{l+1} (the
     // output gradient of each weighted layer) and B_l^T delta_{l+1} (its input gradient).
-    network.backward(backend, Pathway::feedback_weights);
+    if (s_.direct)
+      direct_backward(network, backend);
+    else
+      network.backward(backend, Pathway::feedback_weights);
     if (weighted_.size() > 1) learn_feedback(network, batch, backend, clean.loss, per_trial);
     if (steps_ < static_cast<uint64_t>(s_.warmup_steps))
       for (Parameter* p : network.parameters()) backend.fill(p->grad, 0.0f);
@@ -73,6 +97,30 @@ class LearnedFeedback final : public Rule {
 
  private:
   static WeightedLayer& weighted(Network& network, int i) { return dynamic_cast<WeightedLayer&>(network.layer(i)); }
+
+  // DFA's default spread for B: the RMS of the readout's weights it stands in for.
+  FeedbackInit readout_spread(Network& network, Backend& backend) const {
+    const Tensor& w = weighted(network, network.weighted_layers().back()).weights().value;
+    return {s_.feedback.distribution, std::sqrt(backend.sum_of_squares(w) / static_cast<double>(w.numel()))};
+  }
+
+  // The readout learns from e; hidden layer k from dL/dh = e B_k at the input of weighted layer k + 1,
+  // carried down through the layers between (activation, batch norm, pooling, dropout).
+  void direct_backward(Network& network, Backend& backend) {
+    const Tensor& error = network.gradient(network.size());
+    const int readout = weighted_.back();
+    network.layer(readout).weight_grad(backend, network.activations(readout), network.gradient(readout + 1), 0.0f);
+    for (size_t k = 0; k + 1 < weighted_.size(); ++k) {
+      const int layer = weighted_[k], target = weighted_[k + 1];
+      Tensor& at_target = network.gradient(target);
+      Tensor flat = at_target.reshaped({at_target.dim(0), static_cast<int>(at_target.shape().sample_size())});
+      backend.gemm(false, false, 1.0f, error, direct_[k].value, 0.0f, flat);
+      for (int i = target - 1; i > layer; --i)
+        network.layer(i).backward(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
+                                  &network.gradient(i), 0.0f);
+      network.layer(layer).weight_grad(backend, network.activations(layer), network.gradient(layer + 1), 0.0f);
+    }
+  }
 
   void learn_feedback(Network& network, const Batch& batch, Backend& backend, float clean_loss, bool per_trial) {
     float noisy_loss = 0.0f;
@@ -110,7 +158,13 @@ class LearnedFeedback final : public Rule {
       // makes dB the batch mean of each trial's own regression gradient e_n (B^T e_n - lambda_n), so
       // feedback_lr does not depend on the batch size.
       backend.linear_combination(n, network.gradient(j), -n, estimate_, 0.0f, estimate_, estimate_);
-      weighted(network, j).feedback_weight_grad(backend, estimate_, network.gradient(j + 1));
+      if (s_.direct) {
+        const Tensor residual =
+            estimate_.reshaped({estimate_.dim(0), static_cast<int>(estimate_.shape().sample_size())});
+        backend.gemm(true, false, 1.0f, network.gradient(network.size()), residual, 0.0f, direct_[k - 1].grad);
+      } else {
+        weighted(network, j).feedback_weight_grad(backend, estimate_, network.gradient(j + 1));
+      }
     }
     if (static_cast<uint64_t>(optimizer_->steps()) != steps_) optimizer_->set_steps(static_cast<int>(steps_));
     optimizer_->step(backend, learned_);
@@ -120,6 +174,7 @@ class LearnedFeedback final : public Rule {
   LearnedFeedbackSettings s_;
   std::vector<int> weighted_;
   std::vector<Parameter*> learned_;
+  std::vector<Parameter> direct_;  // direct: B_k (classes x width) per hidden layer
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<Parameter> optimizer_state_;
   std::vector<Tensor> noise_;
@@ -131,7 +186,8 @@ RuleInfo make_info(const std::string& name) {
   return {name,
           "learned feedback (Lansdell et al. 2019): FA through B, each B regressed onto a node-perturbation "
           "estimate of the gradient; options sigma [0.1], feedback_lr [0.01], warmup_steps [0: B-only steps], "
-          "per_trial [true], feedback_init, feedback_scale, loss",
+          "per_trial [true], direct [false: per layer; true: DFA-like, from the output to each hidden layer], "
+          "feedback_init, feedback_scale, loss",
           [name](Options& options) -> std::unique_ptr<Rule> {
             LearnedFeedbackSettings s;
             s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
@@ -140,6 +196,7 @@ RuleInfo make_info(const std::string& name) {
             s.feedback_lr = options.get_number("feedback_lr", s.feedback_lr);
             s.warmup_steps = options.get_int("warmup_steps", s.warmup_steps);
             s.per_trial = options.get_bool("per_trial", s.per_trial);
+            s.direct = options.get_bool("direct", s.direct);
             if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
             if (!(s.feedback_lr >= 0)) fail("{}: 'feedback_lr' must be >= 0, got {}", options.where(), s.feedback_lr);
             if (s.warmup_steps < 0) fail("{}: 'warmup_steps' must be >= 0, got {}", options.where(), s.warmup_steps);

@@ -114,15 +114,17 @@ TEST_F(LearnedFeedbackTest, FeedbackConvergesTowardTheForwardWeights) {
 }
 
 // Same tanh net, seed and data: after training, learned feedback's update of the hidden layer lies closer
-// to bp's gradient than FA's does.
+// to bp's gradient than FA's does, and the direct variant's closer than DFA's.
 TEST_F(LearnedFeedbackTest, UpdateEndsCloserToBackpropThanFeedbackAlignment) {
   const char* tanh_net =
       "init = \"glorot\"\n[[layer]]\ntype=\"dense\"\nunits=16\nactivation=\"tanh\"\n"
       "[[layer]]\ntype=\"dense\"\nunits=12\nactivation=\"tanh\"\n";
   std::map<std::string, double> angles;
-  for (const std::string name : {"fa", "learned_feedback"}) {
+  for (const std::string name : {"fa", "learned_feedback", "dfa", "direct"}) {
     auto n = net(tanh_net, {10});
-    auto r = name == "fa" ? rule(name) : rule(name, {{"feedback_lr", 0.0125}, {"sigma", 1e-2}});
+    auto r = name == "fa" || name == "dfa" ? rule(name)
+             : name == "direct" ? rule("learned_feedback", {{"feedback_lr", 0.0125}, {"sigma", 1e-2}, {"direct", true}})
+                                : rule(name, {{"feedback_lr", 0.0125}, {"sigma", 1e-2}});
     r->attach(*n, *backend, 1);
     Options o;
     o.set("learning_rate", 0.02);
@@ -136,6 +138,8 @@ TEST_F(LearnedFeedbackTest, UpdateEndsCloserToBackpropThanFeedbackAlignment) {
   }
   EXPECT_LT(angles["learned_feedback"], angles["fa"] - 10.0)
       << "learned " << angles["learned_feedback"] << ", fa " << angles["fa"];
+  EXPECT_LT(angles["direct"], angles["dfa"] - 10.0)
+      << "learned direct " << angles["direct"] << ", dfa " << angles["dfa"];
 }
 
 // The B regression's gradient for every layer kind (dense; conv, whose B is a transposed convolution with

@@ -1,5 +1,6 @@
 // End to end: bp learns real Fashion-MNIST images, the epoch loop writes its files atomically,
 // checkpoints round-trip, and a diverging run stops with a clear error.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +107,33 @@ TEST_F(Training, WritesMetricsSummaryAndACheckpointThatRoundTrips) {
   EXPECT_NE(evaluate(*restored, data->test, *backend, 500).accuracy, summary.final_test_accuracy);
   load_checkpoint_weights(checkpoint, *restored, *backend);
   EXPECT_DOUBLE_EQ(evaluate(*restored, data->test, *backend, 500).accuracy, summary.final_test_accuracy);
+}
+
+// --alignment: alignment.csv holds one row per epoch and one column per layer and angle (B's too where the
+// rule has one), and alignment.gp draws it.
+TEST_F(Training, AlignmentIsWrittenPerEpochAndPlotted) {
+  auto net = mlp();
+  Options rule_options, optimizer_options;
+  auto rule = make_rule("fa", rule_options);
+  auto sgd = make_optimizer("sgd", optimizer_options);
+  TrainSettings s = settings(2);
+  s.alignment = true;
+  train(*net, *rule, *sgd, *data, *backend, s);
+  std::ifstream csv(folder / "alignment.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  const std::vector<int> weighted = net->weighted_layers();
+  std::string expected = "epoch";
+  for (int i : weighted) expected += fmt::format(",layer{0}_update_vs_bp,layer{0}_B_vs_W", i);
+  EXPECT_EQ(header, expected);
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), static_cast<long>(2 * weighted.size())) << line;
+  }
+  EXPECT_EQ(rows, 2);
+  EXPECT_TRUE(fs::exists(folder / "alignment.gp"));
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) EXPECT_GT(fs::file_size(folder / "alignment.png"), 0u);
 }
 
 TEST_F(Training, CorruptCheckpointsAreRejected) {

@@ -284,10 +284,11 @@ bool learns_inverses(const std::string& rule) {
 // One training step (forward, credit assignment, gradients) of `rule_name` on `net_name`, in training
 // mode (batch statistics, the same Philox dropout masks, exploration and perturbation draws on both
 // backends), matches the CPU step: the loss, and every trainable parameter's update.
-void expect_same_step(Backend& cpu, Backend& gpu, const std::string& rule_name, const std::string& net_name) {
+void expect_same_step(Backend& cpu, Backend& gpu, const std::string& rule_name, const std::string& net_name,
+                      const Options& rule_options = Options()) {
   auto cpu_net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, cpu);
   auto gpu_net = build_network(load_net_source(net_name), {1, 28, 28}, 10, 3, gpu);
-  Options o1, o2;
+  Options o1 = rule_options, o2 = rule_options;
   auto cpu_rule = make_rule(rule_name, o1);
   auto gpu_rule = make_rule(rule_name, o2);
   cpu_rule->attach(*cpu_net, cpu, 1);
@@ -341,6 +342,14 @@ TEST_F(CudaParity, EveryRuleTakesTheSameStepOnEveryReferenceNet) {
   for (const char* net_name : {"dense", "conv", "loccon", "deep"})
     for (const RuleInfo& rule : registered_rules())  // lansdell: an alias of learned_feedback
       if (!learns_inverses(rule.name) && rule.name != "lansdell") expect_same_step(*cpu, *gpu, rule.name, net_name);
+}
+
+// learned_feedback's direct (DFA-like) variant: its own projections, regression and walk down.
+TEST_F(CudaParity, LearnedFeedbackDirectSteps) {
+  Options direct;
+  direct.set("direct", true);
+  for (const char* net_name : {"dense", "conv", "loccon"})
+    expect_same_step(*cpu, *gpu, "learned_feedback", net_name, direct);
 }
 
 // Targets, inverse training (dense and transposed locally connected inverses, with Adam) and the local
