@@ -217,7 +217,7 @@ void TargetPropagation::train_inverses(Network& network, const Batch& batch, Bac
   const RepeatDraws same_draws(network);  // the corrupted passes reuse the clean pass's dropout masks
   const float n = static_cast<float>(batch.size());
   const size_t blocks = blocks_.size();
-  // h~_{l-1} = h_{l-1} + N(0, sigma^2), and the reconstruction error g_l(f_l(h~)) - h~ (Algorithm 1).
+  // h~_{l-1} = h_{l-1} + N(0, sigma^2), and the reconstruction error g_l(f_l(h~)) - h~ (the inverse loss).
   const auto corrupt = [&](size_t l) {
     const Tensor& clean = network.activations(blocks_[l].first);
     noisy_.resize(clean.shape(), backend.device());

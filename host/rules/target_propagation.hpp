@@ -1,23 +1,25 @@
 #pragma once
 // The target-propagation family (Bartunov, Santoro, Richards, Marris, Hinton, Lillicrap 2018, "Assessing
-// the scalability of biologically-motivated deep learning algorithms and architectures", section 2 and
-// Algorithm 1; Lee, Zhang, Fischer, Bengio 2015 for TP and DTP). Every block l (a weighted layer and
+// the scalability of biologically-motivated deep learning algorithms and architectures", arXiv 1807.04587,
+// its sections on target propagation, difference target propagation, simplified DTP and auxiliary-output
+// SDTP; Lee, Zhang, Fischer, Bengio 2015 for TP and DTP; we could read only their equations as quoted in
+// REFERENCES.md and summaries, not the section numbers). Every block l (a weighted layer and
 // what follows it up to the next one) gets a target t_l for its output h_l and learns only from its own
 // local loss ||h_l - t_l||^2; targets travel down through learned inverses g_l (learned_inverse.hpp):
 //   tp            t_{l-1} = g_l(t_l)
-//   dtp           t_{l-1} = h_{l-1} + g_l(t_l) - g_l(h_l)   (difference correction, Lee et al. eq. 15)
+//   dtp           t_{l-1} = h_{l-1} + g_l(t_l) - g_l(h_l)   (the difference correction of Lee et al.)
 //   dtp_parallel  dtp with the inverse and forward updates computed from one forward pass and applied
 //                 together (Bartunov et al.'s "parallel" variant); dtp, tp, sdtp and ao_sdtp train the
 //                 inverses first and compute targets with the trained g.
 //   sdtp          the penultimate target from the label through the output block's inverse, no
 //                 gradient anywhere: t_{L-1} = h_{L-1} - g_L(h_L) + g_L(t_L), h_L the softmax output and
-//                 t_L the one-hot label (argmin of the loss) (Bartunov et al. section 2.2)
+//                 t_L the one-hot label (argmin of the loss) (their "simplified DTP")
 //   ao_sdtp       sdtp with an auxiliary output: z = tanh(R h_{L-1}) of 512 fixed random units joins the
-//                 output, t_{L-1} = h_{L-1} - g_L(h_L, z) + g_L(t_L, z) (section 2.2)
+//                 output, t_{L-1} = h_{L-1} - g_L(h_L, z) + g_L(t_L, z) (their "auxiliary output SDTP")
 // tp and the dtp pair set the penultimate target by a gradient step on the output loss:
 // t_{L-1} = h_{L-1} - alpha dL/dh_{L-1}. The output block learns from the loss itself (its own error:
 // p - y at the readout; a delta rule). Inverses minimise the noise-corrupted reconstruction loss
-// ||h~_{l-1} - g_l(f_l(h~_{l-1}))||^2 with h~ = h + N(0, sigma^2) (Algorithm 1), with their own
+// ||h~_{l-1} - g_l(f_l(h~_{l-1}))||^2 with h~ = h + N(0, sigma^2) (their inverse loss), with their own
 // optimiser (Adam by default, as the paper).
 #include <memory>
 #include <optional>
