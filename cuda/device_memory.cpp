@@ -80,6 +80,10 @@ class DevicePool {
     std::lock_guard lock(mutex_);
     return stats_;
   }
+  void reset_peak() {
+    std::lock_guard lock(mutex_);
+    stats_.peak_bytes = stats_.in_use_bytes;
+  }
 
  private:
   // Not "out of memory": a fault earlier on the device, a driver error. Named as it is.
@@ -147,5 +151,6 @@ void cuda_copy_device_to_device(float* destination, const float* source, size_t 
 }
 
 DeviceMemoryStats device_memory_stats() { return pool().stats(); }
+void reset_device_memory_peak() { pool().reset_peak(); }
 
 }  // namespace bioprop

@@ -1,9 +1,12 @@
 #pragma once
 // The subcommands of the `bioprop` command. Each returns the process exit status.
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "bioprop/config.hpp"
 #include "bioprop/reward_task.hpp"
+#include "bioprop/trainer.hpp"
 
 namespace bioprop {
 
@@ -39,7 +42,23 @@ struct BenchFlags {
   std::string csv;
 };
 
+// A comparison (`bioprop compare`): every rule of `rules` (RULE[+KEY=VALUE...][=LR]) with `seeds` seeds,
+// on the settings of the train flags (--epochs: the most epochs of each run).
+struct CompareFlags {
+  TrainFlags train;
+  std::vector<std::string> rules;
+  int seeds = 0;       // 0: the preset's, else 3
+  std::string out;     // the comparison's folder [comparisons/<net>-<dataset>]
+  std::string preset;  // a built-in comparison (compare_presets.cpp)
+  bool tiny = false;   // the preset at its CI size
+};
+
+// The train flags over the experiment file and the defaults, checked.
+TrainConfig merge_train_flags(const TrainFlags& flags);
+// Trains with config `c` into `folder` (metrics, plots, checkpoint), logging as `bioprop train` does.
+TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder);
 int run_train(const TrainFlags& flags);
+int run_compare(CompareFlags flags);
 int run_bench(const BenchFlags& flags);
 int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size);
 int run_list();

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "app/commands.hpp"
+#include "app/compare_presets.hpp"
 #include "bioprop/builtin_nets.hpp"
 
 namespace bioprop {
@@ -17,6 +18,9 @@ int run_list() {
   for (const DatasetInfo& d : known_datasets())
     fmt::print("  {:<14} {}\n  {:<14} default folder {} ({})\n", d.name, d.description, "", d.default_dir,
                std::filesystem::exists(d.default_dir) ? "present" : "absent");
+  fmt::print("comparisons (bioprop compare --preset NAME [--tiny]):\n");
+  for (const ComparePreset& p : compare_presets())
+    fmt::print("  {:<20} {}; {} seeds x {} epochs\n", p.name, p.description, p.seeds, p.epochs);
   return 0;
 }
 

@@ -6,37 +6,33 @@
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 
-int main(int argc, char** argv) {
-  using namespace bioprop;
-  CLI::App app{
-      "bioprop: train convolutional and locally connected networks with biologically plausible learning rules.\n"
-      "Start with `bioprop train` (BrainProp on Fashion-MNIST, conv net) and `bioprop list`."};
-  app.require_subcommand(1);
+namespace {
 
-  TrainFlags t;
-  CLI::App* train = app.add_subcommand("train", "Train a net with a learning rule; with no options, the default run");
-  train->add_option("--config", t.config, "Experiment file (TOML; see configs/default.toml); flags override it")
+// The options of a training run, shared by `train` and `compare` (whose --epochs is each run's most).
+void add_training_options(CLI::App& command, bioprop::TrainFlags& t, const char* epochs_name, const char* epochs_help) {
+  using namespace bioprop;
+  command.add_option("--config", t.config, "Experiment file (TOML; see configs/default.toml); flags override it")
       ->check(CLI::ExistingFile);
   auto flag = [&](const char* name, auto& value, bool& given, const char* help) {
-    train->add_option(name, value, help)->each([&given](const std::string&) { given = true; });
+    command.add_option(name, value, help)->each([&given](const std::string&) { given = true; });
   };
   flag("--rule", t.overrides.rule, t.rule, "Learning rule (see `bioprop list`) [brainprop]");
   flag("--net", t.overrides.net, t.net, "Built-in net name or a .toml net file [conv]");
   flag("--dataset", t.overrides.data.name, t.dataset, "Dataset name [fashion-mnist]");
   flag("--data-dir", t.overrides.data.data_dir, t.data_dir, "Folder with the dataset's idx files [its Debian folder]");
-  flag("--epochs", t.overrides.epochs, t.epochs, "Number of epochs [3]");
+  flag(epochs_name, t.overrides.epochs, t.epochs, epochs_help);
   flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [128]");
   flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [sgd 0.1, adam 0.001]");
-  train->add_option("--rule-option", t.rule_options,
-                    "A rule setting KEY=VALUE, repeatable (e.g. --rule-option epsilon=0.05; see `bioprop list`)");
+  command.add_option("--rule-option", t.rule_options,
+                     "A rule setting KEY=VALUE, repeatable (e.g. --rule-option epsilon=0.05; see `bioprop list`)");
   flag("--momentum", t.momentum_value, t.momentum, "SGD momentum [0]");
   flag("--weight-decay", t.weight_decay_value, t.weight_decay, "L2 weight decay [0]");
   flag("--init", t.overrides.net_overrides.init, t.init,
        "Initialiser: he, glorot, normal, or net (the net file's own) [normal, as BrainProp's reference]");
   flag("--init-std", t.overrides.net_overrides.init_std, t.init_std,
        "Standard deviation for --init normal [the net's reference: 0.005, dense 0.01]");
-  train->add_flag("--no-bias", t.no_bias, "Build the net without biases [the default, as BrainProp's reference]");
-  train->add_flag("--bias", t.bias, "Build the net with biases (or as the net file says with --init net)");
+  command.add_flag("--no-bias", t.no_bias, "Build the net without biases [the default, as BrainProp's reference]");
+  command.add_flag("--bias", t.bias, "Build the net with biases (or as the net file says with --init net)");
   flag("--seed", t.overrides.seed, t.seed, "Seed for initial weights, shuffling and the split [1]");
   flag("--device", t.overrides.device, t.device, "auto, cpu, cuda or cuda:N [auto]");
   flag("--optimizer", t.overrides.optimizer, t.optimizer, "sgd or adam [sgd]");
@@ -50,9 +46,9 @@ int main(int argc, char** argv) {
   flag("--min-delta", t.overrides.min_delta, t.min_delta, "Smallest accuracy gain that counts for --patience [0.001]");
   flag("--augment-crop", t.overrides.augmentation.crop_padding, t.augment_crop,
        "Shift training images by up to N pixels (zero-padded random crop) [0: off, as the reference]");
-  train
-      ->add_flag("--augment-flip", t.overrides.augmentation.horizontal_flip,
-                 "Mirror each training image left-right with probability 1/2 [off]")
+  command
+      .add_flag("--augment-flip", t.overrides.augmentation.horizontal_flip,
+                "Mirror each training image left-right with probability 1/2 [off]")
       ->each([&t](const std::string&) { t.augment_flip = true; });
   flag("--target-accuracy", t.overrides.target_accuracy, t.target,
        "Test accuracy (fraction) whose first epoch is recorded as epochs-to-accuracy [0.85]");
@@ -62,19 +58,48 @@ int main(int argc, char** argv) {
        "Evaluate on only the first this many test images [all]");
   flag("--run-dir", t.overrides.run_dir, t.run_dir, "Folder that receives a folder per run [runs]");
   flag("--checkpoint", t.overrides.checkpoint, t.checkpoint, "Checkpoint path [<run folder>/checkpoint.bin]");
-  train->add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
+  command.add_flag("--stop-at-target", t.overrides.stop_at_target, "Stop as soon as the target accuracy is reached")
       ->each([&t](const std::string&) { t.stop_at_target = true; });
-  train->add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
-  train->add_option("--checkpoint-every-minutes", t.checkpoint_every_minutes,
-                    "Also write the checkpoint mid-epoch every N minutes (fractions allowed) [0: after epochs only]");
-  train->add_flag("--tf32", t.tf32,
-                  "On a GPU, let cuBLAS use TF32 tensor cores for FP32 products (faster, ~1e-3 precision)");
-  train->add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");
-  train->add_option("--signal-noise", t.signal_noise, "Noise (std) added to each trial's output error [0]");
-  train->add_option("--update-noise", t.update_noise, "Multiplicative noise (std) on every weight update [0]");
-  train->add_flag(
+  command.add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
+  command.add_option("--checkpoint-every-minutes", t.checkpoint_every_minutes,
+                     "Also write the checkpoint mid-epoch every N minutes (fractions allowed) [0: after epochs only]");
+  command.add_flag("--tf32", t.tf32,
+                   "On a GPU, let cuBLAS use TF32 tensor cores for FP32 products (faster, ~1e-3 precision)");
+  command.add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");
+  command.add_option("--signal-noise", t.signal_noise, "Noise (std) added to each trial's output error [0]");
+  command.add_option("--update-noise", t.update_noise, "Multiplicative noise (std) on every weight update [0]");
+  command.add_flag(
       "--alignment", t.alignment,
       "Log per layer, each epoch, the angle between the rule's update and bp's gradient, and between B and W");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace bioprop;
+  CLI::App app{
+      "bioprop: train convolutional and locally connected networks with biologically plausible learning rules.\n"
+      "Start with `bioprop train` (BrainProp on Fashion-MNIST, conv net) and `bioprop list`."};
+  app.require_subcommand(1);
+
+  TrainFlags t;
+  CLI::App* train = app.add_subcommand("train", "Train a net with a learning rule; with no options, the default run");
+  add_training_options(*train, t, "--epochs", "Number of epochs [3]");
+
+  CompareFlags cmp;
+  CLI::App* compare = app.add_subcommand(
+      "compare",
+      "Train several rules with several seeds on the same settings; writes summary.md (mean and spread of "
+      "epochs and seconds to the target accuracy), raw CSV / JSON lines and plots");
+  add_training_options(*compare, cmp.train, "--epochs,--max-epochs", "The most epochs of each run [3]");
+  compare->add_option("--rules", cmp.rules,
+                      "Rules to compare: RULE[+KEY=VALUE...][=LR], e.g. bp fa=0.05 "
+                      "learned_feedback+direct=true=0.1");
+  compare->add_option("--seeds", cmp.seeds, "Seeds per rule, from --seed on [3]")->check(CLI::PositiveNumber);
+  compare->add_option("--out", cmp.out, "The comparison's folder [comparisons/<net>-<dataset>]");
+  compare->add_option("--preset", cmp.preset,
+                      "A built-in comparison: brainprop, feedback-alignment, learned-feedback, target-propagation");
+  compare->add_flag("--tiny", cmp.tiny, "The preset at its CI size (512 images, 2 epochs, 2 seeds)");
 
   std::string checkpoint, data_dir, device = "auto";
   int batch_size = 256;
@@ -121,16 +146,18 @@ int main(int argc, char** argv) {
 
   // Where datasets are read: the largest JPEG image accepted (checked from its header, before decoding).
   size_t max_pixels = default_max_image_pixels;
-  for (CLI::App* command : {train, eval})
+  for (CLI::App* command : {train, compare, eval})
     command
         ->add_option("--max-image-pixels", max_pixels,
                      "Refuse JPEG images whose header claims more pixels than this [64 Mi]")
         ->check(CLI::PositiveNumber);
   t.command_line.assign(argv, argv + argc);
+  cmp.train.command_line = t.command_line;
   CLI11_PARSE(app, argc, argv);
   try {
     set_max_image_pixels(max_pixels);
     if (train->parsed()) return run_train(t);
+    if (compare->parsed()) return run_compare(cmp);
     if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size);
     if (bench->parsed()) return run_bench(b);
     if (reward->parsed()) return run_reward_task_command(task, task_folder);

@@ -31,7 +31,9 @@ void set_option(Options& options, const std::string& assignment) {
   options.set(key, value);
 }
 
-TrainConfig merge(const TrainFlags& f) {
+}  // namespace
+
+TrainConfig merge_train_flags(const TrainFlags& f) {
   TrainConfig c = f.config.empty() ? TrainConfig{} : load_train_config(f.config);
   const TrainConfig& o = f.overrides;
   if (f.rule) c.rule = o.rule;
@@ -84,6 +86,8 @@ TrainConfig merge(const TrainFlags& f) {
   return c;
 }
 
+namespace {
+
 // runs/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start in the same second.
 std::filesystem::path new_run_folder(const TrainConfig& c) {
   const std::time_t now = std::time(nullptr);
@@ -124,8 +128,7 @@ std::string resume_command(const std::vector<std::string>& command_line, const s
 
 }  // namespace
 
-int run_train(const TrainFlags& flags) {
-  TrainConfig c = merge(flags);
+TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder) {
   const DeviceChoice device = choose_device(c.device);
   auto backend = make_backend(device, flags.tf32);
   spdlog::info("device: {}", device.description);
@@ -154,7 +157,6 @@ int run_train(const TrainFlags& flags) {
                                              c.augmentation.horizontal_flip ? ", horizontal flips" : "")
                                : "");
 
-  const std::filesystem::path folder = new_run_folder(c);
   TrainSettings settings;
   settings.epochs = c.epochs;
   settings.batch_size = c.batch_size;
@@ -190,19 +192,27 @@ int run_train(const TrainFlags& flags) {
                      {"device", device.description},
                      {"backend", backend->name()}};
   spdlog::info("run folder: {}", folder.string());
+  reset_device_memory_peak();
+  TrainSummary summary = train(*network, *rule, *optimizer, data, *backend, settings);
+  if (backend->device() == Device::cuda) {
+    const DeviceMemoryStats memory = device_memory_stats();
+    summary.peak_device_bytes = memory.peak_bytes;
+    spdlog::info("peak GPU memory held by bioprop: {:.1f} MiB ({} device allocations)",
+                 static_cast<double>(memory.peak_bytes) / (1 << 20), memory.device_allocations);
+  }
+  return summary;
+}
 
+int run_train(const TrainFlags& flags) {
+  const TrainConfig c = merge_train_flags(flags);
+  const std::filesystem::path folder = new_run_folder(c);
   const StopOnSignals stop_on_signals;  // Ctrl-C or SIGTERM: finish the step, checkpoint, stop
-  const TrainSummary summary = train(*network, *rule, *optimizer, data, *backend, settings);
+  const TrainSummary summary = train_with_config(c, flags, folder);
   if (summary.interrupted) {
     spdlog::warn("stopped by {} in epoch {} after batch {}; to continue where it stopped:\n  {}",
                  summary.stop_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", summary.stopped_at_epoch,
                  summary.batches_done, resume_command(flags.command_line, summary.checkpoint));
     return summary.stop_signal > 0 ? 128 + summary.stop_signal : 1;
-  }
-  if (backend->device() == Device::cuda) {
-    const DeviceMemoryStats memory = device_memory_stats();
-    spdlog::info("peak GPU memory held by bioprop: {:.1f} MiB ({} device allocations)",
-                 static_cast<double>(memory.peak_bytes) / (1 << 20), memory.device_allocations);
   }
   spdlog::info("final test accuracy {:.2f}% (best {:.2f}%) after {} epoch(s)", 100 * summary.final_test_accuracy,
                100 * summary.best_test_accuracy, summary.epochs.size());

@@ -27,5 +27,7 @@ struct DeviceMemoryStats {
   size_t in_use_bytes = 0, peak_bytes = 0, cached_bytes = 0, device_allocations = 0;
 };
 DeviceMemoryStats device_memory_stats();
+// Starts a new peak from what is held now: each run of a comparison reports its own.
+void reset_device_memory_peak();
 
 }  // namespace bioprop

@@ -81,6 +81,7 @@ struct TrainSummary {
   int stop_signal = 0;  // the signal, or 0 for the step limit
   std::string checkpoint;
   int stopped_at_epoch = 0, batches_done = 0;  // batches of that epoch trained before the stop
+  size_t peak_device_bytes = 0;                // on a GPU: the most device memory the run held (else 0)
 };
 
 // Multiplies every update by (1 + stddev * xi), xi ~ N(0, 1): the "rule perturbation" of the

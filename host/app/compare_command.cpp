@@ -1,0 +1,392 @@
+// `bioprop compare`: every rule with every seed on the same settings, then the comparison's tables and
+// plots. Each run keeps its own folder (runs/<rule>/seed<k>/) with a run.json once it has finished, so
+// an interrupted comparison, run again, keeps the finished runs and resumes the stopped one from its
+// checkpoint.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "app/commands.hpp"
+#include "app/compare_presets.hpp"
+#include "bioprop/device.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/json_fields.hpp"
+#include "bioprop/plotting.hpp"
+#include "bioprop/stop_request.hpp"
+#include "bioprop/trainer.hpp"
+
+namespace bioprop {
+namespace {
+
+namespace fs = std::filesystem;
+
+// RULE[+KEY=VALUE...][=LR], as bench/compare_rules.sh took them.
+struct RuleSpec {
+  std::string label, rule;
+  std::vector<std::string> options;  // KEY=VALUE
+  std::optional<double> learning_rate;
+};
+
+RuleSpec parse_rule_spec(const std::string& text) {
+  RuleSpec spec;
+  spec.label = text;
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t plus = text.find('+', start);
+    parts.push_back(text.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
+    if (plus == std::string::npos) break;
+    start = plus + 1;
+  }
+  // The learning rate ends the last part: "fa=0.1" (no options) or "fa+feedback_init=uniform=0.1".
+  std::string& last = parts.back();
+  if (std::count(last.begin(), last.end(), '=') == (parts.size() == 1 ? 1 : 2)) {
+    const std::string number = last.substr(last.rfind('=') + 1);
+    char* end = nullptr;
+    const double lr = std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || !(lr > 0))
+      fail("--rules '{}': the learning rate '{}' must be a number > 0 (RULE[+KEY=VALUE...][=LR])", text, number);
+    spec.learning_rate = lr;
+    last.erase(last.rfind('='));
+  }
+  spec.rule = parts.front();
+  if (spec.rule.empty() || spec.rule.find('=') != std::string::npos)
+    fail("--rules '{}': expected RULE[+KEY=VALUE...][=LR]", text);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i].find('=') == std::string::npos || parts[i].front() == '=')
+      fail("--rules '{}': '{}' is not KEY=VALUE (RULE[+KEY=VALUE...][=LR])", text, parts[i]);
+    spec.options.push_back(parts[i]);
+  }
+  return spec;
+}
+
+// The flags of one run: the comparison's, with the rule, its options and learning rate, and the seed.
+TrainFlags flags_for(const TrainFlags& base, const RuleSpec& spec, int seed) {
+  TrainFlags f = base;
+  f.rule = true, f.overrides.rule = spec.rule;
+  for (const std::string& o : spec.options) f.rule_options.push_back(o);
+  if (spec.learning_rate) f.lr = true, f.learning_rate = *spec.learning_rate;
+  f.seed = true, f.overrides.seed = static_cast<uint64_t>(seed);
+  return f;
+}
+
+std::string folder_name(const std::string& label) {
+  std::string name = label;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' && c != '=' && c != '+')
+      c = '_';
+  return name;
+}
+
+// One finished run, as run.json keeps it.
+struct RunRecord {
+  std::string label;
+  int seed = 0, epochs_run = 0, epochs_to_target = -1;
+  double seconds_to_target = -1, best = 0, final = 0, seconds = 0, peak_device_mib = 0;
+  std::vector<EpochMetrics> epochs;
+};
+
+nlohmann::json to_json(const RunRecord& r) {
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const EpochMetrics& m : r.epochs)
+    epochs.push_back({{"epoch", m.epoch},
+                      {"test_accuracy", m.test_accuracy},
+                      {"test_loss", m.test_loss},
+                      {"train_loss", m.train_loss},
+                      {"seconds", m.seconds},
+                      {"images_per_second", m.images_per_second}});
+  return {{"label", r.label},
+          {"seed", r.seed},
+          {"epochs_run", r.epochs_run},
+          {"epochs_to_target", r.epochs_to_target},
+          {"seconds_to_target", r.seconds_to_target},
+          {"best_test_accuracy", r.best},
+          {"final_test_accuracy", r.final},
+          {"seconds", r.seconds},
+          {"peak_device_mib", r.peak_device_mib},
+          {"epochs", epochs}};
+}
+
+RunRecord record_from_json(const nlohmann::json& j, const std::string& where) {
+  RunRecord r;
+  r.label = json_field<std::string>(j, "label", where);
+  r.seed = json_field<int>(j, "seed", where);
+  r.epochs_run = json_field<int>(j, "epochs_run", where);
+  r.epochs_to_target = json_field<int>(j, "epochs_to_target", where);
+  r.seconds_to_target = json_field<double>(j, "seconds_to_target", where);
+  r.best = json_field<double>(j, "best_test_accuracy", where);
+  r.final = json_field<double>(j, "final_test_accuracy", where);
+  r.seconds = json_field<double>(j, "seconds", where);
+  r.peak_device_mib = json_field<double>(j, "peak_device_mib", where);
+  for (const nlohmann::json& e : json_field<nlohmann::json>(j, "epochs", where)) {
+    EpochMetrics m;
+    m.epoch = json_field<int>(e, "epoch", where);
+    m.test_accuracy = json_field<double>(e, "test_accuracy", where);
+    m.test_loss = json_field<double>(e, "test_loss", where);
+    m.train_loss = json_field<double>(e, "train_loss", where);
+    m.seconds = json_field<double>(e, "seconds", where);
+    m.images_per_second = json_field<double>(e, "images_per_second", where);
+    r.epochs.push_back(m);
+  }
+  return r;
+}
+
+RunRecord record_of(const std::string& label, int seed, const TrainSummary& s) {
+  RunRecord r;
+  r.label = label;
+  r.seed = seed;
+  r.epochs = s.epochs;
+  r.epochs_run = static_cast<int>(s.epochs.size());
+  r.epochs_to_target = s.epochs_to_target;
+  r.best = s.best_test_accuracy;
+  r.final = s.final_test_accuracy;
+  r.peak_device_mib = static_cast<double>(s.peak_device_bytes) / (1 << 20);
+  for (const EpochMetrics& m : s.epochs) {
+    r.seconds += m.seconds;
+    if (m.epoch == s.epochs_to_target) r.seconds_to_target = r.seconds;
+  }
+  return r;
+}
+
+struct Stats {
+  int count = 0;
+  double mean = 0, sd = 0;
+};
+
+Stats stats_of(const std::vector<double>& values) {
+  Stats s;
+  s.count = static_cast<int>(values.size());
+  if (values.empty()) return s;
+  for (double v : values) s.mean += v / s.count;
+  if (s.count > 1) {
+    for (double v : values) s.sd += (v - s.mean) * (v - s.mean) / (s.count - 1);
+    s.sd = std::sqrt(s.sd);
+  }
+  return s;
+}
+
+std::string mean_sd(const Stats& s, const char* format = "{:.2f}") {
+  return fmt::format(fmt::runtime(std::string(format) + " ± " + format), s.mean, s.sd);
+}
+
+// "3.0 ± 0.0", "4.5 ± 0.7 (2 of 3; 1 not in 10)" or "not in 10": a run that never reached the target is
+// counted as such, never averaged as 10.
+std::string to_target(const Stats& reached, int runs, int max_epochs, const char* format) {
+  if (reached.count == 0) return fmt::format("not in {}", max_epochs);
+  std::string text = mean_sd(reached, format);
+  if (reached.count < runs)
+    text += fmt::format(" ({} of {}; {} not in {})", reached.count, runs, runs - reached.count, max_epochs);
+  return text;
+}
+
+struct LabelSummary {
+  std::string label;
+  int runs = 0;
+  Stats epochs_to_target, seconds_to_target, best, final, peak_mib;
+};
+
+LabelSummary summarise(const std::string& label, const std::vector<RunRecord>& runs) {
+  std::vector<double> epochs, seconds, best, final, peak;
+  for (const RunRecord& r : runs) {
+    if (r.epochs_to_target > 0) epochs.push_back(r.epochs_to_target), seconds.push_back(r.seconds_to_target);
+    best.push_back(r.best), final.push_back(r.final), peak.push_back(r.peak_device_mib);
+  }
+  return {label,
+          static_cast<int>(runs.size()),
+          stats_of(epochs),
+          stats_of(seconds),
+          stats_of(best),
+          stats_of(final),
+          stats_of(peak)};
+}
+
+void write_tables(const fs::path& out, const std::vector<RuleSpec>& specs,
+                  const std::map<std::string, std::vector<RunRecord>>& runs, const TrainConfig& c,
+                  const std::string& device) {
+  std::string runs_csv =
+      "label,seed,epochs_run,epochs_to_target,seconds_to_target,best_test_accuracy,final_test_accuracy,seconds,"
+      "peak_device_mib\n";
+  std::string runs_jsonl, epochs_csv =
+                              "label,seed,epoch,test_accuracy,test_loss,train_loss,seconds,cumulative_seconds,"
+                              "images_per_second\n";
+  for (const RuleSpec& spec : specs)
+    for (const RunRecord& r : runs.at(spec.label)) {
+      runs_csv += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.3f},{:.1f}\n", r.label, r.seed, r.epochs_run,
+                              r.epochs_to_target > 0 ? std::to_string(r.epochs_to_target) : "",
+                              r.seconds_to_target >= 0 ? fmt::format("{:.3f}", r.seconds_to_target) : "", r.best,
+                              r.final, r.seconds, r.peak_device_mib);
+      runs_jsonl += to_json(r).dump() + "\n";
+      double cumulative = 0;
+      for (const EpochMetrics& m : r.epochs) {
+        cumulative += m.seconds;
+        epochs_csv +=
+            fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.3f},{:.1f}\n", r.label, r.seed, m.epoch,
+                        m.test_accuracy, m.test_loss, m.train_loss, m.seconds, cumulative, m.images_per_second);
+      }
+    }
+  write_file_atomically((out / "runs.csv").string(), runs_csv);
+  write_file_atomically((out / "runs.jsonl").string(), runs_jsonl);
+  write_file_atomically((out / "epochs.csv").string(), epochs_csv);
+
+  std::vector<LabelSummary> summaries;
+  for (const RuleSpec& spec : specs) summaries.push_back(summarise(spec.label, runs.at(spec.label)));
+  const auto bp = std::find_if(summaries.begin(), summaries.end(), [](const LabelSummary& s) {
+    return s.label == "bp" || s.label.rfind("bp=", 0) == 0 || s.label.rfind("bp+", 0) == 0;
+  });
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::string md = fmt::format(
+      "# Comparison: net {}, dataset {}, target {:.2f}% test accuracy\n\n"
+      "{}; device: {}; at most {} epochs, batch {}, optimizer {}, {} seed(s) from seed {}{}{}.\n"
+      "Mean ± standard deviation over seeds; epochs and seconds to the target over the runs that reached it (a run "
+      "that never did is counted as \"not in N\"). Seconds are training time (no evaluation).\n\n"
+      "| rule | runs | epochs to target | seconds to target | best test accuracy (%) | final test accuracy (%) | "
+      "epochs vs bp | seconds vs bp |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+      c.net, c.data.name, 100 * c.target_accuracy, date, device, c.epochs, c.batch_size, c.optimizer,
+      runs.begin()->second.size(), c.seed,
+      c.data.train_limit > 0 ? fmt::format(", {} training images", c.data.train_limit) : "",
+      c.data.test_limit > 0 ? fmt::format(", {} test images", c.data.test_limit) : "");
+  for (const LabelSummary& s : summaries) {
+    const auto ratio = [&](const Stats& mine, const Stats& base) {
+      return bp != summaries.end() && mine.count > 0 && base.count > 0 && base.mean > 0
+                 ? fmt::format("{:.2f}x", mine.mean / base.mean)
+                 : std::string("—");
+    };
+    Stats best = s.best, final = s.final;
+    best.mean *= 100, best.sd *= 100, final.mean *= 100, final.sd *= 100;
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", s.label, s.runs,
+                      to_target(s.epochs_to_target, s.runs, c.epochs, "{:.1f}"),
+                      to_target(s.seconds_to_target, s.runs, c.epochs, "{:.1f}"), mean_sd(best), mean_sd(final),
+                      bp == summaries.end() ? "—" : ratio(s.epochs_to_target, bp->epochs_to_target),
+                      bp == summaries.end() ? "—" : ratio(s.seconds_to_target, bp->seconds_to_target));
+    spdlog::info("{}: {} epochs to {:.2f}%, best {:.2f} ± {:.2f}%, final {:.2f} ± {:.2f}% over {} run(s)", s.label,
+                 to_target(s.epochs_to_target, s.runs, c.epochs, "{:.1f}"), 100 * c.target_accuracy, best.mean, best.sd,
+                 final.mean, final.sd, s.runs);
+  }
+  md +=
+      "\nRaw data: runs.csv / runs.jsonl (one row per run), epochs.csv (one row per run and epoch); plots: "
+      "accuracy_vs_epoch.png, accuracy_vs_seconds.png (mean over seeds, min to max shaded).\n";
+  write_file_atomically((out / "summary.md").string(), md);
+}
+
+// Per label: epoch, mean, min and max test accuracy over seeds and mean cumulative seconds, for the plots.
+void write_curves_and_plots(const fs::path& out, const std::vector<RuleSpec>& specs,
+                            const std::map<std::string, std::vector<RunRecord>>& runs, const TrainConfig& c) {
+  fs::create_directories(out / "curves");
+  std::string by_epoch, by_seconds;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& records = runs.at(specs[i].label);
+    std::string csv = "epoch,mean_test_accuracy,min_test_accuracy,max_test_accuracy,mean_cumulative_seconds\n";
+    for (int epoch = 1;; ++epoch) {
+      std::vector<double> accuracy;
+      double seconds = 0;
+      for (const RunRecord& r : records) {
+        if (static_cast<int>(r.epochs.size()) < epoch) continue;
+        accuracy.push_back(r.epochs[static_cast<size_t>(epoch) - 1].test_accuracy);
+        for (int e = 0; e < epoch; ++e) seconds += r.epochs[static_cast<size_t>(e)].seconds;
+      }
+      if (accuracy.empty()) break;
+      const Stats s = stats_of(accuracy);
+      csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.3f}\n", epoch, s.mean,
+                         *std::min_element(accuracy.begin(), accuracy.end()),
+                         *std::max_element(accuracy.begin(), accuracy.end()), seconds / s.count);
+    }
+    const std::string file = fmt::format("curves/{}.csv", i + 1);
+    write_file_atomically((out / file).string(), csv);
+    const std::string sep = i == 0 ? "plot " : ", ";
+    for (auto [plot, x] : {std::pair{&by_epoch, 1}, std::pair{&by_seconds, 5}})
+      *plot += fmt::format(
+          "{}'{}' skip 1 using {}:($3*100):($4*100) with filledcurves lc {} notitle, '{}' skip 1 "
+          "using {}:($2*100) with linespoints lc {} title '{}'",
+          sep, file, x, i + 1, file, x, i + 1, specs[i].label);
+  }
+  const std::string head = fmt::format(
+      "set terminal pngcairo size 1000,600 noenhanced\nset datafile separator ','\nset key bottom right\nset grid\n"
+      "set style fill transparent solid 0.2 noborder\nset ylabel 'test accuracy (%)'\nset title '{} on {}: mean over "
+      "seeds, min to max shaded'\nset arrow from graph 0, first {} to graph 1, first {} nohead dashtype 2\n",
+      c.net, c.data.name, 100 * c.target_accuracy, 100 * c.target_accuracy);
+  draw_with_gnuplot(out.string(), "accuracy_vs_epoch.gp",
+                    "# edit and re-run: gnuplot accuracy_vs_epoch.gp\n" + head +
+                        "set output 'accuracy_vs_epoch.png'\nset xlabel 'epoch'\n" + by_epoch + "\n");
+  draw_with_gnuplot(out.string(), "accuracy_vs_seconds.gp",
+                    "# edit and re-run: gnuplot accuracy_vs_seconds.gp\n" + head +
+                        "set output 'accuracy_vs_seconds.png'\nset xlabel 'training seconds'\n" + by_seconds + "\n");
+}
+
+}  // namespace
+
+int run_compare(CompareFlags flags) {
+  apply_preset(flags);
+  if (flags.rules.empty()) fail("bioprop compare: name the rules (--rules bp fa=0.05 ...) or a --preset");
+  if (flags.seeds <= 0) flags.seeds = 3;
+  std::vector<RuleSpec> specs;
+  for (const std::string& text : flags.rules) {
+    specs.push_back(parse_rule_spec(text));
+    for (size_t i = 0; i + 1 < specs.size(); ++i)
+      if (specs[i].label == specs.back().label) fail("--rules: '{}' is named twice", text);
+  }
+  const TrainConfig base = merge_train_flags(flags.train);
+  for (const RuleSpec& spec : specs) {  // every rule with its options is checked before the first run
+    TrainConfig c = merge_train_flags(flags_for(flags.train, spec, static_cast<int>(base.seed)));
+    make_rule(c.rule, c.rule_options);
+  }
+  const fs::path out = flags.out.empty() ? fs::path("comparisons") /
+                                               fmt::format("{}-{}", fs::path(base.net).stem().string(), base.data.name)
+                                         : fs::path(flags.out);
+  fs::create_directories(out);
+  const std::string device = choose_device(base.device).description;
+  spdlog::info("comparison in {}: {} rule(s) x {} seed(s), at most {} epochs each", out.string(), specs.size(),
+               flags.seeds, base.epochs);
+  const StopOnSignals stop_on_signals;
+  std::map<std::string, std::vector<RunRecord>> runs;
+  const int total = static_cast<int>(specs.size()) * flags.seeds;
+  int done = 0;
+  for (const RuleSpec& spec : specs) {
+    for (int s = 0; s < flags.seeds; ++s) {
+      ++done;
+      const int seed = static_cast<int>(base.seed) + s;
+      const fs::path folder = out / "runs" / folder_name(spec.label) / fmt::format("seed{}", seed);
+      const fs::path record_file = folder / "run.json";
+      if (fs::exists(record_file)) {
+        spdlog::info("[{}/{}] {} seed {}: finished before, kept", done, total, spec.label, seed);
+        std::ifstream in(record_file);
+        runs[spec.label].push_back(record_from_json(nlohmann::json::parse(in), record_file.string()));
+        continue;
+      }
+      const TrainFlags f = flags_for(flags.train, spec, seed);
+      TrainConfig c = merge_train_flags(f);
+      c.checkpoint.clear();
+      // A checkpoint of a stopped run is resumed; one written after the last epoch (a run killed before its
+      // run.json) holds no more to train, and the run starts again.
+      const fs::path checkpoint = folder / "checkpoint.bin";
+      if (fs::exists(checkpoint) &&
+          json_field<int>(read_checkpoint_record(checkpoint.string()), "epoch", checkpoint.string()) >= c.epochs)
+        fs::remove_all(folder);
+      c.resume = fs::exists(checkpoint) ? checkpoint.string() : "";
+      spdlog::info("[{}/{}] {} seed {}{}", done, total, spec.label, seed, c.resume.empty() ? "" : " (resumed)");
+      const TrainSummary summary = train_with_config(c, f, folder);
+      if (summary.interrupted) {
+        spdlog::warn(
+            "comparison stopped in {} seed {}; run the same command again to continue (finished runs "
+            "are kept)",
+            spec.label, seed);
+        return summary.stop_signal > 0 ? 128 + summary.stop_signal : 1;
+      }
+      const RunRecord record = record_of(spec.label, seed, summary);
+      write_file_atomically(record_file.string(), to_json(record).dump(2) + "\n");
+      runs[spec.label].push_back(record);
+    }
+  }
+  write_tables(out, specs, runs, base, device);
+  write_curves_and_plots(out, specs, runs, base);
+  spdlog::info("summary: {}", (out / "summary.md").string());
+  return 0;
+}
+
+}  // namespace bioprop
