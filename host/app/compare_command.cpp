@@ -136,6 +136,17 @@ RunRecord record_from_json(const nlohmann::json& j, const std::string& where) {
   return r;
 }
 
+RunRecord read_record(const fs::path& file) {
+  std::ifstream in(file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not a run record ({}); delete it to train that run again", file.string(), e.what());
+  }
+  return record_from_json(j, file.string());
+}
+
 RunRecord record_of(const std::string& label, int seed, const TrainSummary& s) {
   RunRecord r;
   r.label = label;
@@ -355,8 +366,7 @@ int run_compare(CompareFlags flags) {
       const fs::path record_file = folder / "run.json";
       if (fs::exists(record_file)) {
         spdlog::info("[{}/{}] {} seed {}: finished before, kept", done, total, spec.label, seed);
-        std::ifstream in(record_file);
-        runs[spec.label].push_back(record_from_json(nlohmann::json::parse(in), record_file.string()));
+        runs[spec.label].push_back(read_record(record_file));
         continue;
       }
       const TrainFlags f = flags_for(flags.train, spec, seed);
