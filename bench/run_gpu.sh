@@ -76,8 +76,9 @@ for step in "${steps[@]}"; do
       BIOPROP_BENCH_DEVICE=cuda "$bin/rule_step_bench" --benchmark_min_time=1 --benchmark_out="$out-rule-steps-$device.csv" --benchmark_out_format=csv &&
       python3 bench/peers/train_step_pytorch.py --device cuda > "$out-rule-steps-pytorch-$device.csv" && cat "$out-rule-steps-pytorch-$device.csv"' ;;
     memcheck | racecheck | synccheck) run_step "$step" 300 "$(sanitize "$step")" ;;
-    rules) run_step rules 1200 'BIOPROP="$bin/bioprop" BIOPROP_RESULTS="$(dirname "$out")" BIOPROP_ARGS="--device cuda --data-dir $data" \
-      bash bench/compare_rules.sh conv 10 0.85 bp=0.1 brainprop=0.1 qagrel=0.1 fa=0.1 dfa=0.1 sign_symmetry=0.1 learned_feedback=0.1 learned_feedback+direct=true=0.1' ;;
+    rules) run_step rules 1200 '"$bin/bioprop" compare --device cuda --data-dir "$data" --no-progress --net conv --seeds 1 \
+      --max-epochs 10 --target-accuracy 0.85 --out "$(dirname "$out")/rules-conv-fashion-mnist-$device" --rules bp=0.1 \
+      brainprop=0.1 qagrel=0.1 fa=0.1 dfa=0.1 sign_symmetry=0.1 learned_feedback=0.1 learned_feedback+direct=true=0.1' ;;
     *) echo "unknown step '$step' (tools tests train bench memcheck racecheck synccheck rules)" >&2; exit 2 ;;
   esac
 done
