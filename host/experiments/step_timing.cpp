@@ -34,16 +34,28 @@ void TrainingStep::run() {
   backend_.synchronize();
 }
 
+void TrainingStep::run_forward() {
+  network_->forward(backend_, batch_.inputs);
+  backend_.synchronize();
+}
+
 int reference_batch_size(const std::string& net) { return net == "loccon" ? 32 : 128; }
 
-StepTiming time_training_steps(TrainingStep& step, int warmup, int steps) {
-  for (int i = 0; i < warmup; ++i) step.run();
+namespace {
+template <typename Run>
+double seconds_per_call(const Run& run, int warmup, int steps) {
+  for (int i = 0; i < warmup; ++i) run();
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < steps; ++i) step.run();
+  for (int i = 0; i < steps; ++i) run();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / std::max(steps, 1);
+}
+}  // namespace
+
+StepTiming time_training_steps(TrainingStep& step, int warmup, int steps) {
   StepTiming timing;
   timing.batch_size = step.batch_size();
-  timing.seconds_per_step =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / std::max(steps, 1);
+  timing.seconds_per_step = seconds_per_call([&] { step.run(); }, warmup, steps);
+  timing.seconds_per_forward = seconds_per_call([&] { step.run_forward(); }, warmup, steps);
   return timing;
 }
 

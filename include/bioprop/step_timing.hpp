@@ -19,6 +19,9 @@ class TrainingStep {
                Backend& backend);
   // Forward, credit assignment and the optimiser's update, then waits for the device.
   void run();
+  // One forward pass alone (training mode), then waits for the device: what a rule's extra passes
+  // (perturbed, noisy, corrupted) are measured against.
+  void run_forward();
   int batch_size() const { return batch_.size(); }
 
  private:
@@ -37,6 +40,7 @@ struct StepTiming {
   std::string rule, net;
   int batch_size = 0;
   double seconds_per_step = 0.0;
+  double seconds_per_forward = 0.0;  // one forward pass alone
   double images_per_second() const { return batch_size / seconds_per_step; }
 };
 // Runs `warmup` steps, then times `steps` more.
