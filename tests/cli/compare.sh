@@ -1,21 +1,20 @@
-#!/ usr / bin / env bash
-# `bioprop compare` end to end(issue 16) : a tiny comparison(two rules, two seeds, a few batches) writes
-#the table, the raw data and the plots with the right columns; the table's means agree with the raw
-#rows; a target no run reaches is reported as "not in N"; a reachable one gives epochs and the ratio to
-#bp; a comparison run again keeps its finished runs and redoes only the missing one; a preset runs at
-#its tiny size; bad rule specs stop before any run.
-#Usage : compare.sh BIOPROP WORK_DIR
-set - euo pipefail bioprop = $1 work = $2 / compare rm - rf "$work" && mkdir - p "$work" fail() {
-  echo "FAIL: $*" > &2;
-  exit 1;
-}
+#!/usr/bin/env bash
+# `bioprop compare` end to end (issue 16): a tiny comparison (two rules, two seeds, a few batches) writes
+# the table, the raw data and the plots with the right columns; the table's means agree with the raw
+# rows; a target no run reaches is reported as "not in N"; a reachable one gives epochs and the ratio to
+# bp; a comparison run again keeps its finished runs and redoes only the missing one; a preset runs at
+# its tiny size; bad rule specs stop before any run.
+# Usage: compare.sh BIOPROP WORK_DIR
+set -euo pipefail
+bioprop=$1 work=$2/compare
+rm -rf "$work" && mkdir -p "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
 common=(compare --device cpu --net dense --train-limit 256 --test-limit 128 --max-epochs 2 --seeds 2 --no-progress)
 
-# 1. An unreachable target : every run is "not in 2", never averaged as 2.
+# 1. An unreachable target: every run is "not in 2", never averaged as 2.
 "$bioprop" "${common[@]}" --rules bp fa=0.05 --target-accuracy 0.99 --out "$work/high" >"$work/high.log" 2>&1 ||
   fail "the comparison failed: $(tail -3 "$work/high.log")"
-for f in summary.md runs.csv runs.jsonl epochs.csv accuracy_vs_epoch.gp accuracy_vs_seconds.gp curves/1.csv curves/2.csv;
-do
+for f in summary.md runs.csv runs.jsonl epochs.csv accuracy_vs_epoch.gp accuracy_vs_seconds.gp curves/1.csv curves/2.csv; do
   [ -s "$work/high/$f" ] || fail "missing $f"
 done
 [ "$(head -1 "$work/high/runs.csv")" = "label,seed,epochs_run,epochs_to_target,seconds_to_target,best_test_accuracy,final_test_accuracy,seconds,peak_device_mib" ] ||
@@ -24,16 +23,15 @@ done
 [ "$(tail -n +2 "$work/high/epochs.csv" | wc -l)" -eq 8 ] || fail "epochs.csv should hold 4 runs x 2 epochs"
 [ "$(wc -l <"$work/high/runs.jsonl")" -eq 4 ] || fail "runs.jsonl should hold 4 runs"
 [ "$(grep -c '| not in 2 | not in 2 |' "$work/high/summary.md")" -eq 2 ] || fail "unreached target not reported as 'not in 2'"
-#The table's best accuracy is the mean of the raw rows (in %, two decimals).
-for rule in bp fa=0.05;
-do
+# The table's best accuracy is the mean of the raw rows (in %, two decimals).
+for rule in bp fa=0.05; do
   expected=$(awk -F, -v r="$rule" '$1 == r { s += $6; n++ } END { printf "%.2f", 100 * s / n }' "$work/high/runs.csv")
   row=$(grep "^| $rule |" "$work/high/summary.md") || fail "no row for $rule"
   best=$(echo "$row" | awk -F'|' '{ print $6 }' | awk '{ print $1 }')
   [ "$best" = "$expected" ] || fail "$rule: summary.md best $best, runs.csv mean $expected"
 done
 
-# 2. A reachable target : epochs to it as mean ± sd, and bp's ratio to itself 1.00x.
+# 2. A reachable target: epochs to it as mean ± sd, and bp's ratio to itself 1.00x.
 "$bioprop" "${common[@]}" --rules bp fa=0.05 --target-accuracy 0.02 --out "$work/low" >"$work/low.log" 2>&1 ||
   fail "the comparison failed: $(tail -3 "$work/low.log")"
 grep -q '^| bp | 2 | 1.0 ± 0.0 | ' "$work/low/summary.md" || fail "bp's epochs to target: $(grep '^| bp' "$work/low/summary.md")"
@@ -42,7 +40,7 @@ grep '^| bp |' "$work/low/summary.md" | grep -q '| 1.00x | 1.00x |$' || fail "bp
 # 3. Run again with one run's record gone: three runs kept, one trained again, the same table rows.
 rm "$work/high/runs/fa=0.05/seed2/run.json"
 "$bioprop" "${common[@]}" --rules bp fa=0.05 --target-accuracy 0.99 --out "$work/high" >"$work/again.log" 2>&1 ||
-  fail "the second run failed"
+  fail "the second run failed: $(tail -3 "$work/again.log")"
 [ "$(grep -c 'finished before, kept' "$work/again.log")" -eq 3 ] || fail "finished runs were not kept"
 [ "$(tail -n +2 "$work/high/runs.csv" | wc -l)" -eq 4 ] || fail "runs.csv after the resume"
 
@@ -51,15 +49,10 @@ rm "$work/high/runs/fa=0.05/seed2/run.json"
   >"$work/preset.log" 2>&1 || fail "the tiny preset failed: $(tail -3 "$work/preset.log")"
 [ "$(grep -c '^| ' "$work/preset/summary.md")" -eq 7 ] || fail "the preset's table should have 5 rules (and 2 header lines)"
 
-# 5. Bad specs stop before anything trains, naming the spec.
-for spec in "nosuchrule=0.1" "fa=abc" "fa+novalue=0.1" "fa+sigma=1+=2";
-do
-  if
-    "$bioprop"
-    "${common[@]}" --rules bp "$spec" --out "$work/bad" > "$work/bad.log" 2 > &1;
-then fail "'$spec' accepted";
-fi[!-d "$work/bad/runs"] ||
-    fail "'$spec': a run started before the check" grep - q
-        "\[error\]"
-        "$work/bad.log" ||
-    fail "'$spec': no error line: $(tail -1 " $work / bad.log ")" done echo "compare: all checks passed"
+# 5. Bad specs stop before anything trains, with an error line.
+for spec in "nosuchrule=0.1" "fa=abc" "fa+novalue=0.1" "fa+sigma=1+=2"; do
+  if "$bioprop" "${common[@]}" --rules bp "$spec" --out "$work/bad" >"$work/bad.log" 2>&1; then fail "'$spec' accepted"; fi
+  [ ! -d "$work/bad/runs" ] || fail "'$spec': a run started before the check"
+  grep -q "\[error\]" "$work/bad.log" || fail "'$spec': no error line: $(tail -1 "$work/bad.log")"
+done
+echo "compare: all checks passed"

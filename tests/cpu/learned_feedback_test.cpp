@@ -91,7 +91,7 @@ Tensor centred_rows(const Tensor& w) {
   const int outputs = w.dim(0), inputs = w.dim(1);
   for (int j = 0; j < inputs; ++j) {
     double mean = 0;
-    for (int i = 0; i < outputs; ++i) mean += w.at(static_cast<size_t>(i * inputs + j)) / outputs;
+    for (int i = 0; i < outputs; ++i) mean += w.at(static_cast<size_t>(i * inputs + j)) / static_cast<double>(outputs);
     for (int i = 0; i < outputs; ++i) c.at(static_cast<size_t>(i * inputs + j)) -= static_cast<float>(mean);
   }
   return c;
@@ -175,7 +175,9 @@ TEST_F(LearnedFeedbackTest, FeedbackRegressionGradientOfEveryLayerKind) {
     const Tensor analytic = layer.feedback().grad.clone();
     testing::expect_matches_finite_differences(layer.kind() + " feedback", layer.feedback_weights(), analytic, loss);
     EXPECT_EQ(layer.weights().grad.at(0), 3.0f) << layer.kind();
-    if (layer.bias()) EXPECT_EQ(layer.bias()->grad.at(0), 4.0f) << layer.kind();
+    if (layer.bias()) {
+      EXPECT_EQ(layer.bias()->grad.at(0), 4.0f) << layer.kind();
+    }
   }
 }
 

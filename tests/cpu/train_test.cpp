@@ -133,7 +133,9 @@ TEST_F(Training, AlignmentIsWrittenPerEpochAndPlotted) {
   }
   EXPECT_EQ(rows, 2);
   EXPECT_TRUE(fs::exists(folder / "alignment.gp"));
-  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) EXPECT_GT(fs::file_size(folder / "alignment.png"), 0u);
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
+    EXPECT_GT(fs::file_size(folder / "alignment.png"), 0u);
+  }
 }
 
 TEST_F(Training, CorruptCheckpointsAreRejected) {
