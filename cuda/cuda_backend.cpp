@@ -128,6 +128,7 @@ class CudaBackend final : public Backend {
     cudaStreamSynchronize(copy_stream_);
     cudaStreamSynchronize(stream_);
     if (cuda_work_stream() == stream_) set_cuda_work_stream(nullptr);
+    retire_cuda_work_stream(stream_);  // synchronised: its cached blocks are free for every stream
     for (int slot = 0; slot < 2; ++slot) {
       cudaEventDestroy(compute_reached_[slot]);
       cudaEventDestroy(uploaded_[slot]);

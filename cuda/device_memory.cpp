@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "bioprop/cuda_check.hpp"
 #include "bioprop/error.hpp"
@@ -15,10 +16,11 @@ namespace bioprop {
 
 namespace {
 
-// Free blocks by size; a request takes the smallest cached block of at least its size (and at most
-// twice it, so a huge block is not spent on a tiny tensor). BIOPROP_NO_ALLOCATOR_CACHE=1 bypasses the
-// cache: every tensor gets a cudaMalloc of its exact size and a cudaFree when it dies, so a sanitizer or
-// compute-sanitizer sees an overrun that a larger cached block would hide.
+// Free blocks by stream and size; a request takes the smallest cached block of its stream (or of a
+// retired stream) of at least its size (and at most twice it, so a huge block is not spent on a tiny
+// tensor). BIOPROP_NO_ALLOCATOR_CACHE=1 bypasses the cache: every tensor gets a cudaMalloc of its exact
+// size and a cudaFree when it dies, so a sanitizer or compute-sanitizer sees an overrun that a larger
+// cached block would hide.
 class DevicePool {
  public:
   DevicePool() {
@@ -26,83 +28,129 @@ class DevicePool {
     bypass_ = value != nullptr && value[0] != '\0' && value[0] != '0';
   }
 
-  void* allocate(size_t bytes) {
+  void* allocate(size_t bytes, cudaStream_t stream, int account) {
     bytes = bypass_ ? std::max<size_t>(bytes, 1) : round_up(bytes);
     std::lock_guard lock(mutex_);
-    auto it = free_.lower_bound(bytes);
-    if (it != free_.end() && it->first <= 2 * bytes) {
-      void* block = it->second;
-      stats_.cached_bytes -= it->first;
-      sizes_[block] = it->first;
-      stats_.in_use_bytes += it->first;
-      free_.erase(it);
-      update_peak();
-      return block;
+    void* block = take_cached(bytes, stream);
+    if (block == nullptr) {
+      block = device_malloc(bytes);
+      ++stats_.device_allocations;
     }
-    void* block = nullptr;
-    if (cudaError_t error = cudaMalloc(&block, bytes); error != cudaSuccess) {
-      cudaGetLastError();
-      if (error != cudaErrorMemoryAllocation) report_failed_malloc(error, bytes);
-      release_cached();  // give the cached blocks back and try once more
-      if (error = cudaMalloc(&block, bytes); error != cudaSuccess) {
-        cudaGetLastError();
-        if (error != cudaErrorMemoryAllocation) report_failed_malloc(error, bytes);
-        size_t free_bytes = 0, total_bytes = 0;
-        cudaMemGetInfo(&free_bytes, &total_bytes);
-        fail(
-            "out of GPU memory: allocating {:.1f} MiB for a tensor; the device has {:.1f} MiB free of {:.1f} MiB, "
-            "bioprop holds {:.1f} MiB (peak {:.1f} MiB). Use a smaller --batch-size or net",
-            mib(bytes), mib(free_bytes), mib(total_bytes), mib(stats_.in_use_bytes), mib(stats_.peak_bytes));
-      }
-    }
-    ++stats_.device_allocations;
-    sizes_[block] = bytes;
-    stats_.in_use_bytes += bytes;
-    update_peak();
+    blocks_[block] = {bytes, stream, account};
+    AccountStats& a = accounts_[account];
+    a.in_use += bytes;
+    a.peak = std::max(a.peak, a.in_use);
     return block;
   }
 
   void release(void* block) {
     std::lock_guard lock(mutex_);
-    auto it = sizes_.find(block);
-    if (it == sizes_.end()) return;
-    stats_.in_use_bytes -= it->second;
+    auto it = blocks_.find(block);
+    if (it == blocks_.end()) return;
+    const BlockInfo info = it->second;
+    blocks_.erase(it);
+    accounts_[info.account].in_use -= info.bytes;
     if (bypass_) {
       cudaFree(block);  // synchronises the device, as a use of the block may still be queued
-    } else {
-      stats_.cached_bytes += it->second;
-      free_.emplace(it->second, block);
+      return;
     }
-    sizes_.erase(it);
+    stats_.cached_bytes += info.bytes;
+    free_[retired_.count(info.stream) != 0 ? nullptr : info.stream].emplace(info.bytes, block);
   }
 
-  DeviceMemoryStats stats() {
+  void retire(cudaStream_t stream) {
     std::lock_guard lock(mutex_);
-    return stats_;
+    retired_.insert(stream);
+    auto it = free_.find(stream);
+    if (it == free_.end() || stream == nullptr) return;
+    free_[nullptr].merge(it->second);
+    free_.erase(it);
   }
-  void reset_peak() {
+  void revive(cudaStream_t stream) {  // a new stream may get a retired one's handle
     std::lock_guard lock(mutex_);
-    stats_.peak_bytes = stats_.in_use_bytes;
+    retired_.erase(stream);
+  }
+
+  DeviceMemoryStats stats(int account) {
+    std::lock_guard lock(mutex_);
+    DeviceMemoryStats s = stats_;
+    s.in_use_bytes = accounts_[account].in_use;
+    s.peak_bytes = accounts_[account].peak;
+    return s;
+  }
+  void reset_peak(int account) {
+    std::lock_guard lock(mutex_);
+    accounts_[account].peak = accounts_[account].in_use;
+  }
+  void close_account(int account) {
+    std::lock_guard lock(mutex_);
+    for (auto& [block, info] : blocks_)  // blocks that outlive their account return to the shared one
+      if (info.account == account) info.account = 0, accounts_[0].in_use += info.bytes;
+    accounts_.erase(account);
   }
 
  private:
+  struct BlockInfo {
+    size_t bytes = 0;
+    cudaStream_t stream = nullptr;  // the stream it was allocated on, where its uses queue
+    int account = 0;
+  };
+  struct AccountStats {
+    size_t in_use = 0, peak = 0;
+  };
+
+  void* take_cached(size_t bytes, cudaStream_t stream) {
+    for (cudaStream_t from : {stream, cudaStream_t{nullptr}}) {
+      auto list = free_.find(from);
+      if (list == free_.end()) continue;
+      auto it = list->second.lower_bound(bytes);
+      if (it == list->second.end() || it->first > 2 * bytes) continue;
+      void* block = it->second;
+      stats_.cached_bytes -= it->first;
+      list->second.erase(it);
+      return block;
+    }
+    return nullptr;
+  }
+  void* device_malloc(size_t bytes) {
+    void* block = nullptr;
+    cudaError_t error = cudaMalloc(&block, bytes);
+    if (error == cudaSuccess) return block;
+    cudaGetLastError();
+    if (error != cudaErrorMemoryAllocation) report_failed_malloc(error, bytes);
+    release_cached();  // give the cached blocks back and try once more
+    if (error = cudaMalloc(&block, bytes); error == cudaSuccess) return block;
+    cudaGetLastError();
+    if (error != cudaErrorMemoryAllocation) report_failed_malloc(error, bytes);
+    size_t free_bytes = 0, total_bytes = 0, in_use = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    for (const auto& [account, a] : accounts_) in_use += a.in_use;
+    fail(
+        "out of GPU memory: allocating {:.1f} MiB for a tensor; the device has {:.1f} MiB free of {:.1f} MiB, "
+        "bioprop holds {:.1f} MiB. Use a smaller --batch-size or net{}",
+        mib(bytes), mib(free_bytes), mib(total_bytes), mib(in_use),
+        accounts_.size() > 1 ? ", or pack fewer runs (--pack)" : "");
+  }
   // Not "out of memory": a fault earlier on the device, a driver error. Named as it is.
   [[noreturn]] static void report_failed_malloc(cudaError_t error, size_t bytes) {
     fail("cudaMalloc of {} bytes failed: {}", bytes, cudaGetErrorString(error));
   }
   static size_t round_up(size_t bytes) { return (std::max<size_t>(bytes, 1) + 511) / 512 * 512; }
   static double mib(size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
-  void update_peak() { stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.in_use_bytes); }
+  // cudaFree waits for the whole device, so every stream's cached blocks can go back.
   void release_cached() {
-    for (auto& [size, block] : free_) cudaFree(block);
+    for (auto& [stream, blocks] : free_)
+      for (auto& [size, block] : blocks) cudaFree(block);
     free_.clear();
     stats_.cached_bytes = 0;
   }
 
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_;
-  std::map<void*, size_t> sizes_;
-  DeviceMemoryStats stats_;
+  std::map<cudaStream_t, std::multimap<size_t, void*>> free_;
+  std::map<void*, BlockInfo> blocks_;
+  std::map<int, AccountStats> accounts_;
+  std::set<cudaStream_t> retired_;
+  DeviceMemoryStats stats_;  // cached_bytes and device_allocations
   bool bypass_ = false;
 };
 
@@ -114,7 +162,9 @@ DevicePool& pool() {
 }  // namespace
 
 namespace {
-std::atomic<cudaStream_t> work_stream{nullptr};
+thread_local cudaStream_t work_stream = nullptr;
+thread_local int memory_account = 0;
+std::atomic<int> next_memory_account{1};
 
 // Without a backend's stream the copy or fill runs on the default stream and is waited for.
 void finish_if_unordered(cudaStream_t stream) {
@@ -122,11 +172,21 @@ void finish_if_unordered(cudaStream_t stream) {
 }
 }  // namespace
 
-void set_cuda_work_stream(void* stream) { work_stream = static_cast<cudaStream_t>(stream); }
-void* cuda_work_stream() { return work_stream.load(); }
+void set_cuda_work_stream(void* stream) {
+  work_stream = static_cast<cudaStream_t>(stream);
+  pool().revive(work_stream);
+}
+void* cuda_work_stream() { return work_stream; }
+void retire_cuda_work_stream(void* stream) { pool().retire(static_cast<cudaStream_t>(stream)); }
+
+DeviceMemoryAccount::DeviceMemoryAccount() : previous_(memory_account) { memory_account = next_memory_account++; }
+DeviceMemoryAccount::~DeviceMemoryAccount() {
+  pool().close_account(memory_account);
+  memory_account = previous_;
+}
 
 std::shared_ptr<float> cuda_allocate_floats(size_t count) {
-  auto* block = static_cast<float*>(pool().allocate(count * sizeof(float)));
+  auto* block = static_cast<float*>(pool().allocate(count * sizeof(float), work_stream, memory_account));
   const cudaStream_t stream = work_stream;
   BIOPROP_CUDA_CHECK(cudaMemsetAsync(block, 0, count * sizeof(float), stream));
   finish_if_unordered(stream);
@@ -150,7 +210,7 @@ void cuda_copy_device_to_device(float* destination, const float* source, size_t 
   finish_if_unordered(stream);
 }
 
-DeviceMemoryStats device_memory_stats() { return pool().stats(); }
-void reset_device_memory_peak() { pool().reset_peak(); }
+DeviceMemoryStats device_memory_stats() { return pool().stats(memory_account); }
+void reset_device_memory_peak() { pool().reset_peak(memory_account); }
 
 }  // namespace bioprop

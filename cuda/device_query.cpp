@@ -31,6 +31,15 @@ std::string cuda_device_name(int index) {
   return properties.name;
 }
 
+size_t cuda_free_memory_bytes(int index) {  // makes `index` the calling thread's current device
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaSetDevice(index) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return free_bytes;
+}
+
 namespace {
 int attribute(cudaDeviceAttr which, int index) {
   int value = 0;

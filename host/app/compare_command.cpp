@@ -10,11 +10,15 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
 #include "app/compare_presets.hpp"
 #include "bioprop/device.hpp"
+#include "bioprop/device_memory.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/json_fields.hpp"
 #include "bioprop/plotting.hpp"
@@ -330,6 +334,108 @@ void write_curves_and_plots(const fs::path& out, const std::vector<RuleSpec>& sp
                         "set output 'accuracy_vs_seconds.png'\nset xlabel 'training seconds'\n" + by_seconds + "\n");
 }
 
+// One run of the comparison that has no record yet.
+struct PendingRun {
+  const RuleSpec* spec = nullptr;
+  int seed = 0;
+  fs::path folder;
+};
+
+struct RunOutcome {
+  std::optional<RunRecord> record;  // empty: stopped by a signal (its checkpoint is kept)
+  int stop_signal = 0;
+};
+
+// Trains one run into its folder and writes its run.json. A checkpoint of a stopped run is resumed; one
+// written after the last epoch (a run killed before its run.json) holds no more to train, and the run
+// starts again.
+RunOutcome train_run(const TrainFlags& comparison, const PendingRun& run, bool packed) {
+  TrainFlags f = flags_for(comparison, *run.spec, run.seed);
+  if (packed) f.no_progress = true;  // a progress bar per run would garble the terminal
+  TrainConfig c = merge_train_flags(f);
+  c.checkpoint.clear();
+  const fs::path checkpoint = run.folder / "checkpoint.bin";
+  if (fs::exists(checkpoint) &&
+      json_field<int>(read_checkpoint_record(checkpoint.string()), "epoch", checkpoint.string()) >= c.epochs)
+    fs::remove_all(run.folder);
+  c.resume = fs::exists(checkpoint) ? checkpoint.string() : "";
+  const TrainSummary summary = train_with_config(c, f, run.folder);
+  if (summary.interrupted) return {std::nullopt, summary.stop_signal};
+  RunRecord record = record_of(run.spec->label, run.seed, summary);
+  write_file_atomically((run.folder / "run.json").string(), to_json(record).dump(2) + "\n");
+  return {std::move(record), 0};
+}
+
+// How many runs train at once: one on the CPU (each run uses every core); on a GPU --pack, or as many
+// as fit in 80% of the free memory at the peak measured for a run of this comparison (at most 8).
+int pack_size(const CompareFlags& flags, const DeviceChoice& device, double peak_mib_per_run, size_t pending) {
+  if (device.device != Device::cuda) {
+    if (flags.pack > 1) spdlog::warn("--pack {}: on the CPU runs train one after another, with every core", flags.pack);
+    return 1;
+  }
+  const int most = static_cast<int>(std::max<size_t>(pending, 1));
+  if (flags.pack > 0) return std::min(flags.pack, most);
+  if (peak_mib_per_run <= 0) return 1;
+  const double free_mib = static_cast<double>(cuda_free_memory_bytes(device.index)) / (1 << 20);
+  const int fit = static_cast<int>(0.8 * free_mib / peak_mib_per_run);
+  return std::clamp(fit, 1, std::min(8, most));
+}
+
+// Trains `runs`, up to `pack` at once: each on its own thread with its own backend, CUDA stream and
+// memory account, so a run's results are those it has alone. An error in one run lets the started runs
+// end, starts no more, and is rethrown.
+std::vector<RunOutcome> train_runs(const TrainFlags& comparison, const std::vector<PendingRun>& runs, int pack,
+                                   int& done, int total) {
+  std::vector<RunOutcome> outcomes(runs.size());
+  const auto announce = [&](const PendingRun& run) {
+    spdlog::info("[{}/{}] {} seed {}{}", ++done, total, run.spec->label, run.seed,
+                 fs::exists(run.folder / "checkpoint.bin") ? " (resumed)" : "");
+  };
+  if (pack <= 1) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      announce(runs[i]);
+      outcomes[i] = train_run(comparison, runs[i], false);
+      if (!outcomes[i].record) break;
+    }
+    return outcomes;
+  }
+  spdlog::info("training {} runs at once, one per CUDA stream", pack);
+  std::mutex mutex;
+  size_t next = 0;
+  bool halt = false;
+  std::exception_ptr error;
+  const auto worker = [&] {
+    const DeviceMemoryAccount account;  // this thread's runs report their own peak memory
+    for (;;) {
+      size_t i = 0;
+      {
+        std::lock_guard lock(mutex);
+        if (halt || next == runs.size()) return;
+        i = next++;
+        announce(runs[i]);
+      }
+      try {
+        outcomes[i] = train_run(comparison, runs[i], true);
+        std::lock_guard lock(mutex);
+        if (outcomes[i].record)
+          spdlog::info("{} seed {}: finished, best test accuracy {:.2f}%", runs[i].spec->label, runs[i].seed,
+                       100 * outcomes[i].record->best);
+        else
+          halt = true;
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!error) error = std::current_exception();
+        halt = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < pack; ++t) threads.emplace_back(worker);
+  for (std::thread& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+  return outcomes;
+}
+
 }  // namespace
 
 int run_compare(CompareFlags flags) {
@@ -351,48 +457,48 @@ int run_compare(CompareFlags flags) {
                                                fmt::format("{}-{}", fs::path(base.net).stem().string(), base.data.name)
                                          : fs::path(flags.out);
   fs::create_directories(out);
-  const std::string device = choose_device(base.device).description;
+  const DeviceChoice choice = choose_device(base.device);
+  const std::string& device = choice.description;
   spdlog::info("comparison in {}: {} rule(s) x {} seed(s), at most {} epochs each", out.string(), specs.size(),
                flags.seeds, base.epochs);
   const StopOnSignals stop_on_signals;
-  std::map<std::string, std::vector<RunRecord>> runs;
+  std::map<std::string, std::map<int, RunRecord>> by_seed;
+  std::vector<PendingRun> pending;
+  double peak_mib = 0;  // the largest peak of a finished run: how many runs fit at once
   const int total = static_cast<int>(specs.size()) * flags.seeds;
   int done = 0;
-  for (const RuleSpec& spec : specs) {
+  for (const RuleSpec& spec : specs)
     for (int s = 0; s < flags.seeds; ++s) {
-      ++done;
       const int seed = static_cast<int>(base.seed) + s;
       const fs::path folder = out / "runs" / folder_name(spec.label) / fmt::format("seed{}", seed);
-      const fs::path record_file = folder / "run.json";
-      if (fs::exists(record_file)) {
-        spdlog::info("[{}/{}] {} seed {}: finished before, kept", done, total, spec.label, seed);
-        runs[spec.label].push_back(read_record(record_file));
+      if (!fs::exists(folder / "run.json")) {
+        pending.push_back({&spec, seed, folder});
         continue;
       }
-      const TrainFlags f = flags_for(flags.train, spec, seed);
-      TrainConfig c = merge_train_flags(f);
-      c.checkpoint.clear();
-      // A checkpoint of a stopped run is resumed; one written after the last epoch (a run killed before its
-      // run.json) holds no more to train, and the run starts again.
-      const fs::path checkpoint = folder / "checkpoint.bin";
-      if (fs::exists(checkpoint) &&
-          json_field<int>(read_checkpoint_record(checkpoint.string()), "epoch", checkpoint.string()) >= c.epochs)
-        fs::remove_all(folder);
-      c.resume = fs::exists(checkpoint) ? checkpoint.string() : "";
-      spdlog::info("[{}/{}] {} seed {}{}", done, total, spec.label, seed, c.resume.empty() ? "" : " (resumed)");
-      const TrainSummary summary = train_with_config(c, f, folder);
-      if (summary.interrupted) {
-        spdlog::warn(
-            "comparison stopped in {} seed {}; run the same command again to continue (finished runs "
-            "are kept)",
-            spec.label, seed);
-        return summary.stop_signal > 0 ? 128 + summary.stop_signal : 1;
-      }
-      const RunRecord record = record_of(spec.label, seed, summary);
-      write_file_atomically(record_file.string(), to_json(record).dump(2) + "\n");
-      runs[spec.label].push_back(record);
+      spdlog::info("[{}/{}] {} seed {}: finished before, kept", ++done, total, spec.label, seed);
+      const RunRecord& kept = by_seed[spec.label][seed] = read_record(folder / "run.json");
+      peak_mib = std::max(peak_mib, kept.peak_device_mib);
     }
+  // Without a measured peak, the first run trains alone and measures it for the others.
+  const size_t alone = choice.device == Device::cuda && flags.pack == 0 && peak_mib <= 0 && !pending.empty() ? 1 : 0;
+  std::vector<RunOutcome> outcomes = train_runs(flags.train, {pending.begin(), pending.begin() + alone}, 1, done, total);
+  if (alone == 0 || outcomes.front().record) {
+    if (alone == 1) peak_mib = outcomes.front().record->peak_device_mib;
+    const std::vector<PendingRun> rest(pending.begin() + alone, pending.end());
+    for (RunOutcome& o : train_runs(flags.train, rest, pack_size(flags, choice, peak_mib, rest.size()), done, total))
+      outcomes.push_back(std::move(o));
   }
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (!outcomes[i].record) {
+      spdlog::warn("comparison stopped in {} seed {}; run the same command again to continue (finished runs are kept)",
+                   pending[i].spec->label, pending[i].seed);
+      return outcomes[i].stop_signal > 0 ? 128 + outcomes[i].stop_signal : 1;
+    }
+    by_seed[pending[i].spec->label][pending[i].seed] = *outcomes[i].record;
+  }
+  std::map<std::string, std::vector<RunRecord>> runs;
+  for (auto& [label, seeds] : by_seed)
+    for (auto& [seed, record] : seeds) runs[label].push_back(record);
   write_tables(out, specs, runs, base, device);
   write_curves_and_plots(out, specs, runs, base);
   spdlog::info("summary: {}", (out / "summary.md").string());

@@ -25,6 +25,8 @@ CudaDevices cuda_devices();
 // Number of CUDA devices visible (0 when there is no driver or no GPU).
 int cuda_device_count();
 std::string cuda_device_name(int index);
+// Memory free on device `index` now, in bytes (0 when the driver cannot say).
+size_t cuda_free_memory_bytes(int index);
 
 // A device's theoretical peaks, for the roofline fractions of benchmarks (0 where unknown):
 // DRAM bandwidth from the memory clock and bus width, FP32 FLOP/s from SMs x FP32 lanes x clock x 2.

@@ -12,8 +12,14 @@ namespace bioprop {
 // the backend's streams are non-blocking, and the legacy default stream that cudaMemset and cudaMemcpy
 // use would neither wait for queued kernels nor be waited for by them. A freed block that kernels
 // still use is safe to hand out again for the same reason: its next writes queue behind them.
+// Per thread: each trainer of a packed comparison (`bioprop compare --pack`) has its backend and stream
+// on its own thread. Freed blocks are therefore cached per stream, the one they were allocated on (all
+// uses of a trainer's tensors queue on its stream, as with PyTorch's caching allocator): another stream
+// could not know when the queued uses end. A backend retires its stream once it has synchronised it, and
+// the stream's cached blocks become free for every stream.
 void set_cuda_work_stream(void* stream);
 void* cuda_work_stream();
+void retire_cuda_work_stream(void* stream);
 
 // Zero-filled device storage for `count` floats; throws Error naming the size and the free memory
 // when the device is full.
@@ -23,11 +29,28 @@ std::shared_ptr<float> cuda_allocate_floats(size_t count);
 std::shared_ptr<float> cuda_allocate_pinned_floats(size_t count);
 void cuda_copy_device_to_device(float* destination, const float* source, size_t count);
 
+// in_use_bytes and peak_bytes are the calling thread's account's (see DeviceMemoryAccount); cached_bytes
+// and device_allocations the whole process's.
 struct DeviceMemoryStats {
   size_t in_use_bytes = 0, peak_bytes = 0, cached_bytes = 0, device_allocations = 0;
 };
 DeviceMemoryStats device_memory_stats();
-// Starts a new peak from what is held now: each run of a comparison reports its own.
+// Starts a new peak from what the calling thread's account holds now: each run of a comparison reports
+// its own.
 void reset_device_memory_peak();
+
+// While one lives, the blocks its thread allocates are counted in an account of their own (freed from
+// any thread, they leave it): runs packed onto one device each report their own memory. Without one a
+// thread uses the shared account 0.
+class DeviceMemoryAccount {
+ public:
+  DeviceMemoryAccount();
+  ~DeviceMemoryAccount();
+  DeviceMemoryAccount(const DeviceMemoryAccount&) = delete;
+  DeviceMemoryAccount& operator=(const DeviceMemoryAccount&) = delete;
+
+ private:
+  int previous_;
+};
 
 }  // namespace bioprop

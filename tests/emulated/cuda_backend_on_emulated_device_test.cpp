@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bioprop/data.hpp"
@@ -69,6 +70,40 @@ TEST(CudaBackendOnEmulatedDevice, TheCachingAllocatorReusesBlocks) {
   }
   Tensor fresh({64, 100}, Device::cuda);
   EXPECT_EQ(gpu->sum_of_squares(fresh), 0.0) << "new tensors are zero-filled even from the cache";
+}
+
+// Packed runs (bioprop compare --pack) give each trainer its thread, backend and stream. A block one
+// stream freed may still be read by its queued kernels, so another stream gets it only once that stream
+// is retired (synchronised); each thread's memory account counts its own blocks only.
+TEST(CudaBackendOnEmulatedDevice, FreedBlocksStayWithTheirStreamUntilItRetires) {
+  if (const char* bypass = std::getenv("BIOPROP_NO_ALLOCATOR_CACHE"); bypass && bypass[0] == '1')
+    GTEST_SKIP() << "no cache to test: BIOPROP_NO_ALLOCATOR_CACHE=1";
+  cudaStream_t first = nullptr, second = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&first, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&second, cudaStreamNonBlocking), cudaSuccess);
+  const size_t count = 12345;  // a size no other test's tensor has
+  const float* freed = nullptr;
+  std::thread([&] {
+    set_cuda_work_stream(first);
+    {
+      const DeviceMemoryAccount account;
+      freed = cuda_allocate_floats(count).get();
+      EXPECT_EQ(device_memory_stats().peak_bytes, 97u * 512) << "12345 floats (49380 bytes), rounded up to 512 bytes";
+    }
+    EXPECT_EQ(cuda_allocate_floats(count).get(), freed) << "its own stream reuses the block at once";
+  }).join();
+  std::thread([&] {
+    set_cuda_work_stream(second);
+    const DeviceMemoryAccount account;
+    EXPECT_EQ(device_memory_stats().peak_bytes, 0u) << "a new account starts empty";
+    const std::shared_ptr<float> held = cuda_allocate_floats(count);
+    EXPECT_NE(held.get(), freed) << "another stream must not get a block in use on the first";
+    ASSERT_EQ(cudaStreamSynchronize(first), cudaSuccess);
+    retire_cuda_work_stream(first);
+    EXPECT_EQ(cuda_allocate_floats(count).get(), freed) << "once the first stream is retired, its blocks are free";
+  }).join();
+  cudaStreamDestroy(first);
+  cudaStreamDestroy(second);
 }
 
 TEST(CudaBackendOnEmulatedDevice, OutOfMemoryIsAClearError) {
