@@ -11,9 +11,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
-#include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
 #include "app/compare_presets.hpp"
@@ -481,7 +481,8 @@ int run_compare(CompareFlags flags) {
     }
   // Without a measured peak, the first run trains alone and measures it for the others.
   const size_t alone = choice.device == Device::cuda && flags.pack == 0 && peak_mib <= 0 && !pending.empty() ? 1 : 0;
-  std::vector<RunOutcome> outcomes = train_runs(flags.train, {pending.begin(), pending.begin() + alone}, 1, done, total);
+  std::vector<RunOutcome> outcomes =
+      train_runs(flags.train, {pending.begin(), pending.begin() + alone}, 1, done, total);
   if (alone == 0 || outcomes.front().record) {
     if (alone == 1) peak_mib = outcomes.front().record->peak_device_mib;
     const std::vector<PendingRun> rest(pending.begin() + alone, pending.end());

@@ -100,9 +100,10 @@ int main(int argc, char** argv) {
   compare->add_option("--preset", cmp.preset,
                       "A built-in comparison: brainprop, feedback-alignment, learned-feedback, target-propagation");
   compare->add_flag("--tiny", cmp.tiny, "The preset at its CI size (512 images, 2 epochs, 2 seeds)");
-  compare->add_option("--pack", cmp.pack,
-                      "On a GPU, train up to N runs at once, one per CUDA stream [0: as many as memory allows, "
-                      "at most 8; the CPU trains one at a time]")
+  compare
+      ->add_option("--pack", cmp.pack,
+                   "On a GPU, train up to N runs at once, one per CUDA stream [0: as many as memory allows, "
+                   "at most 8; the CPU trains one at a time]")
       ->check(CLI::NonNegativeNumber);
 
   std::string checkpoint, data_dir, device = "auto";
