@@ -51,7 +51,7 @@ struct CompareFlags {
   std::string out;     // the comparison's folder [comparisons/<net>-<dataset>]
   std::string preset;  // a built-in comparison (compare_presets.cpp)
   bool tiny = false;   // the preset at its CI size
-  int pack = 0;        // runs trained at once on a GPU (0: as many as memory allows, at most 8)
+  int pack = -1;       // runs trained at once on a GPU (0: as many as memory allows, at most 8; -1: unset)
 };
 
 // The train flags over the experiment file and the defaults, checked.

@@ -436,11 +436,27 @@ std::vector<RunOutcome> train_runs(const TrainFlags& comparison, const std::vect
   return outcomes;
 }
 
+// The [compare] table of the experiment file, where the command line left its settings unset.
+void apply_comparison_file(CompareFlags& flags) {
+  if (flags.train.config.empty()) return;
+  if (!flags.preset.empty()) fail("--preset and --config: a comparison comes from one or the other");
+  const ComparisonConfig file = load_train_config(flags.train.config).comparison;
+  if (flags.rules.empty()) flags.rules = file.rules;
+  if (flags.seeds <= 0) flags.seeds = file.seeds;
+  if (flags.out.empty()) flags.out = file.out;
+  if (flags.pack < 0) flags.pack = file.pack;
+}
+
 }  // namespace
 
 int run_compare(CompareFlags flags) {
+  apply_comparison_file(flags);
   apply_preset(flags);
-  if (flags.rules.empty()) fail("bioprop compare: name the rules (--rules bp fa=0.05 ...) or a --preset");
+  if (flags.pack < 0) flags.pack = 0;
+  if (flags.rules.empty())
+    fail(
+        "bioprop compare: name the rules (--rules bp fa=0.05 ...), a [compare] table in the --config file, or a "
+        "--preset");
   if (flags.seeds <= 0) flags.seeds = 3;
   std::vector<RuleSpec> specs;
   for (const std::string& text : flags.rules) {

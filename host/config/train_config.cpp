@@ -7,6 +7,30 @@
 
 namespace bioprop {
 
+namespace {
+ComparisonConfig parse_comparison(const toml::table& table, const std::string& file) {
+  const std::string where = file + " [compare]";
+  TomlFields fields(table, where);
+  ComparisonConfig c;
+  if (const toml::array* rules = fields.array("rules")) {
+    for (const toml::node& rule : *rules) {
+      const auto text = rule.value_exact<std::string>();
+      if (!text)
+        fail("{}: field 'rules' must hold strings RULE[+KEY=VALUE...][=LR], got {}", where, TomlFields::describe(rule));
+      c.rules.push_back(*text);
+    }
+    if (c.rules.empty()) fail("{}: field 'rules' is empty", where);
+  }
+  c.seeds = fields.get<int>("seeds", c.seeds);
+  c.pack = fields.get<int>("pack", c.pack);
+  c.out = fields.get<std::string>("out", c.out);
+  fields.check_no_unknown_keys();
+  if (table.contains("seeds") && c.seeds < 1) fail("{}: field 'seeds' must be at least 1, got {}", where, c.seeds);
+  if (c.pack < 0) fail("{}: field 'pack' must be >= 0, got {}", where, c.pack);
+  return c;
+}
+}  // namespace
+
 TrainConfig parse_train_config(const std::string& text, const std::string& where) {
   const toml::table table = parse_toml(text, where);
   TomlFields fields(table, where);
@@ -46,6 +70,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
     fill_options(*optimizer, c.optimizer_options, c.optimizer_options.where());
     c.optimizer = c.optimizer_options.get_string("kind", c.optimizer);
   }
+  if (const toml::table* compare = fields.table("compare")) c.comparison = parse_comparison(*compare, where);
   fields.check_no_unknown_keys();
 
   if (c.epochs < 1) fail("{}: field 'epochs' must be at least 1, got {}", where, c.epochs);

@@ -39,6 +39,15 @@ struct NetOverrides {
 std::unique_ptr<Network> build_network(const NetSource& source, const Shape& sample, int classes, uint64_t seed,
                                        Backend& backend, const NetOverrides& overrides = {});
 
+// A comparison's own settings: the [compare] table of an experiment file, read by `bioprop compare`
+// (the rest of the file is every run's settings). Flags on the command line override them.
+struct ComparisonConfig {
+  std::vector<std::string> rules;  // RULE[+KEY=VALUE...][=LR], as --rules takes them
+  int seeds = 0;                   // 0: unset
+  int pack = 0;                    // 0: unset (as many as memory allows)
+  std::string out;                 // empty: unset
+};
+
 // The defaults are the default run: BrainProp on the conv net with the reference code's settings
 // (Pozzi et al. 2020, isapome/BrainProp): init N(0, 0.005) without biases, batch 128, plain SGD lr 0.1.
 struct TrainConfig {
@@ -62,7 +71,8 @@ struct TrainConfig {
   double lr_step_factor = 0.5;
   int patience = 0;  // > 0: early stop after this many epochs without a gain of min_delta
   double min_delta = 0.001;
-  Augmentation augmentation;  // of the training images (off: the reference trains without)
+  Augmentation augmentation;    // of the training images (off: the reference trains without)
+  ComparisonConfig comparison;  // [compare]: ignored by `bioprop train`
 };
 
 // Reads an experiment file (see configs/default.toml for every key) on top of the defaults.

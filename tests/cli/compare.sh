@@ -55,4 +55,28 @@ for spec in "nosuchrule=0.1" "fa=abc" "fa+novalue=0.1" "fa+sigma=1+=2"; do
   [ ! -d "$work/bad/runs" ] || fail "'$spec': a run started before the check"
   grep -q "\[error\]" "$work/bad.log" || fail "'$spec': no error line: $(tail -1 "$work/bad.log")"
 done
+# 6. A TOML file holds a whole comparison: every run's settings and a [compare] table; flags override it.
+cat >"$work/comparison.toml" <<TOML
+net = "dense"
+device = "cpu"
+train_limit = 256
+test_limit = 128
+epochs = 2
+target_accuracy = 0.02
+[compare]
+rules = ["bp", "fa=0.05"]
+seeds = 2
+out = "$work/from-file"
+TOML
+"$bioprop" compare --config "$work/comparison.toml" --no-progress >"$work/file.log" 2>&1 ||
+  fail "the comparison file failed: $(tail -3 "$work/file.log")"
+grep -q '^| bp | 2 | 1.0 ± 0.0 | ' "$work/from-file/summary.md" || fail "the file's comparison: $(cat "$work/from-file/summary.md")"
+grep -q '^| fa=0.05 | 2 | ' "$work/from-file/summary.md" || fail "the file's fa=0.05 row is missing"
+"$bioprop" compare --config "$work/comparison.toml" --rules bp --seeds 1 --out "$work/overridden" --no-progress \
+  >"$work/overridden.log" 2>&1 || fail "flags over the file failed: $(tail -3 "$work/overridden.log")"
+[ "$(grep -c '^| ' "$work/overridden/summary.md")" -eq 3 ] || fail "--rules bp should replace the file's rules"
+grep -q '^| bp | 1 | ' "$work/overridden/summary.md" || fail "--seeds 1 should replace the file's seeds"
+sed 's/^seeds = 2/seed_count = 2/' "$work/comparison.toml" >"$work/typo.toml"
+if "$bioprop" compare --config "$work/typo.toml" --no-progress >"$work/typo.log" 2>&1; then fail "unknown key accepted"; fi
+grep -q "typo.toml \[compare\]: unknown key 'seed_count'" "$work/typo.log" || fail "unknown key: $(tail -1 "$work/typo.log")"
 echo "compare: all checks passed"
