@@ -17,6 +17,8 @@
 
 #include "app/commands.hpp"
 #include "app/compare_presets.hpp"
+#include "app/provenance.hpp"
+#include "app/seed_statistics.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
 #include "bioprop/error.hpp"
@@ -168,37 +170,6 @@ RunRecord record_of(const std::string& label, int seed, const TrainSummary& s) {
   return r;
 }
 
-struct Stats {
-  int count = 0;
-  double mean = 0, sd = 0;
-};
-
-Stats stats_of(const std::vector<double>& values) {
-  Stats s;
-  s.count = static_cast<int>(values.size());
-  if (values.empty()) return s;
-  for (double v : values) s.mean += v / s.count;
-  if (s.count > 1) {
-    for (double v : values) s.sd += (v - s.mean) * (v - s.mean) / (s.count - 1);
-    s.sd = std::sqrt(s.sd);
-  }
-  return s;
-}
-
-std::string mean_sd(const Stats& s, const char* format = "{:.2f}") {
-  return fmt::format(fmt::runtime(std::string(format) + " ± " + format), s.mean, s.sd);
-}
-
-// "3.0 ± 0.0", "4.5 ± 0.7 (2 of 3; 1 not in 10)" or "not in 10": a run that never reached the target is
-// counted as such, never averaged as 10.
-std::string to_target(const Stats& reached, int runs, int max_epochs, const char* format) {
-  if (reached.count == 0) return fmt::format("not in {}", max_epochs);
-  std::string text = mean_sd(reached, format);
-  if (reached.count < runs)
-    text += fmt::format(" ({} of {}; {} not in {})", reached.count, runs, runs - reached.count, max_epochs);
-  return text;
-}
-
 struct LabelSummary {
   std::string label;
   int runs = 0;
@@ -253,18 +224,15 @@ void write_tables(const fs::path& out, const std::vector<RuleSpec>& specs,
   const auto bp = std::find_if(summaries.begin(), summaries.end(), [](const LabelSummary& s) {
     return s.label == "bp" || s.label.rfind("bp=", 0) == 0 || s.label.rfind("bp+", 0) == 0;
   });
-  const std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   std::string md = fmt::format(
       "# Comparison: net {}, dataset {}, target {:.2f}% test accuracy\n\n"
-      "{}; device: {}; at most {} epochs, batch {}, optimizer {}, {} seed(s) from seed {}{}{}.\n"
+      "{}; device: {}; bioprop {}; at most {} epochs, batch {}, optimizer {}, {} seed(s) from seed {}{}{}.\n"
       "Mean ± standard deviation over seeds; epochs and seconds to the target over the runs that reached it (a run "
       "that never did is counted as \"not in N\"). Seconds are training time (no evaluation).\n\n"
       "| rule | runs | epochs to target | seconds to target | best test accuracy (%) | final test accuracy (%) | "
       "epochs vs bp | seconds vs bp |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
-      c.net, c.data.name, 100 * c.target_accuracy, date, device, c.epochs, c.batch_size, c.optimizer,
-      runs.begin()->second.size(), c.seed,
+      c.net, c.data.name, 100 * c.target_accuracy, utc_now(), device, source_commit(), c.epochs, c.batch_size,
+      c.optimizer, runs.begin()->second.size(), c.seed,
       c.data.train_limit > 0 ? fmt::format(", {} training images", c.data.train_limit) : "",
       c.data.test_limit > 0 ? fmt::format(", {} test images", c.data.test_limit) : "");
   for (const LabelSummary& s : summaries) {
@@ -451,7 +419,8 @@ void apply_comparison_file(CompareFlags& flags) {
 
 int run_compare(CompareFlags flags) {
   apply_comparison_file(flags);
-  apply_preset(flags);
+  if (const ComparePreset* preset = apply_preset(flags); preset != nullptr && preset->reward_task)
+    return run_reward_task_comparison(flags, *preset);
   if (flags.pack < 0) flags.pack = 0;
   if (flags.rules.empty())
     fail(

@@ -57,14 +57,27 @@ const std::vector<ComparePreset>& compare_presets() {
        0.98,
        15,
        3},
+      {"reward-task",
+       "bp, FA, FA_Ex, ELM and WP on Konishi et al.'s reward-amount task (trial by trial; new odours midway)",
+       {"bp", "fa", "fa_ex", "elm", "wp"},
+       "",
+       "",
+       "",
+       "",
+       "sgd",
+       false,
+       0,
+       0,
+       5,
+       true},
   };
   return presets;
 }
 
-void apply_preset(CompareFlags& flags) {
+const ComparePreset* apply_preset(CompareFlags& flags) {
   if (flags.preset.empty()) {
     if (flags.tiny) fail("--tiny needs --preset");
-    return;
+    return nullptr;
   }
   const auto& presets = compare_presets();
   const auto it =
@@ -75,6 +88,7 @@ void apply_preset(CompareFlags& flags) {
     fail("unknown preset '{}' (known presets: {})", flags.preset, known);
   }
   const ComparePreset& p = *it;
+  if (p.reward_task) return &p;  // its settings are the task's (run_reward_task_comparison)
   TrainFlags& t = flags.train;
   if (flags.rules.empty()) flags.rules = p.rules;
   if (!t.net) t.net = true, t.overrides.net = p.net;
@@ -90,6 +104,7 @@ void apply_preset(CompareFlags& flags) {
     if (!t.train_limit) t.train_limit = true, t.overrides.data.train_limit = 512;
     if (!t.test_limit) t.test_limit = true, t.overrides.data.test_limit = 256;
   }
+  return &p;
 }
 
 }  // namespace bioprop

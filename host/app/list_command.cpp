@@ -20,7 +20,8 @@ int run_list() {
                std::filesystem::exists(d.default_dir) ? "present" : "absent");
   fmt::print("comparisons (bioprop compare --preset NAME [--tiny]):\n");
   for (const ComparePreset& p : compare_presets())
-    fmt::print("  {:<20} {}; {} seeds x {} epochs\n", p.name, p.description, p.seeds, p.epochs);
+    fmt::print("  {:<20} {}; {} seeds{}\n", p.name, p.description, p.seeds,
+               p.reward_task ? "" : fmt::format(" x {} epochs", p.epochs));
   return 0;
 }
 

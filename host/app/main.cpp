@@ -98,8 +98,10 @@ int main(int argc, char** argv) {
   compare->add_option("--seeds", cmp.seeds, "Seeds per rule, from --seed on [3]")->check(CLI::PositiveNumber);
   compare->add_option("--out", cmp.out, "The comparison's folder [comparisons/<net>-<dataset>]");
   compare->add_option("--preset", cmp.preset,
-                      "A built-in comparison: brainprop, feedback-alignment, learned-feedback, target-propagation");
-  compare->add_flag("--tiny", cmp.tiny, "The preset at its CI size (512 images, 2 epochs, 2 seeds)");
+                      "A built-in comparison: brainprop, feedback-alignment, learned-feedback, target-propagation, "
+                      "reward-task (bioprop list)");
+  compare->add_flag("--tiny", cmp.tiny,
+                    "The preset at its CI size (512 images, 2 epochs, 2 seeds; reward-task: 100 trials per phase)");
   compare
       ->add_option("--pack", cmp.pack,
                    "On a GPU, train up to N runs at once, one per CUDA stream [0: as many as memory allows, "

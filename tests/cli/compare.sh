@@ -79,4 +79,13 @@ grep -q '^| bp | 1 | ' "$work/overridden/summary.md" || fail "--seeds 1 should r
 sed 's/^seeds = 2/seed_count = 2/' "$work/comparison.toml" >"$work/typo.toml"
 if "$bioprop" compare --config "$work/typo.toml" --no-progress >"$work/typo.log" 2>&1; then fail "unknown key accepted"; fi
 grep -q "typo.toml \[compare\]: unknown key 'seed_count'" "$work/typo.log" || fail "unknown key: $(tail -1 "$work/typo.log")"
+# 7. The reward-task preset (Konishi et al.'s rules, trial by trial) at its tiny size: a row per rule,
+# a raw row per rule and seed, the plot's data, and the summary names the code that made it.
+"$bioprop" compare --preset reward-task --tiny --out "$work/reward" >"$work/reward.log" 2>&1 ||
+  fail "the reward-task preset failed: $(tail -3 "$work/reward.log")"
+[ "$(grep -c '^| \(bp\|fa\|fa_ex\|elm\|wp\) | 2 | ' "$work/reward/summary.md")" -eq 5 ] ||
+  fail "reward task: a row per rule: $(cat "$work/reward/summary.md")"
+[ "$(tail -n +2 "$work/reward/runs.csv" | wc -l)" -eq 10 ] || fail "reward task: runs.csv should hold 5 rules x 2 seeds"
+[ -s "$work/reward/curves/5.csv" ] || fail "reward task: no curve data for the fifth rule"
+grep -q "; bioprop [0-9a-f]\{12\}\|; bioprop unknown" "$work/reward/summary.md" || fail "the summary does not name the commit"
 echo "compare: all checks passed"
