@@ -32,7 +32,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// RULE[+KEY=VALUE...][=LR], as bench/compare_rules.sh took them.
+// RULE[+KEY=VALUE...][=LR]: a rule, its options and its learning rate.
 struct RuleSpec {
   std::string label, rule;
   std::vector<std::string> options;  // KEY=VALUE
