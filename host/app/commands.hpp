@@ -56,8 +56,10 @@ struct CompareFlags {
 
 // The train flags over the experiment file and the defaults, checked.
 TrainConfig merge_train_flags(const TrainFlags& flags);
-// Trains with config `c` into `folder` (metrics, plots, checkpoint), logging as `bioprop train` does.
-TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder);
+// Trains with config `c` into `folder` (metrics, plots, checkpoint), logging as `bioprop train` does; on
+// `loaded` when given (it must be what c.data asks for), else on the dataset it loads.
+TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
+                               const DataSplits* loaded = nullptr);
 int run_train(const TrainFlags& flags);
 int run_compare(CompareFlags flags);
 int run_bench(const BenchFlags& flags);

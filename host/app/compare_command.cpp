@@ -302,6 +302,24 @@ void write_curves_and_plots(const fs::path& out, const std::vector<RuleSpec>& sp
                         "set output 'accuracy_vs_seconds.png'\nset xlabel 'training seconds'\n" + by_seconds + "\n");
 }
 
+// The datasets of a comparison's runs, each loaded once: runs of other rules or seeds ask for the same
+// images (the seed only changes them through the validation split). Thread-safe, for packed runs.
+class DatasetCache {
+ public:
+  const DataSplits& get(const DataRequest& r) {
+    const std::string key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", r.name, r.data_dir, r.validation, r.train_limit,
+                                        r.test_limit, r.validation > 0 ? r.seed : 0);
+    std::lock_guard lock(mutex_);
+    std::unique_ptr<DataSplits>& data = loaded_[key];
+    if (!data) data = std::make_unique<DataSplits>(load_dataset(r));
+    return *data;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<DataSplits>> loaded_;
+};
+
 // One run of the comparison that has no record yet.
 struct PendingRun {
   const RuleSpec* spec = nullptr;
@@ -317,7 +335,7 @@ struct RunOutcome {
 // Trains one run into its folder and writes its run.json. A checkpoint of a stopped run is resumed; one
 // written after the last epoch (a run killed before its run.json) holds no more to train, and the run
 // starts again.
-RunOutcome train_run(const TrainFlags& comparison, const PendingRun& run, bool packed) {
+RunOutcome train_run(const TrainFlags& comparison, const PendingRun& run, bool packed, DatasetCache& datasets) {
   TrainFlags f = flags_for(comparison, *run.spec, run.seed);
   if (packed) f.no_progress = true;  // a progress bar per run would garble the terminal
   TrainConfig c = merge_train_flags(f);
@@ -327,7 +345,7 @@ RunOutcome train_run(const TrainFlags& comparison, const PendingRun& run, bool p
       json_field<int>(read_checkpoint_record(checkpoint.string()), "epoch", checkpoint.string()) >= c.epochs)
     fs::remove_all(run.folder);
   c.resume = fs::exists(checkpoint) ? checkpoint.string() : "";
-  const TrainSummary summary = train_with_config(c, f, run.folder);
+  const TrainSummary summary = train_with_config(c, f, run.folder, &datasets.get(c.data));
   if (summary.interrupted) return {std::nullopt, summary.stop_signal};
   RunRecord record = record_of(run.spec->label, run.seed, summary);
   write_file_atomically((run.folder / "run.json").string(), to_json(record).dump(2) + "\n");
@@ -353,7 +371,7 @@ int pack_size(const CompareFlags& flags, const DeviceChoice& device, double peak
 // memory account, so a run's results are those it has alone. An error in one run lets the started runs
 // end, starts no more, and is rethrown.
 std::vector<RunOutcome> train_runs(const TrainFlags& comparison, const std::vector<PendingRun>& runs, int pack,
-                                   int& done, int total) {
+                                   DatasetCache& datasets, int& done, int total) {
   std::vector<RunOutcome> outcomes(runs.size());
   const auto announce = [&](const PendingRun& run) {
     spdlog::info("[{}/{}] {} seed {}{}", ++done, total, run.spec->label, run.seed,
@@ -362,7 +380,7 @@ std::vector<RunOutcome> train_runs(const TrainFlags& comparison, const std::vect
   if (pack <= 1) {
     for (size_t i = 0; i < runs.size(); ++i) {
       announce(runs[i]);
-      outcomes[i] = train_run(comparison, runs[i], false);
+      outcomes[i] = train_run(comparison, runs[i], false, datasets);
       if (!outcomes[i].record) break;
     }
     return outcomes;
@@ -383,7 +401,7 @@ std::vector<RunOutcome> train_runs(const TrainFlags& comparison, const std::vect
         announce(runs[i]);
       }
       try {
-        outcomes[i] = train_run(comparison, runs[i], true);
+        outcomes[i] = train_run(comparison, runs[i], true, datasets);
         std::lock_guard lock(mutex);
         if (outcomes[i].record)
           spdlog::info("{} seed {}: finished, best test accuracy {:.2f}%", runs[i].spec->label, runs[i].seed,
@@ -447,6 +465,7 @@ int run_compare(CompareFlags flags) {
   spdlog::info("comparison in {}: {} rule(s) x {} seed(s), at most {} epochs each", out.string(), specs.size(),
                flags.seeds, base.epochs);
   const StopOnSignals stop_on_signals;
+  DatasetCache datasets;
   std::map<std::string, std::map<int, RunRecord>> by_seed;
   std::vector<PendingRun> pending;
   double peak_mib = 0;  // the largest peak of a finished run: how many runs fit at once
@@ -467,11 +486,12 @@ int run_compare(CompareFlags flags) {
   // Without a measured peak, the first run trains alone and measures it for the others.
   const size_t alone = choice.device == Device::cuda && flags.pack == 0 && peak_mib <= 0 && !pending.empty() ? 1 : 0;
   std::vector<RunOutcome> outcomes =
-      train_runs(flags.train, {pending.begin(), pending.begin() + alone}, 1, done, total);
+      train_runs(flags.train, {pending.begin(), pending.begin() + alone}, 1, datasets, done, total);
   if (alone == 0 || outcomes.front().record) {
     if (alone == 1) peak_mib = outcomes.front().record->peak_device_mib;
     const std::vector<PendingRun> rest(pending.begin() + alone, pending.end());
-    for (RunOutcome& o : train_runs(flags.train, rest, pack_size(flags, choice, peak_mib, rest.size()), done, total))
+    for (RunOutcome& o :
+         train_runs(flags.train, rest, pack_size(flags, choice, peak_mib, rest.size()), datasets, done, total))
       outcomes.push_back(std::move(o));
   }
   for (size_t i = 0; i < outcomes.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "bioprop/device.hpp"
@@ -128,7 +129,8 @@ std::string resume_command(const std::vector<std::string>& command_line, const s
 
 }  // namespace
 
-TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder) {
+TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
+                               const DataSplits* loaded) {
   const DeviceChoice device = choose_device(c.device);
   auto backend = make_backend(device, flags.tf32);
   spdlog::info("device: {}", device.description);
@@ -143,7 +145,9 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
   auto optimizer = make_optimizer(c.optimizer, c.optimizer_options);
 
   const auto load_start = std::chrono::steady_clock::now();
-  const DataSplits data = load_dataset(c.data);
+  std::optional<DataSplits> own;
+  if (loaded == nullptr) own = load_dataset(c.data);
+  const DataSplits& data = loaded != nullptr ? *loaded : *own;
   spdlog::info("data: {} — {} train, {} validation, {} test images of shape {} ({:.1f} s)", c.data.name,
                data.train.size(), data.validation.size(), data.test.size(), data.train.sample_shape().str(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
