@@ -148,9 +148,11 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
   std::optional<DataSplits> own;
   if (loaded == nullptr) own = load_dataset(c.data);
   const DataSplits& data = loaded != nullptr ? *loaded : *own;
-  spdlog::info("data: {} — {} train, {} validation, {} test images of shape {} ({:.1f} s)", c.data.name,
-               data.train.size(), data.validation.size(), data.test.size(), data.train.sample_shape().str(),
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+  spdlog::info("data: {} — {} train, {} validation, {} test images of shape {} ({})", c.data.name, data.train.size(),
+               data.validation.size(), data.test.size(), data.train.sample_shape().str(),
+               own ? fmt::format("{:.1f} s",
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count())
+                   : std::string("loaded before"));
   auto network =
       build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend, c.net_overrides);
   spdlog::info("{}", network->summary());
