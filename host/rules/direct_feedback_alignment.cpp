@@ -66,16 +66,9 @@ class DirectFeedbackAlignment final : public Rule {
       targets_.push_back(target);
     }
     backend.project_feedback(error, projection_.value, targets_);  // one launch for all layers
-    for (size_t s = 0; s < slices_.size(); ++s) {
-      const Slice& slice = slices_[s];
-      for (int i = slice.target - (targets_[s].derivative ? 2 : 1); i > slice.layer; --i) {
-        // batch norm's scale and shift learn from the same signal
-        network.layer(i).backward(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
-                                  &network.gradient(i), 0.0f);
-      }
-      network.layer(slice.layer)
-          .weight_grad(backend, network.activations(slice.layer), network.gradient(slice.layer + 1), 0.0f);
-    }
+    for (size_t s = 0; s < slices_.size(); ++s)  // the projection applied f' already when it could fuse it
+      backward_down_to_weights(network, backend, slices_[s].target - (targets_[s].derivative ? 2 : 1),
+                               slices_[s].layer);
     return result;
   }
 

@@ -115,10 +115,7 @@ class LearnedFeedback final : public Rule {
       Tensor& at_target = network.gradient(target);
       Tensor flat = at_target.reshaped({at_target.dim(0), static_cast<int>(at_target.shape().sample_size())});
       backend.gemm(false, false, 1.0f, error, direct_[k].value, 0.0f, flat);
-      for (int i = target - 1; i > layer; --i)
-        network.layer(i).backward(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
-                                  &network.gradient(i), 0.0f);
-      network.layer(layer).weight_grad(backend, network.activations(layer), network.gradient(layer + 1), 0.0f);
+      backward_down_to_weights(network, backend, target - 1, layer);
     }
   }
 

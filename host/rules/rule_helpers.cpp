@@ -38,4 +38,11 @@ Tensor random_feedback_like(const Tensor& weights, const FeedbackInit& init, Bac
   return feedback;
 }
 
+void backward_down_to_weights(Network& network, Backend& backend, int top, int layer) {
+  for (int i = top; i > layer; --i)
+    network.layer(i).backward(backend, network.activations(i), network.activations(i + 1), network.gradient(i + 1),
+                              &network.gradient(i), 0.0f);
+  network.layer(layer).weight_grad(backend, network.activations(layer), network.gradient(layer + 1), 0.0f);
+}
+
 }  // namespace bioprop

@@ -17,4 +17,10 @@ FeedbackInit read_feedback_init(Options& options);
 Tensor random_feedback_like(const Tensor& weights, const FeedbackInit& init, Backend& backend, uint64_t seed,
                             uint64_t stream);
 
+// Direct feedback (DFA, direct learned feedback): with dL/dh in network.gradient(top + 1), the output
+// gradient of layer `top`, carries it down through layers top..layer+1 (activations, batch norm, pooling,
+// dropout; their own parameters learn from the same signal) and computes weighted layer `layer`'s
+// weight gradient.
+void backward_down_to_weights(Network& network, Backend& backend, int top, int layer);
+
 }  // namespace bioprop
