@@ -10,6 +10,7 @@
 #include "bioprop/rule.hpp"
 #include "bioprop/trainer.hpp"
 #include "gradient_check.hpp"
+#include "rule_test_fixture.hpp"
 #include "train_subset.hpp"
 
 namespace bioprop {
@@ -21,24 +22,8 @@ const char* small_conv =
     "[[layer]]\ntype=\"dense\"\nunits=6\nactivation=\"relu\"\n";
 const char* one_hidden = "[[layer]]\ntype=\"dense\"\nunits=7\nactivation=\"relu\"\n";
 
-class FeedbackRules : public ::testing::Test {
+class FeedbackRules : public testing::RuleTest {
  protected:
-  std::unique_ptr<Backend> backend = make_cpu_backend();
-
-  std::unique_ptr<Network> net(const char* text, const Shape& sample, int classes = 4) {
-    return build_network({"t", "t", text}, sample, classes, 3, *backend);
-  }
-  std::unique_ptr<Rule> rule(const std::string& name,
-                             std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
-    Options options;
-    for (const auto& [key, value] : set) options.set(key, value);
-    return make_rule(name, options);
-  }
-  Batch batch(const Shape& shape, int classes) {
-    Batch b{testing::random_tensor(*backend, shape, 4), Tensor({shape[0]})};
-    for (int i = 0; i < shape[0]; ++i) b.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % classes);
-    return b;
-  }
   std::vector<Tensor> grads(Network& n) {
     std::vector<Tensor> all;
     for (Parameter* p : n.parameters())

@@ -9,6 +9,7 @@
 #include "bioprop/optimizer.hpp"
 #include "bioprop/trainer.hpp"
 #include "gradient_check.hpp"
+#include "rule_test_fixture.hpp"
 #include "train_subset.hpp"
 
 namespace bioprop {
@@ -16,35 +17,9 @@ namespace {
 
 const char* linear_net = "bias = false\ninit = \"glorot\"\n[[layer]]\ntype=\"dense\"\nunits=6\n";
 
-class LearnedFeedbackTest : public ::testing::Test {
+class LearnedFeedbackTest : public testing::RuleTest {
  protected:
-  std::unique_ptr<Backend> backend = make_cpu_backend();
-
-  std::unique_ptr<Network> net(const char* text, const Shape& sample, int classes = 4) {
-    return build_network({"t", "t", text}, sample, classes, 3, *backend);
-  }
-  static std::unique_ptr<Rule> rule(const std::string& name,
-                                    std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
-    Options options;
-    for (const auto& [key, value] : set) options.set(key, value);
-    return make_rule(name, options);
-  }
-  Batch batch(const Shape& shape, int classes, uint64_t seed = 4) {
-    Batch b{testing::random_tensor(*backend, shape, seed), Tensor({shape[0]})};
-    for (int i = 0; i < shape[0]; ++i) b.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % classes);
-    return b;
-  }
-  static WeightedLayer& readout(Network& n) { return dynamic_cast<WeightedLayer&>(n.layer(n.size() - 1)); }
-  static double norm(const Tensor& t) {
-    double sum = 0;
-    for (size_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(t.at(i)) * t.at(i);
-    return std::sqrt(sum);
-  }
-  static double angle(const Tensor& a, const Tensor& b) {
-    double dot = 0;
-    for (size_t i = 0; i < a.numel(); ++i) dot += static_cast<double>(a.at(i)) * b.at(i);
-    return std::acos(std::clamp(dot / (norm(a) * norm(b)), -1.0, 1.0)) * 180.0 / 3.14159265358979;
-  }
+  static WeightedLayer& readout(Network& n) { return weighted(n, n.size() - 1); }
   // The mean over `steps` noisy steps of the readout's B gradient, delta^T (B^T delta - lambda): with
   // B = W it is delta^T (true gradient - E lambda), zero exactly when the estimate is unbiased.
   Tensor mean_feedback_gradient(Network& n, Rule& r, const Batch& b, int steps) {

@@ -10,6 +10,7 @@
 #include "bioprop/optimizer.hpp"
 #include "bioprop/trainer.hpp"
 #include "gradient_check.hpp"
+#include "rule_test_fixture.hpp"
 #include "rules/target_propagation.hpp"
 
 namespace bioprop {
@@ -25,24 +26,12 @@ const char* lc_net =
     "[[layer]]\ntype=\"locally_connected2d\"\nchannels=2\nkernel=2\nactivation=\"tanh\"\n"
     "[[layer]]\ntype=\"dense\"\nunits=6\nactivation=\"tanh\"\n";
 
-class TargetPropagationTest : public ::testing::Test {
+class TargetPropagationTest : public testing::RuleTest {
  protected:
-  std::unique_ptr<Backend> backend = make_cpu_backend();
-
-  std::unique_ptr<Network> net(const char* text, const Shape& sample, int classes = 4) {
-    return build_network({"t", "t", text}, sample, classes, 3, *backend);
-  }
   static std::unique_ptr<TargetPropagation> rule(
       const std::string& name, std::initializer_list<std::pair<const char*, Options::Value>> set = {}) {
-    Options options;
-    for (const auto& [key, value] : set) options.set(key, value);
-    auto made = make_rule(name, options);
+    auto made = RuleTest::rule(name, set);
     return std::unique_ptr<TargetPropagation>(dynamic_cast<TargetPropagation*>(made.release()));
-  }
-  Batch batch(const Shape& shape, int classes, uint64_t seed = 4) {
-    Batch b{testing::random_tensor(*backend, shape, seed), Tensor({shape[0]})};
-    for (int i = 0; i < shape[0]; ++i) b.labels.at(static_cast<size_t>(i)) = static_cast<float>(i % classes);
-    return b;
   }
   static double max_difference(const Tensor& a, const Tensor& b) {
     EXPECT_EQ(a.numel(), b.numel());
@@ -50,12 +39,6 @@ class TargetPropagationTest : public ::testing::Test {
     for (size_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(static_cast<double>(a.at(i) - b.at(i))));
     return worst;
   }
-  static double norm(const Tensor& t) {
-    double sum = 0;
-    for (size_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(t.at(i)) * t.at(i);
-    return std::sqrt(sum);
-  }
-  static WeightedLayer& weighted(Network& n, int i) { return dynamic_cast<WeightedLayer&>(n.layer(i)); }
 };
 
 // Inverse of a small square matrix (row-major) by Gauss-Jordan elimination with partial pivoting.
