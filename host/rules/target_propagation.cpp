@@ -93,12 +93,7 @@ std::vector<Parameter*> OutputInverse::parameters() {
 }
 
 void TargetPropagation::add_inverse_training(size_t l, std::vector<Parameter*> parameters, Backend& backend) {
-  const size_t k = l - 1;  // position in the per-inverse lists
-  for (const auto& [list, key] :
-       {std::pair{&s_.layer_sigmas, "layer_sigmas"}, {&s_.layer_inverse_lrs, "layer_inverse_lrs"}})
-    if (!list->empty() && list->size() != blocks_.size() - (output_inverse_ ? 1 : 2))
-      fail("rule '{}': '{}' has {} values for the net's {} inverses (g_2 .. g_L, bottom up)", name(), key, list->size(),
-           blocks_.size() - (output_inverse_ ? 1 : 2));
+  const size_t k = l - 1;  // position in the per-inverse lists (their lengths checked by attach)
   Options options("rule '" + name() + "' inverse optimiser");
   options.set("learning_rate", s_.layer_inverse_lrs.empty() ? s_.inverse_lr : s_.layer_inverse_lrs[k]);
   InverseTraining& t = training_[l];
@@ -120,6 +115,12 @@ void TargetPropagation::attach(Network& network, Backend& backend, uint64_t seed
   shapes_ = sample_shapes(network);
   const size_t blocks = blocks_.size();
   if (blocks < 2) fail("rule '{}' needs a net with a hidden layer", name());
+  const size_t inverses = blocks - (uses_output_inverse() ? 1 : 2);
+  for (const auto& [list, key] :
+       {std::pair{&s_.layer_sigmas, "layer_sigmas"}, {&s_.layer_inverse_lrs, "layer_inverse_lrs"}})
+    if (!list->empty() && list->size() != inverses)
+      fail("rule '{}': '{}' has {} values for the net's {} inverses (g_2 .. g_L, bottom up)", name(), key, list->size(),
+           inverses);
   inverses_.clear();
   inverses_.resize(blocks - 1);
   output_inverse_.reset();
@@ -163,6 +164,7 @@ StreamPositions TargetPropagation::stream_positions() {
 
 StepResult TargetPropagation::step(Network& network, const Batch& batch, Backend& backend) {
   const StepResult result = forward_and_loss(network, batch, backend, Loss::cross_entropy);
+  if (output_inverse_) make_one_hot(backend, batch.labels, network.output().shape());
   const bool parallel = s_.variant == TargetVariant::dtp_parallel;
   if (!parallel) {
     for (int k = 0; k < s_.inverse_steps; ++k) train_inverses(network, batch, backend);
@@ -189,18 +191,21 @@ const Tensor& TargetPropagation::run_block(Network& network, size_t b, const Ten
   return *in;
 }
 
-// softmax(logits) from the loss's gradient, (softmax - y) / N, and the one-hot labels y, which the
-// mean squared error of zero outputs gives as -y / N: no host round trip, no extra kernel.
-void TargetPropagation::output_probabilities(Backend& backend, const Tensor& logits, const Tensor& labels, Tensor& p) {
-  const float n = static_cast<float>(logits.dim(0));
-  label_probs_.resize(logits.shape(), backend.device());
+// The one-hot labels y, which the mean squared error of zero outputs gives as -y / N: no host round
+// trip, no extra kernel. Once per step: the labels do not change within it.
+void TargetPropagation::make_one_hot(Backend& backend, const Tensor& labels, const Shape& logits) {
+  label_probs_.resize(logits, backend.device());
   backend.fill(label_probs_, 0.0f);
-  one_hot_.resize(logits.shape(), backend.device());
+  one_hot_.resize(logits, backend.device());
   backend.mean_squared_error(label_probs_, labels, one_hot_);
-  backend.scale(-n, one_hot_);
+  backend.scale(-static_cast<float>(logits[0]), one_hot_);
+}
+
+// softmax(logits) from the loss's gradient, (softmax - y) / N, and the one-hot labels of make_one_hot.
+void TargetPropagation::output_probabilities(Backend& backend, const Tensor& logits, const Tensor& labels, Tensor& p) {
   p.resize(logits.shape(), backend.device());
   backend.softmax_cross_entropy(logits, labels, p);
-  backend.linear_combination(n, p, 1.0f, one_hot_, 0.0f, p, p);
+  backend.linear_combination(static_cast<float>(logits.dim(0)), p, 1.0f, one_hot_, 0.0f, p, p);
 }
 
 void TargetPropagation::auxiliary_units(Backend& backend, const Tensor& penultimate, Tensor& z) {

@@ -88,6 +88,7 @@ class TargetPropagation final : public Rule {
   // Runs block `b`'s layers on x into scratch buffers and returns the block's output.
   const Tensor& run_block(Network& network, size_t b, const Tensor& x, Backend& backend);
   // Softmax outputs of the output block for its logits, and the auxiliary units of h_{L-1}.
+  void make_one_hot(Backend& backend, const Tensor& labels, const Shape& logits);
   void output_probabilities(Backend& backend, const Tensor& logits, const Tensor& labels, Tensor& p);
   void auxiliary_units(Backend& backend, const Tensor& penultimate, Tensor& z);
   bool uses_output_inverse() const;
