@@ -54,6 +54,9 @@ struct CompareFlags {
   int pack = -1;       // runs trained at once on a GPU (0: as many as memory allows, at most 8; -1: unset)
 };
 
+// A new folder for a run: <run_dir>/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start
+// in the same second.
+std::filesystem::path new_run_folder(const TrainConfig& c);
 // The train flags over the experiment file and the defaults, checked.
 TrainConfig merge_train_flags(const TrainFlags& flags);
 // Trains with config `c` into `folder` (metrics, plots, checkpoint), logging as `bioprop train` does; on

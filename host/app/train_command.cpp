@@ -87,9 +87,6 @@ TrainConfig merge_train_flags(const TrainFlags& f) {
   return c;
 }
 
-namespace {
-
-// runs/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start in the same second.
 std::filesystem::path new_run_folder(const TrainConfig& c) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
@@ -101,6 +98,8 @@ std::filesystem::path new_run_folder(const TrainConfig& c) {
   for (int i = 2; std::filesystem::exists(folder); ++i) folder = base.string() + "-" + std::to_string(i);
   return folder;
 }
+
+namespace {
 
 // The command line that continues a stopped run: this one with --resume <checkpoint> (in place of any
 // --resume it had), quoted for a POSIX shell where needed.

@@ -1,0 +1,158 @@
+// The Python module's C++ side: the command line's train and list, with keywords for flags. Training
+// runs without the GIL; C++ errors (bioprop::Error) arrive as bioprop.Error, a ValueError.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <optional>
+
+#include "app/commands.hpp"
+#include "bioprop/builtin_nets.hpp"
+#include "bioprop/data.hpp"
+#include "bioprop/error.hpp"
+#include "bioprop/rule.hpp"
+
+namespace py = pybind11;
+
+namespace bioprop {
+namespace {
+
+// A Python value of a rule option as the command line's KEY=VALUE would give it.
+std::string option_text(const py::handle& value) {
+  if (py::isinstance<py::bool_>(value)) return value.cast<bool>() ? "true" : "false";
+  return py::str(value).cast<std::string>();
+}
+
+py::dict train_from_python(const py::kwargs& keywords) {
+  TrainFlags f;
+  TrainConfig& o = f.overrides;
+  f.no_progress = true;
+  // Each keyword is its flag (dashes as underscores); an unknown one is an error, as on the command line.
+  for (const auto& [key_handle, value] : keywords) {
+    const std::string key = key_handle.cast<std::string>();
+    if (key == "config")
+      f.config = value.cast<std::string>();
+    else if (key == "rule")
+      f.rule = true, o.rule = value.cast<std::string>();
+    else if (key == "net")
+      f.net = true, o.net = value.cast<std::string>();
+    else if (key == "dataset")
+      f.dataset = true, o.data.name = value.cast<std::string>();
+    else if (key == "data_dir")
+      f.data_dir = true, o.data.data_dir = value.cast<std::string>();
+    else if (key == "epochs")
+      f.epochs = true, o.epochs = value.cast<int>();
+    else if (key == "batch_size")
+      f.batch_size = true, o.batch_size = value.cast<int>();
+    else if (key == "lr")
+      f.lr = true, f.learning_rate = value.cast<double>();
+    else if (key == "momentum")
+      f.momentum = true, f.momentum_value = value.cast<double>();
+    else if (key == "weight_decay")
+      f.weight_decay = true, f.weight_decay_value = value.cast<double>();
+    else if (key == "seed")
+      f.seed = true, o.seed = value.cast<uint64_t>();
+    else if (key == "device")
+      f.device = true, o.device = value.cast<std::string>();
+    else if (key == "optimizer")
+      f.optimizer = true, o.optimizer = value.cast<std::string>();
+    else if (key == "init")
+      f.init = true, o.net_overrides.init = value.cast<std::string>();
+    else if (key == "init_std")
+      f.init_std = true, o.net_overrides.init_std = value.cast<double>();
+    else if (key == "bias")
+      (value.cast<bool>() ? f.bias : f.no_bias) = true;
+    else if (key == "target_accuracy")
+      f.target = true, o.target_accuracy = value.cast<double>();
+    else if (key == "stop_at_target")
+      f.stop_at_target = value.cast<bool>(), o.stop_at_target = f.stop_at_target;
+    else if (key == "validation")
+      f.validation = true, o.data.validation = value.cast<int>();
+    else if (key == "train_limit")
+      f.train_limit = true, o.data.train_limit = value.cast<int>();
+    else if (key == "test_limit")
+      f.test_limit = true, o.data.test_limit = value.cast<int>();
+    else if (key == "run_dir")
+      f.run_dir = true, o.run_dir = value.cast<std::string>();
+    else if (key == "progress")
+      f.no_progress = !value.cast<bool>();
+    else if (key == "alignment")
+      f.alignment = value.cast<bool>();
+    else if (key == "tf32")
+      f.tf32 = value.cast<bool>();
+    else if (key == "rule_options")
+      for (const auto& [option, option_value] : value.cast<py::dict>())
+        f.rule_options.push_back(option.cast<std::string>() + "=" + option_text(option_value));
+    else
+      fail("bioprop.train: unknown keyword '{}' (the flags of `bioprop train`, dashes as underscores)", key);
+  }
+  const TrainConfig c = merge_train_flags(f);
+  const std::filesystem::path folder = new_run_folder(c);
+  TrainSummary summary;
+  {
+    const py::gil_scoped_release unlocked;  // other Python threads run while the engine trains
+    summary = train_with_config(c, f, folder);
+  }
+  py::list epochs;
+  for (const EpochMetrics& m : summary.epochs) {
+    py::dict e;
+    e["epoch"] = m.epoch;
+    e["train_loss"] = m.train_loss;
+    e["train_accuracy"] = m.train_accuracy;
+    e["validation_accuracy"] = m.validation_accuracy >= 0 ? py::cast(m.validation_accuracy) : py::none();
+    e["test_loss"] = m.test_loss;
+    e["test_accuracy"] = m.test_accuracy;
+    e["seconds"] = m.seconds;
+    e["images_per_second"] = m.images_per_second;
+    epochs.append(e);
+  }
+  py::dict result;
+  result["run_folder"] = folder;
+  result["epochs"] = epochs;
+  result["final_test_accuracy"] = summary.final_test_accuracy;
+  result["best_test_accuracy"] = summary.best_test_accuracy;
+  result["epochs_to_target"] = summary.epochs_to_target > 0 ? py::cast(summary.epochs_to_target) : py::none();
+  return result;
+}
+
+}  // namespace
+}  // namespace bioprop
+
+PYBIND11_MODULE(_bioprop, m) {
+  using namespace bioprop;
+  m.doc() = "bioprop's engine: training with biologically plausible learning rules";
+  py::register_exception<Error>(m, "Error", PyExc_ValueError);
+  m.def("train", &train_from_python,
+        "Trains as `bioprop train` does; every flag is a keyword (dashes as underscores), rule options a dict "
+        "(rule_options={'sigma': 0.01}), progress=True shows the progress bar. Returns a dict: run_folder, "
+        "epochs (a dict per epoch), final_test_accuracy, best_test_accuracy, epochs_to_target (None: not reached).");
+  m.def(
+      "list_rules",
+      [] {
+        py::list out;
+        for (const RuleInfo& r : registered_rules())
+          out.append(py::dict(py::arg("name") = r.name, py::arg("description") = r.description));
+        return out;
+      },
+      "The learning rules: a dict (name, description) each.");
+  m.def(
+      "list_nets",
+      [] {
+        py::list out;
+        for (const BuiltinNet& n : builtin_nets())
+          out.append(py::dict(py::arg("name") = n.name, py::arg("description") = net_description(
+                                                            {n.name, "built-in net '" + n.name + "'", n.toml})));
+        return out;
+      },
+      "The built-in nets: a dict (name, description) each.");
+  m.def(
+      "list_datasets",
+      [] {
+        py::list out;
+        for (const DatasetInfo& d : known_datasets())
+          out.append(py::dict(py::arg("name") = d.name, py::arg("description") = d.description,
+                              py::arg("default_dir") = d.default_dir));
+        return out;
+      },
+      "The datasets bioprop reads: a dict (name, description, default_dir) each.");
+}
