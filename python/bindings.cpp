@@ -80,6 +80,30 @@ py::dict train_from_python(const py::kwargs& keywords) {
       f.alignment = value.cast<bool>();
     else if (key == "tf32")
       f.tf32 = value.cast<bool>();
+    else if (key == "resume")
+      f.resume = true, o.resume = value.cast<std::string>();
+    else if (key == "checkpoint")
+      f.checkpoint = true, o.checkpoint = value.cast<std::string>();
+    else if (key == "checkpoint_every_minutes")
+      f.checkpoint_every_minutes = value.cast<double>();
+    else if (key == "lr_step_epochs")
+      f.lr_step_epochs = true, o.lr_step_epochs = value.cast<int>();
+    else if (key == "lr_step_factor")
+      f.lr_step_factor = true, o.lr_step_factor = value.cast<double>();
+    else if (key == "patience")
+      f.patience = true, o.patience = value.cast<int>();
+    else if (key == "min_delta")
+      f.min_delta = true, o.min_delta = value.cast<double>();
+    else if (key == "augment_crop")
+      f.augment_crop = true, o.augmentation.crop_padding = value.cast<int>();
+    else if (key == "augment_flip")
+      f.augment_flip = true, o.augmentation.horizontal_flip = value.cast<bool>();
+    else if (key == "activity_noise")
+      f.activity_noise = value.cast<float>();
+    else if (key == "signal_noise")
+      f.signal_noise = value.cast<float>();
+    else if (key == "update_noise")
+      f.update_noise = value.cast<float>();
     else if (key == "rule_options")
       for (const auto& [option, option_value] : value.cast<py::dict>())
         f.rule_options.push_back(option.cast<std::string>() + "=" + option_text(option_value));

@@ -19,7 +19,7 @@ def test_lists_name_the_rules_nets_and_datasets():
 
 
 def test_train_returns_the_metrics_and_the_run_folder(tmp_path):
-    result = bioprop.train(run_dir=str(tmp_path), rule_options={}, **QUICK)
+    result = bioprop.train(run_dir=str(tmp_path), rule_options={}, augment_crop=1, lr_step_epochs=1, **QUICK)
     assert [e["epoch"] for e in result["epochs"]] == [1]
     epoch = result["epochs"][0]
     assert 0.0 <= epoch["test_accuracy"] <= 1.0 and epoch["train_loss"] > 0
