@@ -1,9 +1,11 @@
 // The Python module's C++ side: the command line's train and list, with keywords for flags. Training
 // runs without the GIL; C++ errors (bioprop::Error) arrive as bioprop.Error, a ValueError.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <cstring>
 #include <optional>
 
 #include "app/commands.hpp"
@@ -11,6 +13,7 @@
 #include "bioprop/data.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/rule.hpp"
+#include "bioprop/trainer.hpp"
 
 namespace py = pybind11;
 
@@ -139,6 +142,19 @@ py::dict train_from_python(const py::kwargs& keywords) {
   return result;
 }
 
+// Every array of a checkpoint as a NumPy copy, by parameter name (weights, biases, batch norm's
+// parameters and statistics, feedback matrices).
+py::dict checkpoint_arrays(const std::string& path) {
+  py::dict arrays;
+  for (const auto& [name, tensor] : read_checkpoint_tensors(path)) {
+    const std::vector<int>& dims = tensor.shape().dims();
+    py::array_t<float> array(std::vector<py::ssize_t>(dims.begin(), dims.end()));
+    std::memcpy(array.mutable_data(), tensor.data(), tensor.numel() * sizeof(float));
+    arrays[py::str(name)] = array;
+  }
+  return arrays;
+}
+
 }  // namespace
 }  // namespace bioprop
 
@@ -150,6 +166,9 @@ PYBIND11_MODULE(_bioprop, m) {
         "Trains as `bioprop train` does; every flag is a keyword (dashes as underscores), rule options a dict "
         "(rule_options={'sigma': 0.01}), progress=True shows the progress bar. Returns a dict: run_folder, "
         "epochs (a dict per epoch), final_test_accuracy, best_test_accuracy, epochs_to_target (None: not reached).");
+  m.def("checkpoint_arrays", &checkpoint_arrays, py::arg("path"),
+        "Every array a checkpoint holds, as NumPy copies by parameter name: the net's weights, biases and batch "
+        "norm statistics, and the rule's own matrices (feedback weights).");
   m.def(
       "list_rules",
       [] {

@@ -179,4 +179,19 @@ void load_checkpoint_weights(const std::string& path, Network& network, Backend&
   fail("{}: {}", path, e.what());
 }
 
+std::vector<std::pair<std::string, Tensor>> read_checkpoint_tensors(const std::string& path) try {
+  CheckpointReader reader(path);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const SavedParameter& saved : checkpoint_parameters(reader.record, path)) {
+    Tensor host(saved.shape);
+    reader.read(host.data(), checked_multiply(saved.numel, sizeof(float), path), saved.name);
+    tensors.emplace_back(saved.name, std::move(host));
+  }
+  return tensors;
+} catch (const Error&) {
+  throw;
+} catch (const std::exception& e) {
+  fail("{}: {}", path, e.what());
+}
+
 }  // namespace bioprop

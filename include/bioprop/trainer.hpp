@@ -117,6 +117,9 @@ struct CheckpointNet {
   std::unique_ptr<Network> network;
 };
 CheckpointNet load_checkpoint_net(const std::string& path, Backend& backend, int batch_size);
+// Every parameter a checkpoint holds (the net's, then the rule's own, e.g. learned feedback matrices), by
+// name, as host tensors: for tools that read weights without a net (the Python module).
+std::vector<std::pair<std::string, Tensor>> read_checkpoint_tensors(const std::string& path);
 // Loads the weights (and `extra`, a rule's own matrices) into a net built from the record; names and
 // shapes must match.
 void load_checkpoint_weights(const std::string& path, Network& network, Backend& backend,

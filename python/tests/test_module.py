@@ -54,3 +54,22 @@ def test_errors_are_python_exceptions_with_the_engines_message(tmp_path):
         bioprop.train(epoch=1, run_dir=str(tmp_path))
     with pytest.raises(bioprop.Error, match="--epochs must be at least 1|epochs"):
         bioprop.train(epochs=0, device="cpu", run_dir=str(tmp_path))
+
+
+def test_checkpoint_arrays_hold_the_weights_and_the_feedback_matrices(tmp_path):
+    np = pytest.importorskip("numpy")
+    result = bioprop.train(run_dir=str(tmp_path), **dict(QUICK, rule="fa"))
+    arrays = bioprop.checkpoint_arrays(str(result["run_folder"] / "checkpoint.bin"))
+    weights = {name: a for name, a in arrays.items() if name.endswith(".weights")}
+    feedback = {name: a for name, a in arrays.items() if name.endswith(".feedback")}
+    assert len(weights) == 4, sorted(arrays)  # the dense net: 1500-1000-500 and the readout
+    assert all(a.dtype == np.float32 and np.isfinite(a).all() for a in arrays.values())
+    # FA's B has the shape of the W it stands in for, and is not W.
+    for name, b in feedback.items():
+        w = arrays[name[: -len(".feedback")] + ".weights"]
+        assert b.shape == w.shape and not np.array_equal(b, w)
+    assert feedback, sorted(arrays)
+    broken = tmp_path / "broken.bin"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(bioprop.Error, match="broken.bin"):
+        bioprop.checkpoint_arrays(str(broken))
