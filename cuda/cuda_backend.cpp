@@ -508,6 +508,16 @@ class CudaBackend final : public Backend {
     kernels::locally_connected_backward_weight(tags.data(), pre.data(), modulator.data(), alpha, beta, dweights.data(),
                                                g, stream_, kernels::lc_max_position_blocks);
   }
+  void dendrite_step(const DendriteStep& step) override {
+    const DendriteArrays arrays = dendrite_arrays(step);
+    expect_on_gpu("dendrite_step", {step.drive, step.psp});
+    for (const Tensor* t : {step.apical, step.labels, static_cast<const Tensor*>(step.soma),
+                            static_cast<const Tensor*>(step.trace_fast), static_cast<const Tensor*>(step.trace_slow),
+                            static_cast<const Tensor*>(step.soma_sum), static_cast<const Tensor*>(step.apical_sum),
+                            static_cast<const Tensor*>(step.rate_sum), static_cast<const Tensor*>(step.psp_sum)})
+      if (t) expect_on_gpu("dendrite_step", {t});
+    kernels::dendrite_step(arrays, step.drive->numel(), step.seed, step.offset, stream_);
+  }
 
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override {
     expect_on_gpu("sgd_step", {&weights, &grad, &velocity});

@@ -3,6 +3,7 @@
 // launchers.hpp declares the launchers for the host-compiled CUDA backend.
 #include "kernels/attention_gate.cuh"
 #include "kernels/batch_norm.cuh"
+#include "kernels/dendrites.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/feedback_projection.cuh"
 #include "kernels/launchers.hpp"

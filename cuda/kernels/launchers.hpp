@@ -59,6 +59,7 @@ void batch_norm_backward_data(const float* dy, const float* x, const ChannelLayo
                               const float* variance, float epsilon, const float* gamma, const float* sum_dy_xhat,
                               const float* sum_dy, float* dx, cudaStream_t stream);
 void reduce(Reduction kind, const float* a, const float* b, size_t n, double* workspace, cudaStream_t stream);
+void dendrite_step(const DendriteArrays& arrays, size_t n, uint64_t seed, uint64_t offset, cudaStream_t stream);
 void sgd_step(float* w, const float* g, float* v, const SgdSettings& s, size_t n, cudaStream_t stream);
 void adam_step(float* w, const float* g, float* m, float* v, const AdamSettings& s, int step, size_t n,
                cudaStream_t stream);

@@ -79,6 +79,8 @@ class CpuBackend final : public Backend {
                                              float alpha, float beta, Tensor& dweights,
                                              const WindowGeometry& g) override;
 
+  void dendrite_step(const DendriteStep& step) override;
+
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override;
   void adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
                  const AdamSettings& s, int step) override;

@@ -22,5 +22,6 @@ RuleInfo dtp_rule_info();
 RuleInfo dtp_parallel_rule_info();
 RuleInfo sdtp_rule_info();
 RuleInfo ao_sdtp_rule_info();
+RuleInfo dendrites_rule_info();
 
 }  // namespace bioprop

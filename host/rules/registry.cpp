@@ -23,7 +23,8 @@ std::vector<RuleInfo>& registry() {
                                         dtp_rule_info(),
                                         dtp_parallel_rule_info(),
                                         sdtp_rule_info(),
-                                        ao_sdtp_rule_info()};
+                                        ao_sdtp_rule_info(),
+                                        dendrites_rule_info()};
   return rules;
 }
 }  // namespace

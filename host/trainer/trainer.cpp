@@ -75,7 +75,7 @@ void plot_accuracy(const std::string& folder, const TrainSettings& settings, con
 }
 }  // namespace
 
-Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size) {
+Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size, Rule* rule) {
   ProfileRange range("evaluate");
   network.set_training(false);
   // The training loop's batch source: on a GPU the next batch uploads while this one is evaluated.
@@ -84,9 +84,10 @@ Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int
   double loss_sum = 0.0;
   long correct = 0;
   while (batches->next(backend, batch)) {
-    network.forward(backend, batch.inputs);
-    const ScoredLoss scored =
-        backend.scored_softmax_cross_entropy(network.output(), batch.labels, network.gradient(network.size()));
+    const Tensor& outputs = rule ? rule->infer(network, batch.inputs, backend) : network.forward(backend, batch.inputs);
+    Tensor& doutputs = network.gradient(network.size());
+    doutputs.resize(outputs.shape(), backend.device());  // a rule's own inference leaves the net's buffers alone
+    const ScoredLoss scored = backend.scored_softmax_cross_entropy(outputs, batch.labels, doutputs);
     loss_sum += static_cast<double>(scored.loss) * batch.size();
     correct += scored.correct;
   }
@@ -240,7 +241,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.train_loss = state.loss_sum / static_cast<double>(std::max(1L, state.seen));
     m.train_accuracy = static_cast<double>(state.correct) / static_cast<double>(std::max(1L, state.seen));
     if (data.validation.size() > 0)
-      m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size).accuracy;
+      m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size, &rule).accuracy;
     if (settings.alignment) {
       // Always the first training images, so epochs compare like with like.
       BatchIterator probe(data.train, settings.batch_size, /*shuffle=*/false, 0, 0);
@@ -253,7 +254,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
                             a.feedback_angle >= 0 ? fmt::format(", B vs W {:.1f} deg", a.feedback_angle) : "");
       spdlog::info("alignment with bp:{}", line);
     }
-    const Evaluation test = evaluate(network, data.test, backend, settings.batch_size);
+    const Evaluation test = evaluate(network, data.test, backend, settings.batch_size, &rule);
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
     m.seconds = train_seconds;  // of this process: a resumed epoch counts only the part trained after the resume

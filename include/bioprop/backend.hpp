@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bioprop/dendrite_math.hpp"
 #include "bioprop/tensor.hpp"
 
 namespace bioprop {
@@ -58,6 +59,23 @@ struct ProjectionSlice {
   Activation f = Activation::relu;
   const Tensor* pre = nullptr;
   const Tensor* post = nullptr;
+};
+
+// One millisecond of one layer of segregated-dendrite neurons (Guerguiev et al. 2017) for every example of
+// a batch: the equations are in dendrite_math.hpp. Tensors are (N, units) unless said otherwise.
+struct DendriteStep {
+  DendriteLayer layer = DendriteLayer::hidden;
+  const Tensor* drive = nullptr;   // input: the firing rates; hidden: the basal potential B; output: the dendrite D
+  const Tensor* apical = nullptr;  // hidden: the apical potential A
+  const Tensor* labels = nullptr;  // output: (N) class indexes in the target phase; null in the forward phase
+  Tensor* soma = nullptr;          // hidden and output: the somatic potential, advanced one step
+  Tensor *trace_fast = nullptr, *trace_slow = nullptr;  // the spike traces (spiking mode), advanced
+  Tensor* psp = nullptr;                                // out: the PSP the layer's spikes cause now
+  // Sums over the plasticity window, each added to when set.
+  Tensor *soma_sum = nullptr, *apical_sum = nullptr, *rate_sum = nullptr, *psp_sum = nullptr;
+  DendriteConstants constants;
+  bool spiking = true;            // false: the paper's non-spiking mode (the PSP is the rate)
+  uint64_t seed = 0, offset = 0;  // uniform draw i of Philox (seed, offset) makes element i's spike count
 };
 
 struct SgdSettings {
@@ -209,6 +227,9 @@ class Backend {
   virtual void locally_connected_three_factor_update(const Tensor& tags, const Tensor& pre, const Tensor& modulator,
                                                      float alpha, float beta, Tensor& dweights,
                                                      const WindowGeometry& g) = 0;
+
+  // --- segregated-dendrite networks: one launch per layer and millisecond, the state stays on the device.
+  virtual void dendrite_step(const DendriteStep& step) = 0;
 
   // --- optimiser steps, in place. velocity / moments have the shape of the weights.
   virtual void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) = 0;

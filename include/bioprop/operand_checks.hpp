@@ -36,4 +36,44 @@ inline void expect_window_shapes(const char* op, const WindowGeometry& g, const 
   if (weights) expect_shape(*weights, weight_shape, op);
 }
 
+// A DendriteStep's tensors as raw pointers, after checking that every one the layer kind needs is there
+// and has the drive's (N, units) size (labels: N).
+inline DendriteArrays dendrite_arrays(const DendriteStep& s) {
+  if (!s.drive || !s.psp) fail("dendrite_step: drive and psp are required");
+  const Tensor& drive = *s.drive;
+  if (drive.shape().rank() != 2) fail("dendrite_step: the drive must be (N, units), got {}", drive.shape().str());
+  const bool neurons = s.layer != DendriteLayer::input;
+  if (neurons && !s.soma) fail("dendrite_step: a hidden or output layer needs its soma");
+  if (s.layer == DendriteLayer::hidden && s.apical_sum && !s.apical) fail("dendrite_step: apical_sum without apical");
+  if (s.spiking && (!s.trace_fast || !s.trace_slow)) fail("dendrite_step: spiking needs both spike traces");
+  if (s.labels && s.layer != DendriteLayer::output) fail("dendrite_step: labels belong to the output layer");
+  if (s.labels && s.labels->numel() != static_cast<size_t>(drive.dim(0)))
+    fail("dendrite_step: {} labels for a batch of {}", s.labels->numel(), drive.dim(0));
+  for (const Tensor* t : {s.apical, static_cast<const Tensor*>(s.soma), static_cast<const Tensor*>(s.trace_fast),
+                          static_cast<const Tensor*>(s.trace_slow), static_cast<const Tensor*>(s.psp),
+                          static_cast<const Tensor*>(s.soma_sum), static_cast<const Tensor*>(s.apical_sum),
+                          static_cast<const Tensor*>(s.rate_sum), static_cast<const Tensor*>(s.psp_sum)})
+    if (t) expect_same_size(drive, *t, "dendrite_step");
+  auto data = [](Tensor* t) { return t ? t->data() : nullptr; };
+  DendriteArrays a;
+  a.layer = s.layer;
+  a.drive = drive.data();
+  a.apical = s.apical ? s.apical->data() : nullptr;
+  a.labels = s.labels ? s.labels->data() : nullptr;
+  a.soma = neurons ? s.soma->data() : nullptr;
+  a.fast = s.spiking ? s.trace_fast->data() : nullptr;
+  a.slow = s.spiking ? s.trace_slow->data() : nullptr;
+  a.psp = s.psp->data();
+  a.soma_sum = neurons ? data(s.soma_sum) : nullptr;
+  a.apical_sum = data(s.apical_sum);
+  a.rate_sum = data(s.rate_sum);
+  a.psp_sum = data(s.psp_sum);
+  a.units = drive.dim(1);
+  a.spiking = s.spiking;
+  a.k = s.constants;
+  a.decay_fast = s.constants.decay_fast();
+  a.decay_slow = s.constants.decay_slow();
+  return a;
+}
+
 }  // namespace bioprop

@@ -44,6 +44,11 @@ class Rule {
   // feeds the rule's own random draws (feedback matrices, exploration).
   virtual void attach(Network& /*network*/, Backend& /*backend*/, uint64_t /*seed*/) {}
   virtual StepResult step(Network& network, const Batch& batch, Backend& backend) = 0;
+  // The outputs evaluation scores (accuracy, loss): the net's forward pass, unless the rule's net computes
+  // otherwise (the segregated-dendrite rule simulates a forward phase of spiking neurons).
+  virtual const Tensor& infer(Network& network, const Tensor& inputs, Backend& backend) {
+    return network.forward(backend, inputs);
+  }
   // The parameters the optimiser updates (all by default; ELM trains only the readout).
   virtual std::vector<Parameter*> trainable(Network& network) { return network.parameters(); }
   // Called after every optimiser step: constraints on the weights (FA_Ex's Dale's law).

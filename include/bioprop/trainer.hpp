@@ -21,7 +21,8 @@ struct Evaluation {
   double loss = 0.0;  // mean softmax cross-entropy of the outputs
   double accuracy = 0.0;
 };
-Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size);
+// With a rule, its infer() makes the outputs (else the net's forward pass).
+Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size, Rule* rule = nullptr);
 
 // How far a rule's updates and feedback are from backprop's, for one weighted layer (degrees).
 struct LayerAlignment {
