@@ -66,7 +66,9 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
 int run_train(const TrainFlags& flags);
 int run_compare(CompareFlags flags);
 int run_bench(const BenchFlags& flags);
-int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size);
+// test_limit > 0: only the first this many test images.
+int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size,
+             int test_limit = 0);
 int run_list();
 int run_reward_task_command(const RewardTaskSettings& settings, const std::string& folder);
 

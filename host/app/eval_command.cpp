@@ -4,11 +4,13 @@
 #include "bioprop/device.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/json_fields.hpp"
+#include "bioprop/rule.hpp"
 #include "bioprop/trainer.hpp"
 
 namespace bioprop {
 
-int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size) {
+int run_eval(const std::string& checkpoint, const std::string& data_dir, const std::string& device, int batch_size,
+             int test_limit) {
   const DeviceChoice choice = choose_device(device);
   auto backend = make_backend(choice);
   spdlog::info("device: {}", choice.description);
@@ -17,8 +19,30 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, const s
   DataRequest request;
   request.name = loaded.dataset;
   request.data_dir = data_dir;
+  request.test_limit = test_limit;
   const DataSplits data = load_dataset(request);
-  const Evaluation result = evaluate(*loaded.network, data.test, *backend, batch_size);
+  // The rule evaluates (the segregated-dendrite rule simulates its spiking net): rebuilt from the record, its own
+  // matrices loaded after attach() made them. Checkpoints from before records kept rule options: the net alone.
+  std::unique_ptr<Rule> rule;
+  if (record.contains("rule_options") && record["rule_options"].is_object()) {
+    Options options(checkpoint + " rule_options");
+    for (const auto& [key, value] : record["rule_options"].items()) {
+      if (value.is_boolean())
+        options.set(key, value.get<bool>());
+      else if (value.is_number_integer())
+        options.set(key, value.get<long long>());
+      else if (value.is_number())
+        options.set(key, value.get<double>());
+      else if (value.is_string())
+        options.set(key, value.get<std::string>());
+      else
+        fail("{}: rule option '{}' has a value of type {}", checkpoint, key, value.type_name());
+    }
+    rule = make_rule(json_field_or<std::string>(record, "rule", "bp", checkpoint), options);
+    rule->attach(*loaded.network, *backend, json_field_or<uint64_t>(record, "seed", 1, checkpoint));
+    load_checkpoint_weights(checkpoint, *loaded.network, *backend, rule->rule_parameters());
+  }
+  const Evaluation result = evaluate(*loaded.network, data.test, *backend, batch_size, rule.get());
   spdlog::info("{} ({} net, rule {}, epoch {}): test accuracy {:.2f}%, test loss {:.4f} on {} images", checkpoint,
                loaded.source.name, json_field_or<std::string>(record, "rule", "?", checkpoint),
                json_field_or<int>(record, "epoch", 0, checkpoint), 100 * result.accuracy, result.loss,

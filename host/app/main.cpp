@@ -115,6 +115,9 @@ int main(int argc, char** argv) {
   eval->add_option("--data-dir", data_dir, "Folder with the dataset's idx files");
   eval->add_option("--device", device, "auto, cpu, cuda or cuda:N");
   eval->add_option("--batch-size", batch_size, "Images per forward pass")->check(CLI::PositiveNumber);
+  int eval_test_limit = 0;
+  eval->add_option("--test-limit", eval_test_limit, "Evaluate on only the first this many test images [all]")
+      ->check(CLI::NonNegativeNumber);
 
   app.add_subcommand("list", "List the learning rules, built-in nets and datasets");
 
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
     set_max_image_pixels(max_pixels);
     if (train->parsed()) return run_train(t);
     if (compare->parsed()) return run_compare(cmp);
-    if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size);
+    if (eval->parsed()) return run_eval(checkpoint, data_dir, device, batch_size, eval_test_limit);
     if (bench->parsed()) return run_bench(b);
     if (reward->parsed()) return run_reward_task_command(task, task_folder);
     return run_list();

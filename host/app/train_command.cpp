@@ -181,7 +181,11 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
   settings.min_delta = c.min_delta;
   settings.augmentation = c.augmentation;
   settings.checkpoint_every_minutes = flags.checkpoint_every_minutes;
+  nlohmann::json rule_options = nlohmann::json::object();
+  for (const auto& [key, value] : c.rule_options.values())
+    std::visit([&, &key = key](const auto& v) { rule_options[key] = v; }, value);
   settings.record = {{"rule", c.rule},
+                     {"rule_options", rule_options},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},
                      {"bias", c.net_overrides.bias ? nlohmann::json(*c.net_overrides.bias) : nlohmann::json(nullptr)},

@@ -25,6 +25,8 @@ class Options {
   // Throws Error naming every key that no one read.
   void check_all_used() const;
   const std::string& where() const { return where_; }
+  // Every key with its value (for records of a run's settings).
+  const std::map<std::string, Value>& values() const { return values_; }
 
  private:
   std::string where_;
