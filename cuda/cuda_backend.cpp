@@ -511,10 +511,11 @@ class CudaBackend final : public Backend {
   void dendrite_step(const DendriteStep& step) override {
     const DendriteArrays arrays = dendrite_arrays(step);
     expect_on_gpu("dendrite_step", {step.drive, step.psp});
-    for (const Tensor* t : {step.apical, step.labels, static_cast<const Tensor*>(step.soma),
-                            static_cast<const Tensor*>(step.trace_fast), static_cast<const Tensor*>(step.trace_slow),
-                            static_cast<const Tensor*>(step.soma_sum), static_cast<const Tensor*>(step.apical_sum),
-                            static_cast<const Tensor*>(step.rate_sum), static_cast<const Tensor*>(step.psp_sum)})
+    for (const Tensor* t :
+         {step.drive_bias, step.apical, step.apical_bias, step.labels, static_cast<const Tensor*>(step.soma),
+          static_cast<const Tensor*>(step.trace_fast), static_cast<const Tensor*>(step.trace_slow),
+          static_cast<const Tensor*>(step.soma_sum), static_cast<const Tensor*>(step.apical_sum),
+          static_cast<const Tensor*>(step.rate_sum), static_cast<const Tensor*>(step.psp_sum)})
       if (t) expect_on_gpu("dendrite_step", {t});
     kernels::dendrite_step(arrays, step.drive->numel(), step.seed, step.offset, stream_);
   }

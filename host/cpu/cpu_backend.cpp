@@ -54,6 +54,15 @@ void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Ten
   const int n = transpose_b ? rows(b) : cols(b);
   if (k != kb || rows(c) != m || cols(c) != n)
     fail("gemm: op(a) {}x{}, op(b) {}x{}, c {}x{} do not fit", m, k, kb, n, rows(c), cols(c));
+  if (m == 1) {
+    // One row (a batch of one: online learning, the segregated-dendrite simulation's every millisecond): a
+    // matrix-vector product. sgemm would first pack all of b, which then costs as much as the product itself.
+    if (transpose_b)  // c = b a, b (n, k)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b.data(), k, a.data(), 1, beta, c.data(), 1);
+    else  // c = b^T a, b (k, n)
+      cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b.data(), n, a.data(), 1, beta, c.data(), 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,
               alpha, a.data(), cols(a), b.data(), cols(b), beta, c.data(), cols(c));
 }

@@ -77,15 +77,15 @@ void DendriteSimulation::run(Backend& backend, const DendriteSynapses& synapses,
       const size_t index = static_cast<size_t>(l);
       LayerState& s = state_[index + 1];
       backend.gemm(false, true, 1.0f, state_[index].psp, *synapses.forward[index], 0.0f, s.basal);
-      backend.add_bias(s.basal, *synapses.bias[index]);
       DendriteStep step;
       step.layer = hidden(l) ? DendriteLayer::hidden : DendriteLayer::output;
       step.drive = &s.basal;
+      step.drive_bias = synapses.bias[index];  // added in the step: no separate pass
       if (hidden(l)) {
         const Tensor& source = state_[static_cast<size_t>(feedback_source(l)) + 1].psp;
         backend.gemm(false, true, 1.0f, source, *synapses.feedback[index], 0.0f, s.apical);
-        backend.add_bias(s.apical, *synapses.feedback_bias[index]);
         step.apical = &s.apical;
+        step.apical_bias = synapses.feedback_bias[index];
         step.apical_sum = in_window ? &sums.apical[index] : nullptr;
       } else {
         step.labels = labels;

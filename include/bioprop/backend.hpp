@@ -65,10 +65,12 @@ struct ProjectionSlice {
 // a batch: the equations are in dendrite_math.hpp. Tensors are (N, units) unless said otherwise.
 struct DendriteStep {
   DendriteLayer layer = DendriteLayer::hidden;
-  const Tensor* drive = nullptr;   // input: the firing rates; hidden: the basal potential B; output: the dendrite D
-  const Tensor* apical = nullptr;  // hidden: the apical potential A
-  const Tensor* labels = nullptr;  // output: (N) class indexes in the target phase; null in the forward phase
-  Tensor* soma = nullptr;          // hidden and output: the somatic potential, advanced one step
+  const Tensor* drive = nullptr;       // input: the firing rates; hidden: the basal potential B; output: the dendrite D
+  const Tensor* drive_bias = nullptr;  // optional (units): added to the drive (the layer's bias b)
+  const Tensor* apical = nullptr;      // hidden: the apical potential A
+  const Tensor* apical_bias = nullptr;  // optional (units): added to A (the apical bias c)
+  const Tensor* labels = nullptr;       // output: (N) class indexes in the target phase; null in the forward phase
+  Tensor* soma = nullptr;               // hidden and output: the somatic potential, advanced one step
   Tensor *trace_fast = nullptr, *trace_slow = nullptr;  // the spike traces (spiking mode), advanced
   Tensor* psp = nullptr;                                // out: the PSP the layer's spikes cause now
   // Sums over the plasticity window, each added to when set.

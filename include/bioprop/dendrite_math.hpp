@@ -81,9 +81,11 @@ enum class DendriteLayer : int { input, hidden, output };
 // (N, units) except labels (N).
 struct DendriteArrays {
   DendriteLayer layer = DendriteLayer::hidden;
-  const float* drive = nullptr;  // input: firing rates; hidden: basal B; output: dendrite D
+  const float* drive = nullptr;       // input: firing rates; hidden: basal B; output: dendrite D
+  const float* drive_bias = nullptr;  // (units), added to the drive: the layer's bias b
   const float* apical = nullptr;
-  const float* labels = nullptr;  // output, target phase
+  const float* apical_bias = nullptr;  // (units), added to the apical potential: c
+  const float* labels = nullptr;       // output, target phase
   float* soma = nullptr;
   float *fast = nullptr, *slow = nullptr, *psp = nullptr;
   float *soma_sum = nullptr, *apical_sum = nullptr, *rate_sum = nullptr, *psp_sum = nullptr;
@@ -96,17 +98,19 @@ struct DendriteArrays {
 // Element i (example i / units, unit i % units) for one millisecond, with its uniform draw u: the soma, its
 // rate, its spikes, their PSP, and the window sums.
 BIOPROP_HD inline void dendrite_element(const DendriteArrays& a, size_t i, float u) {
-  float c = 0.0f, rate = 0.0f;
+  const size_t unit = i % static_cast<size_t>(a.units);
+  const float drive = a.drive_bias ? a.drive[i] + a.drive_bias[unit] : a.drive[i];
+  float c = 0.0f, rate = 0.0f, apical = 0.0f;
   if (a.layer == DendriteLayer::input) {
-    rate = a.drive[i];
+    rate = drive;
   } else {
     if (a.layer == DendriteLayer::hidden) {
-      c = hidden_soma_step(a.soma[i], a.drive[i], a.apical ? a.apical[i] : 0.0f, a.k);
+      if (a.apical) apical = a.apical_bias ? a.apical[i] + a.apical_bias[unit] : a.apical[i];
+      c = hidden_soma_step(a.soma[i], drive, apical, a.k);
     } else {
-      const size_t unit = i % static_cast<size_t>(a.units);
       const float teaching =
           a.labels ? (static_cast<size_t>(a.labels[i / static_cast<size_t>(a.units)]) == unit ? 1.0f : 0.0f) : -1.0f;
-      c = output_soma_step(a.soma[i], a.drive[i], teaching, a.k);
+      c = output_soma_step(a.soma[i], drive, teaching, a.k);
     }
     a.soma[i] = c;
     rate = firing_rate(c, a.k.phi_max);
@@ -117,7 +121,7 @@ BIOPROP_HD inline void dendrite_element(const DendriteArrays& a, size_t i, float
                 : rate;
   a.psp[i] = psp;
   if (a.soma_sum) a.soma_sum[i] += c;
-  if (a.apical_sum) a.apical_sum[i] += a.apical[i];
+  if (a.apical_sum) a.apical_sum[i] += apical;
   if (a.rate_sum) a.rate_sum[i] += rate;
   if (a.psp_sum) a.psp_sum[i] += psp;
 }

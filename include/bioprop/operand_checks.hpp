@@ -54,11 +54,16 @@ inline DendriteArrays dendrite_arrays(const DendriteStep& s) {
                           static_cast<const Tensor*>(s.soma_sum), static_cast<const Tensor*>(s.apical_sum),
                           static_cast<const Tensor*>(s.rate_sum), static_cast<const Tensor*>(s.psp_sum)})
     if (t) expect_same_size(drive, *t, "dendrite_step");
+  for (const Tensor* bias : {s.drive_bias, s.apical_bias})
+    if (bias && bias->numel() != static_cast<size_t>(drive.dim(1)))
+      fail("dendrite_step: a bias of {} values for {} units", bias->numel(), drive.dim(1));
   auto data = [](Tensor* t) { return t ? t->data() : nullptr; };
   DendriteArrays a;
   a.layer = s.layer;
   a.drive = drive.data();
+  a.drive_bias = s.drive_bias ? s.drive_bias->data() : nullptr;
   a.apical = s.apical ? s.apical->data() : nullptr;
+  a.apical_bias = s.apical && s.apical_bias ? s.apical_bias->data() : nullptr;
   a.labels = s.labels ? s.labels->data() : nullptr;
   a.soma = neurons ? s.soma->data() : nullptr;
   a.fast = s.spiking ? s.trace_fast->data() : nullptr;
