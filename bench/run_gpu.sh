@@ -74,7 +74,8 @@ for step in "${steps[@]}"; do
     bench) run_step bench 300 '"$bin/lc_kernels_bench" --benchmark_min_time=0.3 --benchmark_out="$out-lc-kernels-$device.csv" --benchmark_out_format=csv &&
       python3 bench/peers/lc_pytorch.py > "$out-lc-pytorch-$device.csv" && cat "$out-lc-pytorch-$device.csv" &&
       BIOPROP_BENCH_DEVICE=cuda "$bin/rule_step_bench" --benchmark_min_time=1 --benchmark_out="$out-rule-steps-$device.csv" --benchmark_out_format=csv &&
-      python3 bench/peers/train_step_pytorch.py --device cuda > "$out-rule-steps-pytorch-$device.csv" && cat "$out-rule-steps-pytorch-$device.csv"' ;;
+      python3 bench/peers/train_step_pytorch.py --device cuda > "$out-rule-steps-pytorch-$device.csv" && cat "$out-rule-steps-pytorch-$device.csv" &&
+      BIOPROP_BENCH_DEVICE=cuda "$bin/dendrites_bench" --benchmark_min_time=1 --benchmark_out="$out-dendrites-$device.csv" --benchmark_out_format=csv' ;;
     memcheck | racecheck | synccheck) run_step "$step" 300 "$(sanitize "$step")" ;;
     rules) run_step rules 1200 '"$bin/bioprop" compare --device cuda --data-dir "$data" --no-progress --net conv --seeds 1 \
       --max-epochs 10 --target-accuracy 0.85 --out "$(dirname "$out")/rules-conv-fashion-mnist-$device" --rules bp=0.1 \

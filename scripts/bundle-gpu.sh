@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf gpu-bundle && mkdir -p gpu-bundle/bin gpu-bundle/lib
 binaries=(build/bioprop build/tests/cuda_backend_test
-          build/tests/device_query_test build/bench/lc_kernels_bench build/bench/rule_step_bench)
+          build/tests/device_query_test build/bench/lc_kernels_bench build/bench/rule_step_bench
+          build/bench/dendrites_bench)
 for b in "${binaries[@]}"; do strip -o "gpu-bundle/bin/$(basename "$b")" "$b"; done
 # Every library the binaries load, except the C library family and the CUDA libraries.
 ldd "${binaries[@]}" | awk '/=> \// {print $3}' | sort -u |

@@ -14,11 +14,12 @@ struct TrainFlags {
   std::string config;  // experiment file; flags given on the command line override it
   TrainConfig overrides;
   // Which overrides the user actually gave (CLI11 fills `overrides` only for those).
-  bool rule = false, net = false, dataset = false, data_dir = false, epochs = false, batch_size = false, lr = false,
-       seed = false, device = false, optimizer = false, target = false, stop_at_target = false, validation = false,
-       train_limit = false, test_limit = false, run_dir = false, init = false, init_std = false, checkpoint = false,
-       momentum = false, weight_decay = false, resume = false, lr_step_epochs = false, lr_step_factor = false,
-       patience = false, min_delta = false, augment_crop = false, augment_flip = false;
+  bool rule = false, net = false, dataset = false, data_dir = false, epochs = false, batch_size = false,
+       eval_batch_size = false, lr = false, seed = false, device = false, optimizer = false, target = false,
+       stop_at_target = false, validation = false, train_limit = false, test_limit = false, run_dir = false,
+       init = false, init_std = false, checkpoint = false, momentum = false, weight_decay = false, resume = false,
+       lr_step_epochs = false, lr_step_factor = false, patience = false, min_delta = false, augment_crop = false,
+       augment_flip = false;
   double learning_rate = 0.0, momentum_value = 0.0, weight_decay_value = 0.0;
   bool no_bias = false, bias = false;
   std::vector<std::string> rule_options;  // KEY=VALUE

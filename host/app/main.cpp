@@ -22,6 +22,8 @@ void add_training_options(CLI::App& command, bioprop::TrainFlags& t, const char*
   flag("--data-dir", t.overrides.data.data_dir, t.data_dir, "Folder with the dataset's idx files [its Debian folder]");
   flag(epochs_name, t.overrides.epochs, t.epochs, epochs_help);
   flag("--batch-size", t.overrides.batch_size, t.batch_size, "Trials per batch [128]");
+  flag("--eval-batch-size", t.overrides.eval_batch_size, t.eval_batch_size,
+       "Images per batch in evaluation [0: the training batch] (online learning at batch 1 evaluates faster in bulk)");
   flag("--lr", t.learning_rate, t.lr, "Learning rate of the optimizer [sgd 0.1, adam 0.001]");
   command.add_option("--rule-option", t.rule_options,
                      "A rule setting KEY=VALUE, repeatable (e.g. --rule-option epsilon=0.05; see `bioprop list`)");

@@ -43,6 +43,7 @@ TrainConfig merge_train_flags(const TrainFlags& f) {
   if (f.data_dir) c.data.data_dir = o.data.data_dir;
   if (f.epochs) c.epochs = o.epochs;
   if (f.batch_size) c.batch_size = o.batch_size;
+  if (f.eval_batch_size) c.eval_batch_size = o.eval_batch_size;
   if (f.seed) c.seed = o.seed;
   if (f.device) c.device = o.device;
   if (f.optimizer && o.optimizer != c.optimizer) {  // the file's settings were for another optimiser
@@ -79,6 +80,8 @@ TrainConfig merge_train_flags(const TrainFlags& f) {
   if (c.patience < 0) fail("--patience must be >= 0, got {}", c.patience);
   if (c.augmentation.crop_padding < 0) fail("--augment-crop must be >= 0, got {}", c.augmentation.crop_padding);
   if (c.batch_size < 1) fail("--batch-size must be at least 1, got {}", c.batch_size);
+  if (c.eval_batch_size < 0)
+    fail("--eval-batch-size must be 0 (the training batch) or more, got {}", c.eval_batch_size);
   if (!(f.checkpoint_every_minutes >= 0))
     fail("--checkpoint-every-minutes must be >= 0, got {}", f.checkpoint_every_minutes);
   if (c.target_accuracy < 0 || c.target_accuracy > 1)
@@ -165,6 +168,7 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
   TrainSettings settings;
   settings.epochs = c.epochs;
   settings.batch_size = c.batch_size;
+  settings.eval_batch_size = c.eval_batch_size;
   settings.target_accuracy = c.target_accuracy;
   settings.stop_at_target = c.stop_at_target;
   settings.seed = c.seed;

@@ -47,6 +47,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
   c.data.test_limit = fields.get<int>("test_limit", c.data.test_limit);
   c.epochs = fields.get<int>("epochs", c.epochs);
   c.batch_size = fields.get<int>("batch_size", c.batch_size);
+  c.eval_batch_size = fields.get<int>("eval_batch_size", c.eval_batch_size);
   c.target_accuracy = fields.get<double>("target_accuracy", c.target_accuracy);
   c.stop_at_target = fields.get<bool>("stop_at_target", c.stop_at_target);
   c.device = fields.get<std::string>("device", c.device);
@@ -75,6 +76,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& where
 
   if (c.epochs < 1) fail("{}: field 'epochs' must be at least 1, got {}", where, c.epochs);
   if (c.batch_size < 1) fail("{}: field 'batch_size' must be at least 1, got {}", where, c.batch_size);
+  if (c.eval_batch_size < 0)
+    fail("{}: field 'eval_batch_size' must be 0 (the training batch) or more, got {}", where, c.eval_batch_size);
   if (seed < 0) fail("{}: field 'seed' must be >= 0, got {}", where, seed);
   if (c.lr_step_epochs < 0) fail("{}: field 'lr_step_epochs' must be >= 0, got {}", where, c.lr_step_epochs);
   if (!(c.lr_step_factor > 0)) fail("{}: field 'lr_step_factor' must be > 0, got {}", where, c.lr_step_factor);

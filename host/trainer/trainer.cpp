@@ -133,6 +133,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
   const std::string checkpoint =
       settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string() : settings.checkpoint;
   rule.attach(network, backend, settings.seed);
+  const int evaluation_batch = settings.eval_batch_size > 0 ? settings.eval_batch_size : settings.batch_size;
   TrainingNoise noise = settings.noise;
   noise.seed = settings.seed;
   network.set_training_noise(noise);
@@ -241,7 +242,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.train_loss = state.loss_sum / static_cast<double>(std::max(1L, state.seen));
     m.train_accuracy = static_cast<double>(state.correct) / static_cast<double>(std::max(1L, state.seen));
     if (data.validation.size() > 0)
-      m.validation_accuracy = evaluate(network, data.validation, backend, settings.batch_size, &rule).accuracy;
+      m.validation_accuracy = evaluate(network, data.validation, backend, evaluation_batch, &rule).accuracy;
     if (settings.alignment) {
       // Always the first training images, so epochs compare like with like.
       BatchIterator probe(data.train, settings.batch_size, /*shuffle=*/false, 0, 0);
@@ -254,7 +255,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
                             a.feedback_angle >= 0 ? fmt::format(", B vs W {:.1f} deg", a.feedback_angle) : "");
       spdlog::info("alignment with bp:{}", line);
     }
-    const Evaluation test = evaluate(network, data.test, backend, settings.batch_size, &rule);
+    const Evaluation test = evaluate(network, data.test, backend, evaluation_batch, &rule);
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
     m.seconds = train_seconds;  // of this process: a resumed epoch counts only the part trained after the resume

@@ -58,6 +58,7 @@ struct TrainConfig {
   DataRequest data;
   int epochs = 3;
   int batch_size = 128;
+  int eval_batch_size = 0;  // 0: batch_size
   std::string optimizer = "sgd";
   Options optimizer_options{"[optimizer]"};
   double target_accuracy = 0.85;  // 0: none

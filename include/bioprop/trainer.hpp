@@ -46,6 +46,7 @@ struct EpochMetrics {
 struct TrainSettings {
   int epochs = 1;
   int batch_size = 64;
+  int eval_batch_size = 0;       // 0: batch_size
   double target_accuracy = 0.0;  // 0: none
   bool stop_at_target = false;
   uint64_t seed = 1;
