@@ -215,6 +215,29 @@ TEST_F(DendritesRuleTest, SymmetricAndSparseFeedback) {
   EXPECT_LT(kept, 24);
 }
 
+// Learned feedback moves Y within the step (by the authors' rule, toward apical plateaus that predict the somatic
+// rates); fixed random feedback stays as it was.
+TEST_F(DendritesRuleTest, OnlyLearnedFeedbackMovesY) {
+  const Batch b = batch({5, 1, 3, 3}, 4);
+  for (const char* kind : {"random", "learned"}) {
+    auto n = net(hidden_net, {1, 3, 3});
+    auto r = rule("dendrites", {{"feedback", std::string(kind)}, {"feedback_lr", 1.0}, {"spiking", false}});
+    r->attach(*n, *backend, 2);
+    const Tensor before = r->rule_parameters().at(0)->value.clone();
+    r->step(*n, b, *backend);
+    const Tensor& after = r->rule_parameters().at(0)->value;
+    double moved = 0;
+    for (size_t i = 0; i < after.numel(); ++i) {
+      ASSERT_TRUE(std::isfinite(after.at(i)));
+      moved = std::max(moved, std::abs(double(after.at(i)) - before.at(i)));
+    }
+    if (std::string(kind) == "learned")
+      EXPECT_GT(moved, 1e-6) << kind;
+    else
+      EXPECT_EQ(moved, 0.0) << kind;
+  }
+}
+
 TEST_F(DendritesRuleTest, RefusesBadOptionsAndNets) {
   EXPECT_ERROR_MESSAGE(rule("dendrites", {{"feedback", std::string("mirror")}}), "'feedback' must be");
   EXPECT_ERROR_MESSAGE(rule("dendrites", {{"window_ms", 60}}), "'window_ms' (60) must fit in both phases");
