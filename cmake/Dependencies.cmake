@@ -11,6 +11,8 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(nlohmann_json REQUIRED)
+# Data-parallel training over processes (mpirun / srun); without it bioprop trains in one process.
+find_package(MPI COMPONENTS CXX)
 
 # OpenBLAS, its OpenMP build, linked statically: sharing one OpenMP runtime with our own parallel
 # loops avoids two thread pools spinning against each other (the pthread build halved our training

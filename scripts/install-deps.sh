@@ -11,6 +11,7 @@ packages=(
   libboost-context-dev
   dataset-fashion-mnist gnuplot-nox
   pybind11-dev python3-dev python3-pytest python3-numpy
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "app/commands.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
+#include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/stop_request.hpp"
 #include "bioprop/trainer.hpp"
@@ -185,6 +186,7 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
   settings.min_delta = c.min_delta;
   settings.augmentation = c.augmentation;
   settings.checkpoint_every_minutes = flags.checkpoint_every_minutes;
+  settings.communicator = &job();
   nlohmann::json rule_options = nlohmann::json::object();
   for (const auto& [key, value] : c.rule_options.values())
     std::visit([&, &key = key](const auto& v) { rule_options[key] = v; }, value);
@@ -217,6 +219,9 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
 }
 
 int run_train(const TrainFlags& flags) {
+  Communicator& communicator = job();
+  if (communicator.rank() != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
+  if (communicator.size() > 1) spdlog::info("data-parallel training: {} ranks (MPI)", communicator.size());
   const TrainConfig c = merge_train_flags(flags);
   const std::filesystem::path folder = new_run_folder(c);
   const StopOnSignals stop_on_signals;  // Ctrl-C or SIGTERM: finish the step, checkpoint, stop

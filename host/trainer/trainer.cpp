@@ -9,11 +9,13 @@
 #include <set>
 
 #include "alignment_report.hpp"
+#include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/json_fields.hpp"
 #include "bioprop/plotting.hpp"
 #include "bioprop/profiling.hpp"
 #include "bioprop/stop_request.hpp"
+#include "data_parallel.hpp"
 #include "progress.hpp"
 #include "run_state.hpp"
 
@@ -75,8 +77,20 @@ void plot_accuracy(const std::string& folder, const TrainSettings& settings, con
 }
 }  // namespace
 
-Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size, Rule* rule) {
+Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size, Rule* rule,
+                    Communicator* communicator) {
   ProfileRange range("evaluate");
+  if (communicator && communicator->size() > 1) {
+    // This rank's contiguous share of the images, then the sums of every rank's loss and count.
+    const Share share = share_of(data.size(), communicator->rank(), communicator->size());
+    std::vector<int> indexes(static_cast<size_t>(share.count));
+    for (int i = 0; i < share.count; ++i) indexes[static_cast<size_t>(i)] = share.first + i;
+    const Evaluation part = evaluate(network, data.subset(indexes), backend, batch_size, rule);
+    double sums[2] = {part.loss * share.count, part.accuracy * share.count};
+    communicator->all_reduce_sum(sums, 2);
+    const double n = std::max(1, data.size());
+    return {sums[0] / n, std::round(sums[1]) / n};
+  }
   network.set_training(false);
   // The training loop's batch source: on a GPU the next batch uploads while this one is evaluated.
   const auto batches = make_batch_source(data, batch_size, /*shuffle=*/false, 0, 0, backend);
@@ -128,17 +142,32 @@ void summarise(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, d
 
 TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
                    const TrainSettings& settings) {
-  const std::filesystem::path folder = settings.run_folder;
+  Communicator* communicator = settings.communicator;
+  const int ranks = communicator ? communicator->size() : 1, rank = communicator ? communicator->rank() : 0;
+  if (ranks > 1 && !communicator->all_equal(std::hash<std::string>{}(settings.record.dump())))
+    fail(
+        "the {} ranks of this job were started with different settings (rule, net, data or options): every rank "
+        "must run the same command",
+        ranks);
+  if (ranks > 1 && settings.batch_size < ranks)
+    fail("a batch of {} cannot be shared by {} ranks: use --batch-size {} or more", settings.batch_size, ranks, ranks);
+  // Only rank 0 writes (metrics, plots, checkpoints); the others train and evaluate their shares.
+  const std::filesystem::path folder = rank == 0 ? settings.run_folder : std::string();
   if (!folder.empty()) std::filesystem::create_directories(folder);
-  const std::string checkpoint =
-      settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string() : settings.checkpoint;
+  const std::string checkpoint = rank != 0                                        ? std::string()
+                                 : settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string()
+                                                                                  : settings.checkpoint;
   rule.attach(network, backend, settings.seed);
   const int evaluation_batch = settings.eval_batch_size > 0 ? settings.eval_batch_size : settings.batch_size;
   TrainingNoise noise = settings.noise;
   noise.seed = settings.seed;
   network.set_training_noise(noise);
   const auto parameters = rule.trainable(network);
-  Progress progress(settings.show_progress);
+  // Matrices a rule changes inside its step, outside the optimiser: averaged over the ranks after each step.
+  std::vector<Parameter*> rule_updated;
+  for (Parameter* p : rule.rule_parameters())
+    if (std::find(parameters.begin(), parameters.end(), p) == parameters.end()) rule_updated.push_back(p);
+  Progress progress(settings.show_progress && rank == 0);
   // Saved with every checkpoint besides the net: the rule's own matrices, the optimiser's state, the
   // counters of every random stream and the loop's state.
   std::vector<Parameter> optimizer_state = optimizer.state(backend, parameters);
@@ -193,7 +222,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     const auto batches = make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch,
                                            backend, settings.augmentation, state.batches_done);
     progress.start_epoch(epoch, settings.epochs, batches->batches());
-    Batch batch;
+    Batch batch, share_batch;
     const long seen_before = state.seen;  // images trained in this epoch before a resume
     network.set_training(true);
     while (true) {
@@ -202,9 +231,25 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
         if (!batches->next(backend, batch)) break;
       }
       StepResult step;
+      const int trials = batch.size();  // of the global batch, over every rank
+      const Share share = share_of(trials, rank, ranks);
+      if (ranks > 1) take_share(batch, share, backend, share_batch);
       {
         ProfileRange range("rule step (forward + credit assignment)");
-        step = rule.step(network, batch, backend);
+        if (share.count > 0) {
+          step = rule.step(network, ranks > 1 ? share_batch : batch, backend);
+        } else {  // a last batch smaller than the job: this rank adds nothing
+          for (Parameter* p : parameters) backend.fill(p->grad, 0.0f);
+        }
+      }
+      if (ranks > 1) {
+        ProfileRange range("sum updates over ranks");
+        sum_updates(*communicator, parameters, static_cast<double>(share.count) / trials, backend);
+        average_values(*communicator, rule_updated, backend);
+        double sums[2] = {static_cast<double>(step.loss) * share.count, static_cast<double>(step.correct)};
+        communicator->all_reduce_sum(sums, 2);
+        step.loss = static_cast<float>(sums[0] / trials);
+        step.correct = static_cast<int>(std::lround(sums[1]));
       }
       if (settings.update_noise > 0)
         perturb_updates(backend, parameters, settings.update_noise, settings.seed, state.steps);
@@ -217,9 +262,9 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
         optimizer.step(backend, parameters);
         rule.after_update(network, backend);
       }
-      state.loss_sum += static_cast<double>(step.loss) * batch.size();
+      state.loss_sum += static_cast<double>(step.loss) * trials;
       state.correct += step.correct;
-      state.seen += batch.size();
+      state.seen += trials;
       ++state.batches_done;
       unsaved_steps = true;
       progress.update(state.batches_done, state.seen, state.loss_sum / static_cast<double>(state.seen),
@@ -242,7 +287,8 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
     m.train_loss = state.loss_sum / static_cast<double>(std::max(1L, state.seen));
     m.train_accuracy = static_cast<double>(state.correct) / static_cast<double>(std::max(1L, state.seen));
     if (data.validation.size() > 0)
-      m.validation_accuracy = evaluate(network, data.validation, backend, evaluation_batch, &rule).accuracy;
+      m.validation_accuracy =
+          evaluate(network, data.validation, backend, evaluation_batch, &rule, communicator).accuracy;
     if (settings.alignment) {
       // Always the first training images, so epochs compare like with like.
       BatchIterator probe(data.train, settings.batch_size, /*shuffle=*/false, 0, 0);
@@ -255,7 +301,7 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
                             a.feedback_angle >= 0 ? fmt::format(", B vs W {:.1f} deg", a.feedback_angle) : "");
       spdlog::info("alignment with bp:{}", line);
     }
-    const Evaluation test = evaluate(network, data.test, backend, evaluation_batch, &rule);
+    const Evaluation test = evaluate(network, data.test, backend, evaluation_batch, &rule, communicator);
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
     m.seconds = train_seconds;  // of this process: a resumed epoch counts only the part trained after the resume

@@ -21,8 +21,11 @@ struct Evaluation {
   double loss = 0.0;  // mean softmax cross-entropy of the outputs
   double accuracy = 0.0;
 };
-// With a rule, its infer() makes the outputs (else the net's forward pass).
-Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size, Rule* rule = nullptr);
+class Communicator;
+// With a rule, its infer() makes the outputs (else the net's forward pass). With a communicator of several
+// ranks, each evaluates its share of the images and every rank gets the sums.
+Evaluation evaluate(Network& network, const Dataset& data, Backend& backend, int batch_size, Rule* rule = nullptr,
+                    Communicator* communicator = nullptr);
 
 // How far a rule's updates and feedback are from backprop's, for one weighted layer (degrees).
 struct LayerAlignment {
@@ -70,6 +73,9 @@ struct TrainSettings {
   // have been taken in all, counting those before a resume. For time-sliced jobs and tests.
   uint64_t stop_after_steps = 0;
   nlohmann::json record;  // the run's configuration, saved with the metrics and the checkpoint
+  // Data-parallel training (distributed.hpp): this rank takes its share of every global batch of batch_size,
+  // the ranks sum their updates, and only rank 0 writes files. Null: one process.
+  Communicator* communicator = nullptr;
 };
 
 struct TrainSummary {

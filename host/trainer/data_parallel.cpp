@@ -1,0 +1,54 @@
+#include "data_parallel.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace bioprop {
+
+namespace {
+// Rows [first, first + count) of a (N, ...) host tensor.
+Tensor rows_of(const Tensor& host, int first, int count) {
+  const size_t row = host.numel() / static_cast<size_t>(std::max(1, host.dim(0)));
+  Tensor out(host.shape().with_batch(count));
+  if (count > 0)
+    std::memcpy(out.data(), host.data() + row * static_cast<size_t>(first),
+                row * static_cast<size_t>(count) * sizeof(float));
+  return out;
+}
+}  // namespace
+
+void take_share(const Batch& global, const Share& share, Backend& backend, Batch& out) {
+  const bool on_host = backend.device() == Device::cpu;
+  const Tensor inputs = on_host ? global.inputs : backend.to_host(global.inputs);
+  const Tensor labels = on_host ? global.labels : backend.to_host(global.labels);
+  out.inputs = backend.to_device(rows_of(inputs, share.first, share.count));
+  out.labels = backend.to_device(rows_of(labels, share.first, share.count));
+}
+
+void all_reduce_sum(Communicator& communicator, Tensor& t, Backend& backend) {
+  if (t.empty()) return;
+  if (backend.device() == Device::cpu) {
+    communicator.all_reduce_sum(t.data(), t.numel());
+    return;
+  }
+  Tensor host = backend.to_host(t);
+  communicator.all_reduce_sum(host.data(), host.numel());
+  backend.copy(backend.to_device(host), t);
+}
+
+void sum_updates(Communicator& communicator, const std::vector<Parameter*>& parameters, double share_fraction,
+                 Backend& backend) {
+  for (Parameter* p : parameters) {
+    backend.scale(static_cast<float>(share_fraction), p->grad);
+    all_reduce_sum(communicator, p->grad, backend);
+  }
+}
+
+void average_values(Communicator& communicator, const std::vector<Parameter*>& parameters, Backend& backend) {
+  for (Parameter* p : parameters) {
+    all_reduce_sum(communicator, p->value, backend);
+    backend.scale(1.0f / static_cast<float>(communicator.size()), p->value);
+  }
+}
+
+}  // namespace bioprop

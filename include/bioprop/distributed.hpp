@@ -1,0 +1,41 @@
+#pragma once
+// Data-parallel training over processes (issue 17): `mpirun -np K bioprop train ...` trains one model on K
+// ranks. Each rank takes its share of every global batch (the same global order as one process), the
+// ranks sum their updates, and every rank takes the same optimiser step. A Communicator is this process's
+// place in the job; without a launcher it is a job of one and every call is a no-op.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace bioprop {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const { return 0; }
+  virtual int size() const { return 1; }
+  // Sums `values` element-wise over every rank, in place, on every rank (host memory).
+  virtual void all_reduce_sum(float* /*values*/, size_t /*count*/) {}
+  virtual void all_reduce_sum(double* /*values*/, size_t /*count*/) {}
+  // Whether every rank passed the same value (for launch checks: the same settings on every rank).
+  virtual bool all_equal(uint64_t /*value*/) { return true; }
+  virtual std::string describe() const { return "one process"; }
+};
+
+// The job this process belongs to: MPI's world when a launcher started it (mpirun, srun: the environment
+// names a rank) and bioprop was built with MPI, else a job of one. Initialises MPI on the first call and
+// finalises it at exit.
+Communicator& job();
+
+// Rows [first, first + count) of every rank's share of n items: as even as possible, in rank order.
+struct Share {
+  int first = 0, count = 0;
+};
+inline Share share_of(int n, int rank, int ranks) {
+  const int first = static_cast<int>(static_cast<long long>(n) * rank / ranks);
+  const int last = static_cast<int>(static_cast<long long>(n) * (rank + 1) / ranks);
+  return {first, last - first};
+}
+
+}  // namespace bioprop

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Data-parallel training on CPU ranks (issue 17, items 1, 3, 4, 5): `mpirun -np K bioprop train` with a global
+# batch of 16 gives the weights one process gives with batch 16, up to floating-point summation order
+# (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2 and 4, with bp,
+# feedback alignment and BrainProp (per-trial RPEs; only the summed updates cross ranks; greedy, as its
+# exploration draws are numbered by the trial's place in the rank's share). The test accuracy
+# (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; ranks started with
+# different settings are refused.
+# Usage: data_parallel.sh BIOPROP CHECKPOINT_DIFFERENCE MPIEXEC WORK_DIR
+set -euo pipefail
+bioprop=$1 difference=$2 mpiexec=$3 work=$4/data-parallel
+rm -rf "$work" && mkdir -p "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+mpi=("$mpiexec" --oversubscribe)
+printf 'bias = true\n[[layer]]\ntype = "dense"\nunits = 48\nactivation = "relu"\n' > "$work/net.toml"
+common=(train --net "$work/net.toml" --bias --batch-size 16 --epochs 2 --train-limit 256 --test-limit 200
+  --device cpu --no-progress --seed 3)
+
+for rule in bp fa brainprop; do
+  [ $rule = brainprop ] && options=(--rule-option epsilon=0) || options=()
+  "$bioprop" "${common[@]}" --rule $rule "${options[@]}" --run-dir "$work/$rule-1" --checkpoint "$work/$rule-1.bin" \
+    > "$work/$rule-1.log" 2>&1 || fail "$rule, one process: $(tail -3 "$work/$rule-1.log")"
+  accuracy=$(grep -o 'final test accuracy [0-9.]*%' "$work/$rule-1.log")
+  for ranks in 2 4; do
+    "${mpi[@]}" -np $ranks "$bioprop" "${common[@]}" --rule $rule "${options[@]}" --run-dir "$work/$rule-$ranks" \
+      --checkpoint "$work/$rule-$ranks.bin" > "$work/$rule-$ranks.log" 2>&1 ||
+      fail "$rule on $ranks ranks: $(tail -5 "$work/$rule-$ranks.log")"
+    grep -q "data-parallel training: $ranks ranks" "$work/$rule-$ranks.log" || fail "$rule: not $ranks ranks"
+    largest=$("$difference" "$work/$rule-1.bin" "$work/$rule-$ranks.bin" | grep -o '[0-9.e+-]*$')
+    awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' ||
+      fail "$rule on $ranks ranks: weights differ from one process's by $largest (relative)"
+    grep -q "$accuracy" "$work/$rule-$ranks.log" ||
+      fail "$rule on $ranks ranks: $(grep -o 'final test accuracy [0-9.]*%' "$work/$rule-$ranks.log"), one process: $accuracy"
+    [ "$(ls "$work/$rule-$ranks" | wc -l)" -eq 1 ] || fail "$rule on $ranks ranks: more than rank 0 wrote a run folder"
+    echo "$rule on $ranks ranks: largest relative weight difference $largest, $accuracy"
+  done
+done
+
+# Ranks with different settings (here the learning rate) are refused at start, with a message.
+if "${mpi[@]}" -np 1 "$bioprop" "${common[@]}" --rule bp --lr 0.1 --run-dir "$work/mixed" : \
+  -np 1 "$bioprop" "${common[@]}" --rule bp --lr 0.2 --run-dir "$work/mixed" > "$work/mixed.log" 2>&1; then
+  fail "ranks with different seeds were not refused"
+fi
+grep -q "started with different settings" "$work/mixed.log" || fail "no message for mixed settings: $(tail -3 "$work/mixed.log")"
+echo "data-parallel runs match one process"
