@@ -134,6 +134,14 @@ std::string resume_command(const std::vector<std::string>& command_line, const s
 
 TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
                                const DataSplits* loaded) {
+  if (job().size() > 1 && (c.device == "auto" || c.device == "cuda")) {
+    // One GPU per rank: local rank i on device i; more ranks than GPUs on a node is refused.
+    const CudaDevices gpus = cuda_devices();
+    const NodePlace place = node_place();
+    if (gpus.count > 0 && place.local_size > gpus.count)
+      fail("{} ranks on this node but only {} GPU(s): start at most one rank per GPU", place.local_size, gpus.count);
+    if (gpus.count > 0) c.device = fmt::format("cuda:{}", place.local_rank);
+  }
   const DeviceChoice device = choose_device(c.device);
   auto backend = make_backend(device, flags.tf32);
   spdlog::info("device: {}", device.description);

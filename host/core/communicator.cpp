@@ -18,6 +18,16 @@ bool launched_as_a_rank() {
 }
 }  // namespace
 
+NodePlace node_place() {
+  const auto number = [](std::initializer_list<const char*> names, int fallback) {
+    for (const char* name : names)
+      if (const char* value = std::getenv(name)) return std::atoi(value);
+    return fallback;
+  };
+  return {number({"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}, 0),
+          number({"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", "MPI_LOCALNRANKS"}, 1)};
+}
+
 Communicator& job() {
   static std::unique_ptr<Communicator> communicator = [] {
 #ifdef BIOPROP_WITH_MPI

@@ -144,7 +144,9 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
                    const TrainSettings& settings) {
   Communicator* communicator = settings.communicator;
   const int ranks = communicator ? communicator->size() : 1, rank = communicator ? communicator->rank() : 0;
-  if (ranks > 1 && !communicator->all_equal(std::hash<std::string>{}(settings.record.dump())))
+  nlohmann::json same_on_every_rank = settings.record;
+  same_on_every_rank.erase("device");  // each rank has its own GPU
+  if (ranks > 1 && !communicator->all_equal(std::hash<std::string>{}(same_on_every_rank.dump())))
     fail(
         "the {} ranks of this job were started with different settings (rule, net, data or options): every rank "
         "must run the same command",

@@ -28,6 +28,13 @@ class Communicator {
 // finalises it at exit.
 Communicator& job();
 
+// This process's place among the ranks on its node, from the launcher's environment (Open MPI, Slurm, MPICH):
+// with GPUs, local rank i trains on device i.
+struct NodePlace {
+  int local_rank = 0, local_size = 1;
+};
+NodePlace node_place();
+
 // Rows [first, first + count) of every rank's share of n items: as even as possible, in rank order.
 struct Share {
   int first = 0, count = 0;

@@ -4,8 +4,8 @@
 # (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2 and 4, with bp,
 # feedback alignment and BrainProp (per-trial RPEs; only the summed updates cross ranks; greedy, as its
 # exploration draws are numbered by the trial's place in the rank's share). The test accuracy
-# (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; ranks started with
-# different settings are refused.
+# (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; a run resumes on another
+# number of ranks; ranks started with different settings are refused.
 # Usage: data_parallel.sh BIOPROP CHECKPOINT_DIFFERENCE MPIEXEC WORK_DIR
 set -euo pipefail
 bioprop=$1 difference=$2 mpiexec=$3 work=$4/data-parallel
@@ -14,16 +14,16 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 mpi=("$mpiexec" --oversubscribe)
 printf 'bias = true\n[[layer]]\ntype = "dense"\nunits = 48\nactivation = "relu"\n' > "$work/net.toml"
-common=(train --net "$work/net.toml" --bias --batch-size 16 --epochs 2 --train-limit 256 --test-limit 200
+common=(train --net "$work/net.toml" --bias --batch-size 16 --train-limit 256 --test-limit 200
   --device cpu --no-progress --seed 3)
 
 for rule in bp fa brainprop; do
   [ $rule = brainprop ] && options=(--rule-option epsilon=0) || options=()
-  "$bioprop" "${common[@]}" --rule $rule "${options[@]}" --run-dir "$work/$rule-1" --checkpoint "$work/$rule-1.bin" \
+  "$bioprop" "${common[@]}" --epochs 2 --rule $rule "${options[@]}" --run-dir "$work/$rule-1" --checkpoint "$work/$rule-1.bin" \
     > "$work/$rule-1.log" 2>&1 || fail "$rule, one process: $(tail -3 "$work/$rule-1.log")"
   accuracy=$(grep -o 'final test accuracy [0-9.]*%' "$work/$rule-1.log")
   for ranks in 2 4; do
-    "${mpi[@]}" -np $ranks "$bioprop" "${common[@]}" --rule $rule "${options[@]}" --run-dir "$work/$rule-$ranks" \
+    "${mpi[@]}" -np $ranks "$bioprop" "${common[@]}" --epochs 2 --rule $rule "${options[@]}" --run-dir "$work/$rule-$ranks" \
       --checkpoint "$work/$rule-$ranks.bin" > "$work/$rule-$ranks.log" 2>&1 ||
       fail "$rule on $ranks ranks: $(tail -5 "$work/$rule-$ranks.log")"
     grep -q "data-parallel training: $ranks ranks" "$work/$rule-$ranks.log" || fail "$rule: not $ranks ranks"
@@ -36,6 +36,16 @@ for rule in bp fa brainprop; do
     echo "$rule on $ranks ranks: largest relative weight difference $largest, $accuracy"
   done
 done
+
+# Resume on another number of ranks: one epoch on 2 ranks, the second on 4, gives the 2 epochs of one process
+# (the checkpoint holds the global state: the optimiser, the position in the epoch, every stream).
+"${mpi[@]}" -np 2 "$bioprop" "${common[@]}" --epochs 1 --rule bp --run-dir "$work/resume" \
+  --checkpoint "$work/first-epoch.bin" > "$work/first-epoch.log" 2>&1 || fail "epoch 1 on 2 ranks: $(tail -3 "$work/first-epoch.log")"
+"${mpi[@]}" -np 4 "$bioprop" "${common[@]}" --epochs 2 --rule bp --resume "$work/first-epoch.bin" --run-dir "$work/resume" \
+  --checkpoint "$work/resumed.bin" > "$work/resumed.log" 2>&1 || fail "resumed on 4 ranks: $(tail -3 "$work/resumed.log")"
+largest=$("$difference" "$work/bp-1.bin" "$work/resumed.bin" | grep -o '[0-9.e+-]*$')
+awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "resumed on 4 ranks: weights differ by $largest (relative)"
+echo "bp, epoch 1 on 2 ranks then epoch 2 on 4: largest relative weight difference $largest"
 
 # Ranks with different settings (here the learning rate) are refused at start, with a message.
 if "${mpi[@]}" -np 1 "$bioprop" "${common[@]}" --rule bp --lr 0.1 --run-dir "$work/mixed" : \
