@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training on CPU ranks (issue 17, items 1, 3, 4, 5): `mpirun -np K bioprop train` with a global
 # batch of 16 gives the weights one process gives with batch 16, up to floating-point summation order
-# (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2 and 4, with bp,
-# feedback alignment and BrainProp (per-trial RPEs; only the summed updates cross ranks; greedy, as its
+# (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2 and 4: bp on both,
+# feedback alignment on 2, BrainProp on 4 (per-trial RPEs; only the summed updates cross ranks; greedy, as its
 # exploration draws are numbered by the trial's place in the rank's share). The test accuracy
 # (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; a run resumes on another
 # number of ranks; ranks started with different settings are refused.
@@ -17,12 +17,14 @@ printf 'bias = true\n[[layer]]\ntype = "dense"\nunits = 48\nactivation = "relu"\
 common=(train --net "$work/net.toml" --bias --batch-size 16 --train-limit 256 --test-limit 200
   --device cpu --no-progress --seed 3)
 
-for rule in bp fa brainprop; do
+# Each rule's one-process run, then its job on K ranks: bp on 2 and 4, fa on 2, BrainProp on 4.
+for job in "bp 2 4" "fa 2" "brainprop 4"; do
+  read -r rule rank_counts <<< "$job"
   [ $rule = brainprop ] && options=(--rule-option epsilon=0) || options=()
   "$bioprop" "${common[@]}" --epochs 2 --rule $rule "${options[@]}" --run-dir "$work/$rule-1" --checkpoint "$work/$rule-1.bin" \
     > "$work/$rule-1.log" 2>&1 || fail "$rule, one process: $(tail -3 "$work/$rule-1.log")"
   accuracy=$(grep -o 'final test accuracy [0-9.]*%' "$work/$rule-1.log")
-  for ranks in 2 4; do
+  for ranks in $rank_counts; do
     "${mpi[@]}" -np $ranks "$bioprop" "${common[@]}" --epochs 2 --rule $rule "${options[@]}" --run-dir "$work/$rule-$ranks" \
       --checkpoint "$work/$rule-$ranks.bin" > "$work/$rule-$ranks.log" 2>&1 ||
       fail "$rule on $ranks ranks: $(tail -5 "$work/$rule-$ranks.log")"
