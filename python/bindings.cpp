@@ -47,6 +47,8 @@ py::dict train_from_python(const py::kwargs& keywords) {
       f.epochs = true, o.epochs = value.cast<int>();
     else if (key == "batch_size")
       f.batch_size = true, o.batch_size = value.cast<int>();
+    else if (key == "eval_batch_size")
+      f.eval_batch_size = true, o.eval_batch_size = value.cast<int>();
     else if (key == "lr")
       f.lr = true, f.learning_rate = value.cast<double>();
     else if (key == "momentum")
