@@ -144,13 +144,15 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
                    const TrainSettings& settings) {
   Communicator* communicator = settings.communicator;
   const int ranks = communicator ? communicator->size() : 1, rank = communicator ? communicator->rank() : 0;
-  nlohmann::json same_on_every_rank = settings.record;
-  same_on_every_rank.erase("device");  // each rank has its own GPU
-  if (ranks > 1 && !communicator->all_equal(std::hash<std::string>{}(same_on_every_rank.dump())))
-    fail(
-        "the {} ranks of this job were started with different settings (rule, net, data or options): every rank "
-        "must run the same command",
-        ranks);
+  if (ranks > 1) {
+    nlohmann::json same_on_every_rank = settings.record;
+    if (same_on_every_rank.is_object()) same_on_every_rank.erase("device");  // each rank has its own GPU
+    if (!communicator->all_equal(std::hash<std::string>{}(same_on_every_rank.dump())))
+      fail(
+          "the {} ranks of this job were started with different settings (rule, net, data or options): every rank "
+          "must run the same command",
+          ranks);
+  }
   if (ranks > 1 && settings.batch_size < ranks)
     fail("a batch of {} cannot be shared by {} ranks: use --batch-size {} or more", settings.batch_size, ranks, ranks);
   // Only rank 0 writes (metrics, plots, checkpoints); the others train and evaluate their shares.

@@ -174,7 +174,7 @@ TEST_F(Config, NetWhoseShapesDoNotFit) {
 TEST_F(Config, UnknownNetName) {
   EXPECT_NE(error_of([] {
               load_net_source("resnet");
-            }).find("unknown net 'resnet' (built-in nets: conv, deep, dense, loccon"),
+            }).find("unknown net 'resnet' (built-in nets: conv, deep, dendrites-deep, dendrites, dense, loccon"),
             std::string::npos);
   EXPECT_EQ(error_of([] { load_net_source("/no/such/net.toml"); }), "cannot open net file /no/such/net.toml");
 }
