@@ -140,12 +140,41 @@ void summarise(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, d
 
 }  // namespace
 
-TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
-                   const TrainSettings& settings) {
-  Communicator* communicator = settings.communicator;
+// The loop's state besides the pieces the run was given.
+struct TrainingRun::State {
+  Communicator* communicator = nullptr;
+  int ranks = 1, rank = 0;
+  std::filesystem::path folder;  // empty on ranks other than 0: only rank 0 writes
+  std::string checkpoint;
+  int evaluation_batch = 0;
+  // Matrices a rule changes inside its step, outside the optimiser: averaged over the ranks after each step.
+  std::vector<Parameter*> rule_updated;
+  Progress progress;
+  // Saved with every checkpoint besides the net: the rule's own matrices, the optimiser's state, the
+  // counters of every random stream and the loop's state.
+  std::vector<Parameter> optimizer_state;
+  std::vector<Parameter*> saved_extra;
+  StreamPositions streams;
+  RunState run;
+  float base_learning_rate = 0.0f;
+  std::chrono::steady_clock::time_point last_checkpoint = std::chrono::steady_clock::now();
+  bool unsaved_steps = false;  // steps taken since the last checkpoint
+
+  explicit State(bool show_progress) : progress(show_progress) {}
+};
+
+TrainingRun::TrainingRun(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
+                         TrainSettings settings)
+    : network_(network),
+      rule_(rule),
+      optimizer_(optimizer),
+      data_(data),
+      backend_(backend),
+      settings_(std::move(settings)) {
+  Communicator* communicator = settings_.communicator;
   const int ranks = communicator ? communicator->size() : 1, rank = communicator ? communicator->rank() : 0;
   if (ranks > 1) {
-    nlohmann::json same_on_every_rank = settings.record;
+    nlohmann::json same_on_every_rank = settings_.record;
     if (same_on_every_rank.is_object()) same_on_every_rank.erase("device");  // each rank has its own GPU
     if (!communicator->all_equal(std::hash<std::string>{}(same_on_every_rank.dump())))
       fail(
@@ -153,216 +182,256 @@ TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const Dat
           "must run the same command",
           ranks);
   }
-  if (ranks > 1 && settings.batch_size < ranks)
-    fail("a batch of {} cannot be shared by {} ranks: use --batch-size {} or more", settings.batch_size, ranks, ranks);
-  // Only rank 0 writes (metrics, plots, checkpoints); the others train and evaluate their shares.
-  const std::filesystem::path folder = rank == 0 ? settings.run_folder : std::string();
-  if (!folder.empty()) std::filesystem::create_directories(folder);
-  const std::string checkpoint = rank != 0                                        ? std::string()
-                                 : settings.checkpoint.empty() && !folder.empty() ? (folder / "checkpoint.bin").string()
-                                                                                  : settings.checkpoint;
-  rule.attach(network, backend, settings.seed);
-  const int evaluation_batch = settings.eval_batch_size > 0 ? settings.eval_batch_size : settings.batch_size;
-  TrainingNoise noise = settings.noise;
-  noise.seed = settings.seed;
+  if (ranks > 1 && settings_.batch_size < ranks)
+    fail("a batch of {} cannot be shared by {} ranks: use --batch-size {} or more", settings_.batch_size, ranks, ranks);
+  state_ = std::make_unique<State>(settings_.show_progress && rank == 0);
+  State& s = *state_;
+  s.communicator = communicator;
+  s.ranks = ranks;
+  s.rank = rank;
+  s.folder = rank == 0 ? settings_.run_folder : std::string();
+  if (!s.folder.empty()) std::filesystem::create_directories(s.folder);
+  s.checkpoint = rank != 0                                           ? std::string()
+                 : settings_.checkpoint.empty() && !s.folder.empty() ? (s.folder / "checkpoint.bin").string()
+                                                                     : settings_.checkpoint;
+  rule.attach(network, backend, settings_.seed);
+  s.evaluation_batch = settings_.eval_batch_size > 0 ? settings_.eval_batch_size : settings_.batch_size;
+  TrainingNoise noise = settings_.noise;
+  noise.seed = settings_.seed;
   network.set_training_noise(noise);
-  const auto parameters = rule.trainable(network);
-  // Matrices a rule changes inside its step, outside the optimiser: averaged over the ranks after each step.
-  std::vector<Parameter*> rule_updated;
+  parameters_ = rule.trainable(network);
   for (Parameter* p : rule.rule_parameters())
-    if (std::find(parameters.begin(), parameters.end(), p) == parameters.end()) rule_updated.push_back(p);
-  Progress progress(settings.show_progress && rank == 0);
-  // Saved with every checkpoint besides the net: the rule's own matrices, the optimiser's state, the
-  // counters of every random stream and the loop's state.
-  std::vector<Parameter> optimizer_state = optimizer.state(backend, parameters);
-  std::vector<Parameter*> saved_extra = rule.rule_parameters();
-  for (Parameter& p : optimizer_state) saved_extra.push_back(&p);
-  StreamPositions streams = network.stream_positions();
-  for (const StreamPosition& s : rule.stream_positions()) streams.push_back({"rule." + s.name, s.draws});
-  RunState state;
-  if (!settings.resume.empty())
-    state = resume_from(settings.resume, network, rule, backend, optimizer, optimizer_state, streams);
-  if (state.epoch > settings.epochs)
-    fail("{} was written after epoch {}: ask for more epochs to continue it (--epochs {} or more)", settings.resume,
-         state.epoch - 1, state.epoch);
-  TrainSummary summary;
-  summarise(summary, state.epochs, settings.target_accuracy);
-  const float base_learning_rate = optimizer.learning_rate();
-  auto last_checkpoint = std::chrono::steady_clock::now();
-  bool unsaved_steps = false;  // steps taken since the last checkpoint
-  const auto save = [&] {
-    last_checkpoint = std::chrono::steady_clock::now();
-    unsaved_steps = false;
-    if (checkpoint.empty()) return;
-    nlohmann::json record = settings.record;
-    record["epoch"] = state.epoch - 1;  // epochs finished
-    if (!state.epochs.empty()) record["test_accuracy"] = state.epochs.back().test_accuracy;
-    record["optimizer_steps"] = optimizer.steps();
-    record["run_state"] = to_json(state, streams);
-    save_checkpoint(checkpoint, network, backend, record, saved_extra);
-  };
-  // After a stop request (a signal, or the step limit): a checkpoint, then back to the caller.
-  const auto stop_here = [&](int signal) {
-    if (unsaved_steps) save();  // a stop right after an epoch's checkpoint writes it only once
-    summary.interrupted = true;
-    summary.stop_signal = signal;
-    summary.checkpoint = checkpoint;
-    summary.stopped_at_epoch = state.epoch;
-    summary.batches_done = state.batches_done;
-    spdlog::info("stopped in epoch {} after batch {}{}", state.epoch, state.batches_done,
-                 checkpoint.empty() ? "" : fmt::format("; checkpoint written to {}", checkpoint));
-    return summary;
-  };
-  const auto must_stop = [&] {
-    return stop_requested() != 0 || (settings.stop_after_steps > 0 && state.steps >= settings.stop_after_steps);
-  };
+    if (std::find(parameters_.begin(), parameters_.end(), p) == parameters_.end()) s.rule_updated.push_back(p);
+  s.optimizer_state = optimizer.state(backend, parameters_);
+  s.saved_extra = rule.rule_parameters();
+  for (Parameter& p : s.optimizer_state) s.saved_extra.push_back(&p);
+  s.streams = network.stream_positions();
+  for (const StreamPosition& position : rule.stream_positions())
+    s.streams.push_back({"rule." + position.name, position.draws});
+  if (!settings_.resume.empty())
+    s.run = resume_from(settings_.resume, network, rule, backend, optimizer, s.optimizer_state, s.streams);
+  if (s.run.epoch > settings_.epochs)
+    fail("{} was written after epoch {}: ask for more epochs to continue it (--epochs {} or more)", settings_.resume,
+         s.run.epoch - 1, s.run.epoch);
+  summarise(summary_, s.run.epochs, settings_.target_accuracy);
+  s.base_learning_rate = optimizer.learning_rate();
+}
 
-  while (state.epoch <= settings.epochs) {
-    const int epoch = state.epoch;
-    if (settings.lr_step_epochs > 0)
-      optimizer.set_learning_rate(static_cast<float>(
-          base_learning_rate * std::pow(settings.lr_step_factor, (epoch - 1) / settings.lr_step_epochs)));
-    const auto start = std::chrono::steady_clock::now();
-    const auto batches = make_batch_source(data.train, settings.batch_size, /*shuffle=*/true, settings.seed, epoch,
-                                           backend, settings.augmentation, state.batches_done);
-    progress.start_epoch(epoch, settings.epochs, batches->batches());
-    Batch batch, share_batch;
-    const long seen_before = state.seen;  // images trained in this epoch before a resume
-    network.set_training(true);
-    while (true) {
-      {
-        ProfileRange range("load and upload batch");
-        if (!batches->next(backend, batch)) break;
-      }
-      StepResult step;
-      const int trials = batch.size();  // of the global batch, over every rank
-      const Share share = share_of(trials, rank, ranks);
-      if (ranks > 1) take_share(batch, share, backend, share_batch);
-      {
-        ProfileRange range("rule step (forward + credit assignment)");
-        if (share.count > 0) {
-          step = rule.step(network, ranks > 1 ? share_batch : batch, backend);
-        } else {  // a last batch smaller than the job: this rank adds nothing
-          for (Parameter* p : parameters) backend.fill(p->grad, 0.0f);
-        }
-      }
-      if (ranks > 1) {
-        ProfileRange range("sum updates over ranks");
-        sum_updates(*communicator, parameters, static_cast<double>(share.count) / trials, backend);
-        average_values(*communicator, rule_updated, backend);
-        double sums[2] = {static_cast<double>(step.loss) * share.count, static_cast<double>(step.correct)};
-        communicator->all_reduce_sum(sums, 2);
-        step.loss = static_cast<float>(sums[0] / trials);
-        step.correct = static_cast<int>(std::lround(sums[1]));
-      }
-      if (settings.update_noise > 0)
-        perturb_updates(backend, parameters, settings.update_noise, settings.seed, state.steps);
-      ++state.steps;
-      if (!std::isfinite(step.loss))
-        fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
-             step.loss, epoch, state.batches_done + 1, rule.name(), optimizer.describe());
-      {
-        ProfileRange range("update");
-        optimizer.step(backend, parameters);
-        rule.after_update(network, backend);
-      }
-      state.loss_sum += static_cast<double>(step.loss) * trials;
-      state.correct += step.correct;
-      state.seen += trials;
-      ++state.batches_done;
-      unsaved_steps = true;
-      progress.update(state.batches_done, state.seen, state.loss_sum / static_cast<double>(state.seen),
+TrainingRun::~TrainingRun() = default;
+
+int TrainingRun::epoch() const { return state_->run.epoch; }
+
+void TrainingRun::save(const std::string& path) {
+  State& s = *state_;
+  s.last_checkpoint = std::chrono::steady_clock::now();
+  s.unsaved_steps = false;
+  if (path.empty()) return;
+  nlohmann::json record = settings_.record;
+  record["epoch"] = s.run.epoch - 1;  // epochs finished
+  if (!s.run.epochs.empty()) record["test_accuracy"] = s.run.epochs.back().test_accuracy;
+  record["optimizer_steps"] = optimizer_.steps();
+  record["run_state"] = to_json(s.run, s.streams);
+  save_checkpoint(path, network_, backend_, record, s.saved_extra);
+}
+
+// After a stop request (a signal, or the step limit): a checkpoint, then back to the caller.
+void TrainingRun::stop_here(int signal) {
+  State& s = *state_;
+  if (s.unsaved_steps) save(s.checkpoint);  // a stop right after an epoch's checkpoint writes it only once
+  summary_.interrupted = true;
+  summary_.stop_signal = signal;
+  summary_.checkpoint = s.checkpoint;
+  summary_.stopped_at_epoch = s.run.epoch;
+  summary_.batches_done = s.run.batches_done;
+  spdlog::info("stopped in epoch {} after batch {}{}", s.run.epoch, s.run.batches_done,
+               s.checkpoint.empty() ? "" : fmt::format("; checkpoint written to {}", s.checkpoint));
+}
+
+bool TrainingRun::must_stop() const {
+  return stop_requested() != 0 || (settings_.stop_after_steps > 0 && state_->run.steps >= settings_.stop_after_steps);
+}
+
+StepResult TrainingRun::step(const Batch& batch) {
+  Batch share_batch;
+  network_.set_training(true);
+  const StepResult result = train_step(batch, share_batch);
+  state_->unsaved_steps = true;
+  return result;
+}
+
+// The rule's step on this rank's share of the batch, the updates summed over the ranks, then the optimiser.
+StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
+  State& s = *state_;
+  StepResult step;
+  const int trials = batch.size();  // of the global batch, over every rank
+  const Share share = share_of(trials, s.rank, s.ranks);
+  if (s.ranks > 1) take_share(batch, share, backend_, share_batch);
+  {
+    ProfileRange range("rule step (forward + credit assignment)");
+    if (share.count > 0) {
+      step = rule_.step(network_, s.ranks > 1 ? share_batch : batch, backend_);
+    } else {  // a last batch smaller than the job: this rank adds nothing
+      for (Parameter* p : parameters_) backend_.fill(p->grad, 0.0f);
+    }
+  }
+  if (s.ranks > 1) {
+    ProfileRange range("sum updates over ranks");
+    sum_updates(*s.communicator, parameters_, static_cast<double>(share.count) / trials, backend_);
+    average_values(*s.communicator, s.rule_updated, backend_);
+    double sums[2] = {static_cast<double>(step.loss) * share.count, static_cast<double>(step.correct)};
+    s.communicator->all_reduce_sum(sums, 2);
+    step.loss = static_cast<float>(sums[0] / trials);
+    step.correct = static_cast<int>(std::lround(sums[1]));
+  }
+  if (settings_.update_noise > 0)
+    perturb_updates(backend_, parameters_, settings_.update_noise, settings_.seed, s.run.steps);
+  ++s.run.steps;
+  if (!std::isfinite(step.loss))
+    fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
+         step.loss, s.run.epoch, s.run.batches_done + 1, rule_.name(), optimizer_.describe());
+  {
+    ProfileRange range("update");
+    optimizer_.step(backend_, parameters_);
+    rule_.after_update(network_, backend_);
+  }
+  return step;
+}
+
+Evaluation TrainingRun::evaluate(const Dataset& data) {
+  return bioprop::evaluate(network_, data, backend_, state_->evaluation_batch, &rule_, state_->communicator);
+}
+
+bool TrainingRun::run_epoch() {
+  State& s = *state_;
+  RunState& state = s.run;
+  const int epoch = state.epoch;
+  if (settings_.lr_step_epochs > 0)
+    optimizer_.set_learning_rate(static_cast<float>(
+        s.base_learning_rate * std::pow(settings_.lr_step_factor, (epoch - 1) / settings_.lr_step_epochs)));
+  const auto start = std::chrono::steady_clock::now();
+  const auto batches = make_batch_source(data_.train, settings_.batch_size, /*shuffle=*/true, settings_.seed, epoch,
+                                         backend_, settings_.augmentation, state.batches_done);
+  s.progress.start_epoch(epoch, settings_.epochs, batches->batches());
+  Batch batch, share_batch;
+  const long seen_before = state.seen;  // images trained in this epoch before a resume
+  network_.set_training(true);
+  while (true) {
+    {
+      ProfileRange range("load and upload batch");
+      if (!batches->next(backend_, batch)) break;
+    }
+    const StepResult step = train_step(batch, share_batch);
+    const int trials = batch.size();
+    state.loss_sum += static_cast<double>(step.loss) * trials;
+    state.correct += step.correct;
+    state.seen += trials;
+    ++state.batches_done;
+    s.unsaved_steps = true;
+    s.progress.update(state.batches_done, state.seen, state.loss_sum / static_cast<double>(state.seen),
                       static_cast<double>(state.correct) / static_cast<double>(state.seen));
-      if (must_stop()) {
-        progress.finish_epoch();
-        return stop_here(stop_requested());
-      }
-      if (settings.checkpoint_every_minutes > 0 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint).count() >=
-              60.0 * settings.checkpoint_every_minutes)
-        save();
+    if (must_stop()) {
+      s.progress.finish_epoch();
+      stop_here(stop_requested());
+      return false;
     }
-    progress.finish_epoch();
-    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const long seen_now = state.seen - seen_before;
-
-    EpochMetrics m;
-    m.epoch = epoch;
-    m.train_loss = state.loss_sum / static_cast<double>(std::max(1L, state.seen));
-    m.train_accuracy = static_cast<double>(state.correct) / static_cast<double>(std::max(1L, state.seen));
-    if (data.validation.size() > 0)
-      m.validation_accuracy =
-          evaluate(network, data.validation, backend, evaluation_batch, &rule, communicator).accuracy;
-    if (settings.alignment) {
-      // Always the first training images, so epochs compare like with like.
-      BatchIterator probe(data.train, settings.batch_size, /*shuffle=*/false, 0, 0);
-      Batch first;
-      probe.next(backend, first);
-      m.alignment = measure_alignment(network, rule, first, backend);
-      std::string line;
-      for (const LayerAlignment& a : m.alignment)
-        line += fmt::format(" layer {}: update {:.1f} deg{}", a.layer, a.update_angle,
-                            a.feedback_angle >= 0 ? fmt::format(", B vs W {:.1f} deg", a.feedback_angle) : "");
-      spdlog::info("alignment with bp:{}", line);
-    }
-    const Evaluation test = evaluate(network, data.test, backend, evaluation_batch, &rule, communicator);
-    m.test_loss = test.loss;
-    m.test_accuracy = test.accuracy;
-    m.seconds = train_seconds;  // of this process: a resumed epoch counts only the part trained after the resume
-    m.images_per_second = static_cast<double>(seen_now) / std::max(train_seconds, 1e-9);
-    m.data_wait_fraction = batches->waited_seconds() / std::max(train_seconds, 1e-9);
-    state.epochs.push_back(m);
-    const bool reached_before = summary.epochs_to_target > 0;
-    summarise(summary, state.epochs, settings.target_accuracy);
-    spdlog::info(
-        "epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s, waited for "
-        "data {:.1f}%",
-        epoch, m.train_loss, 100 * m.train_accuracy,
-        m.validation_accuracy >= 0 ? fmt::format("val acc {:.2f}% | ", 100 * m.validation_accuracy) : "",
-        100 * m.test_accuracy, m.seconds, m.images_per_second, 100 * m.data_wait_fraction);
-
-    const bool reached = settings.target_accuracy > 0 && m.test_accuracy >= settings.target_accuracy;
-    if (reached && !reached_before)
-      spdlog::info("target test accuracy {:.2f}% reached after {} epoch(s)", 100 * settings.target_accuracy, epoch);
-    if (!folder.empty()) write_metrics(folder, state.epochs);
-    if (!folder.empty() && settings.alignment) write_alignment_metrics(folder, state.epochs);
-    // Early stopping as Keras's EarlyStopping(min_delta, patience, mode="max") in the reference code.
-    const double monitored = m.validation_accuracy >= 0 ? m.validation_accuracy : m.test_accuracy;
-    bool stop_early = false;
-    if (monitored > state.best_monitored + settings.min_delta) {
-      state.best_monitored = monitored;
-      state.epochs_without_gain = 0;
-    } else if (settings.patience > 0 && ++state.epochs_without_gain >= settings.patience) {
-      stop_early = true;
-    }
-    state.start_epoch(epoch + 1);
-    save();
-    if (reached && settings.stop_at_target) break;
-    if (stop_early) {
-      spdlog::info("early stop after epoch {}: {} epochs without a gain of {} in {} accuracy", epoch, settings.patience,
-                   settings.min_delta, m.validation_accuracy >= 0 ? "validation" : "test");
-      summary.stopped_early = true;
-      break;
-    }
-    if (must_stop() && state.epoch <= settings.epochs) return stop_here(stop_requested());
+    if (settings_.checkpoint_every_minutes > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - s.last_checkpoint).count() >=
+            60.0 * settings_.checkpoint_every_minutes)
+      save(s.checkpoint);
   }
+  s.progress.finish_epoch();
+  const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const long seen_now = state.seen - seen_before;
 
+  EpochMetrics m;
+  m.epoch = epoch;
+  m.train_loss = state.loss_sum / static_cast<double>(std::max(1L, state.seen));
+  m.train_accuracy = static_cast<double>(state.correct) / static_cast<double>(std::max(1L, state.seen));
+  if (data_.validation.size() > 0) m.validation_accuracy = evaluate(data_.validation).accuracy;
+  if (settings_.alignment) {
+    // Always the first training images, so epochs compare like with like.
+    BatchIterator probe(data_.train, settings_.batch_size, /*shuffle=*/false, 0, 0);
+    Batch first;
+    probe.next(backend_, first);
+    m.alignment = measure_alignment(network_, rule_, first, backend_);
+    std::string line;
+    for (const LayerAlignment& a : m.alignment)
+      line += fmt::format(" layer {}: update {:.1f} deg{}", a.layer, a.update_angle,
+                          a.feedback_angle >= 0 ? fmt::format(", B vs W {:.1f} deg", a.feedback_angle) : "");
+    spdlog::info("alignment with bp:{}", line);
+  }
+  const Evaluation test = evaluate(data_.test);
+  m.test_loss = test.loss;
+  m.test_accuracy = test.accuracy;
+  m.seconds = train_seconds;  // of this process: a resumed epoch counts only the part trained after the resume
+  m.images_per_second = static_cast<double>(seen_now) / std::max(train_seconds, 1e-9);
+  m.data_wait_fraction = batches->waited_seconds() / std::max(train_seconds, 1e-9);
+  state.epochs.push_back(m);
+  const bool reached_before = summary_.epochs_to_target > 0;
+  summarise(summary_, state.epochs, settings_.target_accuracy);
+  spdlog::info(
+      "epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s, waited for "
+      "data {:.1f}%",
+      epoch, m.train_loss, 100 * m.train_accuracy,
+      m.validation_accuracy >= 0 ? fmt::format("val acc {:.2f}% | ", 100 * m.validation_accuracy) : "",
+      100 * m.test_accuracy, m.seconds, m.images_per_second, 100 * m.data_wait_fraction);
+
+  const bool reached = settings_.target_accuracy > 0 && m.test_accuracy >= settings_.target_accuracy;
+  if (reached && !reached_before)
+    spdlog::info("target test accuracy {:.2f}% reached after {} epoch(s)", 100 * settings_.target_accuracy, epoch);
+  if (!s.folder.empty()) write_metrics(s.folder, state.epochs);
+  if (!s.folder.empty() && settings_.alignment) write_alignment_metrics(s.folder, state.epochs);
+  // Early stopping as Keras's EarlyStopping(min_delta, patience, mode="max") in the reference code.
+  const double monitored = m.validation_accuracy >= 0 ? m.validation_accuracy : m.test_accuracy;
+  bool stop_early = false;
+  if (monitored > state.best_monitored + settings_.min_delta) {
+    state.best_monitored = monitored;
+    state.epochs_without_gain = 0;
+  } else if (settings_.patience > 0 && ++state.epochs_without_gain >= settings_.patience) {
+    stop_early = true;
+  }
+  state.start_epoch(epoch + 1);
+  save(s.checkpoint);
+  if (reached && settings_.stop_at_target) done_ = true;
+  if (stop_early && !done_) {
+    spdlog::info("early stop after epoch {}: {} epochs without a gain of {} in {} accuracy", epoch, settings_.patience,
+                 settings_.min_delta, m.validation_accuracy >= 0 ? "validation" : "test");
+    summary_.stopped_early = true;
+    done_ = true;
+  }
+  if (!done_ && must_stop() && state.epoch <= settings_.epochs) {
+    stop_here(stop_requested());
+    return false;
+  }
+  return true;
+}
+
+TrainSummary TrainingRun::finish() {
+  const std::filesystem::path& folder = state_->folder;
   if (!folder.empty()) {
-    nlohmann::json result = settings.record;
-    result["epochs_run"] = summary.epochs.size();
-    result["stopped_early"] = summary.stopped_early;
-    result["final_test_accuracy"] = summary.final_test_accuracy;
-    result["best_test_accuracy"] = summary.best_test_accuracy;
-    result["target_accuracy"] = settings.target_accuracy;
+    nlohmann::json result = settings_.record;
+    result["epochs_run"] = summary_.epochs.size();
+    result["stopped_early"] = summary_.stopped_early;
+    result["final_test_accuracy"] = summary_.final_test_accuracy;
+    result["best_test_accuracy"] = summary_.best_test_accuracy;
+    result["target_accuracy"] = settings_.target_accuracy;
     result["epochs_to_target"] =
-        summary.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary.epochs_to_target);
+        summary_.epochs_to_target < 0 ? nlohmann::json(nullptr) : nlohmann::json(summary_.epochs_to_target);
     write_file_atomically((folder / "summary.json").string(), result.dump(2) + "\n");
-    plot_accuracy(folder.string(), settings, summary);
-    if (settings.alignment)
-      plot_alignment(folder.string(), fmt::format("rule {}, net {}", settings.record.value("rule", std::string{"?"}),
-                                                  settings.record.value("net", std::string{"?"})));
+    plot_accuracy(folder.string(), settings_, summary_);
+    if (settings_.alignment)
+      plot_alignment(folder.string(), fmt::format("rule {}, net {}", settings_.record.value("rule", std::string{"?"}),
+                                                  settings_.record.value("net", std::string{"?"})));
   }
-  return summary;
+  return summary_;
+}
+
+TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
+                   const TrainSettings& settings) {
+  TrainingRun run(network, rule, optimizer, data, backend, settings);
+  while (run.epoch() <= settings.epochs && !run.done())
+    if (!run.run_epoch()) return run.summary();
+  return run.finish();
 }
 
 }  // namespace bioprop

@@ -5,6 +5,7 @@
 // written to a temporary name and renamed, so a killed run leaves either the previous version or the new one, never
 // half a file.
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,55 @@ void perturb_updates(Backend& backend, const std::vector<Parameter*>& parameters
 
 TrainSummary train(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
                    const TrainSettings& settings);
+
+// One training run driven an epoch or a step at a time: train() is a loop over run_epoch(), and callers that
+// drive the loop themselves (the Python module's Trainer) use the same steps, checkpoints and files. The
+// constructor attaches the rule and resumes from settings.resume; the pieces must outlive the run.
+class TrainingRun {
+ public:
+  TrainingRun(Network& network, Rule& rule, Optimizer& optimizer, const DataSplits& data, Backend& backend,
+              TrainSettings settings);
+  ~TrainingRun();
+  TrainingRun(const TrainingRun&) = delete;
+  TrainingRun& operator=(const TrainingRun&) = delete;
+
+  // Trains the epoch in progress (the rest of it after a mid-epoch resume) through the batch scheduler, then
+  // evaluates, writes the metrics and a checkpoint. False: a stop was requested (stop_request.hpp) or the
+  // step limit was reached, and the checkpoint to resume from is written (summary().interrupted).
+  bool run_epoch();
+  // One optimiser step on a batch the caller made (outside the epoch's order and running sums).
+  StepResult step(const Batch& batch);
+  // Loss and accuracy on `data` (the rule's inference, the evaluation batch size).
+  Evaluation evaluate(const Dataset& data);
+  // A checkpoint of the run as it stands (the weights, the rule's matrices, the optimiser's state, the
+  // random streams and the loop's position): train --resume and TrainingRun continue from it.
+  void save(const std::string& path);
+  // summary.json and the plots in the run folder; the summary of the epochs run.
+  TrainSummary finish();
+
+  int epoch() const;  // the epoch in progress, or the next one
+  // Whether training should end: the target reached with stop_at_target, or early stopping.
+  bool done() const { return done_; }
+  const TrainSummary& summary() const { return summary_; }
+  const std::vector<Parameter*>& trainable() const { return parameters_; }
+
+ private:
+  struct State;
+  StepResult train_step(const Batch& batch, Batch& share_batch);
+  void stop_here(int signal);
+  bool must_stop() const;
+
+  Network& network_;
+  Rule& rule_;
+  Optimizer& optimizer_;
+  const DataSplits& data_;
+  Backend& backend_;
+  TrainSettings settings_;
+  std::vector<Parameter*> parameters_;
+  std::unique_ptr<State> state_;
+  TrainSummary summary_;
+  bool done_ = false;
+};
 
 // Writes `text` to `path` through a temporary file and a rename.
 void write_file_atomically(const std::string& path, const std::string& text);
