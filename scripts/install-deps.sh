@@ -10,7 +10,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libboost-context-dev
   dataset-fashion-mnist gnuplot-nox
-  pybind11-dev python3-dev python3-pytest python3-numpy
+  pybind11-dev python3-dev python3-pytest python3-numpy libdlpack-dev
   libopenmpi-dev openmpi-bin
 )
 

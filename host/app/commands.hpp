@@ -1,6 +1,7 @@
 #pragma once
 // The subcommands of the `bioprop` command. Each returns the process exit status.
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,12 +59,25 @@ struct CompareFlags {
 // A new folder for a run: <run_dir>/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start
 // in the same second.
 std::filesystem::path new_run_folder(const TrainConfig& c);
-// The train flags over the experiment file and the defaults, checked.
-TrainConfig merge_train_flags(const TrainFlags& flags);
-// Trains with config `c` into `folder` (metrics, plots, checkpoint), logging as `bioprop train` does; on
-// `loaded` when given (it must be what c.data asks for), else on the dataset it loads.
+// The train flags over the experiment file (or `base` without one), checked.
+TrainConfig merge_train_flags(const TrainFlags& flags, const TrainConfig& base = {});
+// What a run trains with, built from config `c` as `bioprop train` builds it (the device, the rule, the
+// optimiser, the data, the net, the settings with the run record), logging as it goes.
+struct TrainingSetup {
+  std::unique_ptr<Backend> backend;
+  int device_index = 0;  // of a GPU
+  std::unique_ptr<Rule> rule;
+  std::unique_ptr<Optimizer> optimizer;
+  std::shared_ptr<const DataSplits> data;
+  std::unique_ptr<Network> network;
+  TrainSettings settings;
+};
+// On `loaded` when given (it must be what c.data asks for), else on the dataset it loads.
+TrainingSetup prepare_training(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
+                               std::shared_ptr<const DataSplits> loaded = nullptr);
+// Trains with config `c` into `folder` (metrics, plots, checkpoint), logging as `bioprop train` does.
 TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
-                               const DataSplits* loaded = nullptr);
+                               std::shared_ptr<const DataSplits> loaded = nullptr);
 int run_train(const TrainFlags& flags);
 int run_compare(CompareFlags flags);
 int run_bench(const BenchFlags& flags);

@@ -306,18 +306,18 @@ void write_curves_and_plots(const fs::path& out, const std::vector<RuleSpec>& sp
 // images (the seed only changes them through the validation split). Thread-safe, for packed runs.
 class DatasetCache {
  public:
-  const DataSplits& get(const DataRequest& r) {
+  std::shared_ptr<const DataSplits> get(const DataRequest& r) {
     const std::string key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", r.name, r.data_dir, r.validation, r.train_limit,
                                         r.test_limit, r.validation > 0 ? r.seed : 0);
     std::lock_guard lock(mutex_);
-    std::unique_ptr<DataSplits>& data = loaded_[key];
-    if (!data) data = std::make_unique<DataSplits>(load_dataset(r));
-    return *data;
+    std::shared_ptr<const DataSplits>& data = loaded_[key];
+    if (!data) data = std::make_shared<const DataSplits>(load_dataset(r));
+    return data;
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<DataSplits>> loaded_;
+  std::map<std::string, std::shared_ptr<const DataSplits>> loaded_;
 };
 
 // One run of the comparison that has no record yet.
@@ -345,7 +345,7 @@ RunOutcome train_run(const TrainFlags& comparison, const PendingRun& run, bool p
       json_field<int>(read_checkpoint_record(checkpoint.string()), "epoch", checkpoint.string()) >= c.epochs)
     fs::remove_all(run.folder);
   c.resume = fs::exists(checkpoint) ? checkpoint.string() : "";
-  const TrainSummary summary = train_with_config(c, f, run.folder, &datasets.get(c.data));
+  const TrainSummary summary = train_with_config(c, f, run.folder, datasets.get(c.data));
   if (summary.interrupted) return {std::nullopt, summary.stop_signal};
   RunRecord record = record_of(run.spec->label, run.seed, summary);
   write_file_atomically((run.folder / "run.json").string(), to_json(record).dump(2) + "\n");

@@ -4,6 +4,7 @@
 #include "bioprop/device.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/json_fields.hpp"
+#include "bioprop/options_json.hpp"
 #include "bioprop/rule.hpp"
 #include "bioprop/trainer.hpp"
 
@@ -25,19 +26,7 @@ int run_eval(const std::string& checkpoint, const std::string& data_dir, const s
   // matrices loaded after attach() made them. Checkpoints from before records kept rule options: the net alone.
   std::unique_ptr<Rule> rule;
   if (record.contains("rule_options") && record["rule_options"].is_object()) {
-    Options options(checkpoint + " rule_options");
-    for (const auto& [key, value] : record["rule_options"].items()) {
-      if (value.is_boolean())
-        options.set(key, value.get<bool>());
-      else if (value.is_number_integer())
-        options.set(key, value.get<long long>());
-      else if (value.is_number())
-        options.set(key, value.get<double>());
-      else if (value.is_string())
-        options.set(key, value.get<std::string>());
-      else
-        fail("{}: rule option '{}' has a value of type {}", checkpoint, key, value.type_name());
-    }
+    Options options = options_from_json(record["rule_options"], checkpoint + " rule_options");
     rule = make_rule(json_field_or<std::string>(record, "rule", "bp", checkpoint), options);
     rule->attach(*loaded.network, *backend, json_field_or<uint64_t>(record, "seed", 1, checkpoint));
     load_checkpoint_weights(checkpoint, *loaded.network, *backend, rule->rule_parameters());

@@ -12,6 +12,7 @@
 #include "bioprop/device_memory.hpp"
 #include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/options_json.hpp"
 #include "bioprop/stop_request.hpp"
 #include "bioprop/trainer.hpp"
 
@@ -35,8 +36,8 @@ void set_option(Options& options, const std::string& assignment) {
 
 }  // namespace
 
-TrainConfig merge_train_flags(const TrainFlags& f) {
-  TrainConfig c = f.config.empty() ? TrainConfig{} : load_train_config(f.config);
+TrainConfig merge_train_flags(const TrainFlags& f, const TrainConfig& base) {
+  TrainConfig c = f.config.empty() ? base : load_train_config(f.config);
   const TrainConfig& o = f.overrides;
   if (f.rule) c.rule = o.rule;
   if (f.net) c.net = o.net;
@@ -132,8 +133,9 @@ std::string resume_command(const std::vector<std::string>& command_line, const s
 
 }  // namespace
 
-TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
-                               const DataSplits* loaded) {
+TrainingSetup prepare_training(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
+                               std::shared_ptr<const DataSplits> loaded) {
+  TrainingSetup setup;
   if (job().size() > 1 && (c.device == "auto" || c.device == "cuda")) {
     // One GPU per rank: local rank i on device i; more ranks than GPUs on a node is refused.
     const CudaDevices gpus = cuda_devices();
@@ -143,38 +145,42 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
     if (gpus.count > 0) c.device = fmt::format("cuda:{}", place.local_rank);
   }
   const DeviceChoice device = choose_device(c.device);
-  auto backend = make_backend(device, flags.tf32);
+  setup.backend = make_backend(device, flags.tf32);
+  setup.device_index = device.index;
+  Backend& backend = *setup.backend;
   spdlog::info("device: {}", device.description);
 
   // Everything that can be checked is checked before the (slow) data load.
   const NetSource net_source = load_net_source(c.net);
-  auto rule = make_rule(c.rule, c.rule_options);
+  setup.rule = make_rule(c.rule, c.rule_options);
+  Rule& rule = *setup.rule;
   if (c.optimizer == "sgd") {  // BrainProp's reference optimiser: plain SGD, lr 0.1 (Pozzi et al. 2020 code)
     if (!c.optimizer_options.has("learning_rate")) c.optimizer_options.set("learning_rate", 0.1);
     if (!c.optimizer_options.has("momentum")) c.optimizer_options.set("momentum", 0.0);
   }
-  auto optimizer = make_optimizer(c.optimizer, c.optimizer_options);
+  setup.optimizer = make_optimizer(c.optimizer, c.optimizer_options);
+  Optimizer& optimizer = *setup.optimizer;
 
   const auto load_start = std::chrono::steady_clock::now();
-  std::optional<DataSplits> own;
-  if (loaded == nullptr) own = load_dataset(c.data);
-  const DataSplits& data = loaded != nullptr ? *loaded : *own;
+  const bool own = loaded == nullptr;
+  setup.data = own ? std::make_shared<const DataSplits>(load_dataset(c.data)) : std::move(loaded);
+  const DataSplits& data = *setup.data;
   spdlog::info("data: {} — {} train, {} validation, {} test images of shape {} ({})", c.data.name, data.train.size(),
                data.validation.size(), data.test.size(), data.train.sample_shape().str(),
                own ? fmt::format("{:.1f} s",
                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count())
                    : std::string("loaded before"));
-  auto network =
-      build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, *backend, c.net_overrides);
-  spdlog::info("{}", network->summary());
-  network->check_fits_in_memory(c.batch_size, *backend);
+  setup.network =
+      build_network(net_source, data.train.sample_shape(), data.train.classes, c.seed, backend, c.net_overrides);
+  spdlog::info("{}", setup.network->summary());
+  setup.network->check_fits_in_memory(c.batch_size, backend);
   spdlog::info(
-      "rule: {}, optimizer: {}, {} epochs of batch {}{}", rule->name(), optimizer->describe(), c.epochs, c.batch_size,
+      "rule: {}, optimizer: {}, {} epochs of batch {}{}", rule.name(), optimizer.describe(), c.epochs, c.batch_size,
       c.augmentation.enabled() ? fmt::format(", augmentation: shifts up to {} px{}", c.augmentation.crop_padding,
                                              c.augmentation.horizontal_flip ? ", horizontal flips" : "")
                                : "");
 
-  TrainSettings settings;
+  TrainSettings& settings = setup.settings;
   settings.epochs = c.epochs;
   settings.batch_size = c.batch_size;
   settings.eval_batch_size = c.eval_batch_size;
@@ -195,11 +201,8 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
   settings.augmentation = c.augmentation;
   settings.checkpoint_every_minutes = flags.checkpoint_every_minutes;
   settings.communicator = &job();
-  nlohmann::json rule_options = nlohmann::json::object();
-  for (const auto& [key, value] : c.rule_options.values())
-    std::visit([&, &key = key](const auto& v) { rule_options[key] = v; }, value);
   settings.record = {{"rule", c.rule},
-                     {"rule_options", rule_options},
+                     {"rule_options", options_json(c.rule_options)},
                      {"net", net_source.name},
                      {"net_toml", net_source.text},
                      {"bias", c.net_overrides.bias ? nlohmann::json(*c.net_overrides.bias) : nlohmann::json(nullptr)},
@@ -208,16 +211,25 @@ TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std
                      {"classes", data.train.classes},
                      {"epochs", c.epochs},
                      {"batch_size", c.batch_size},
-                     {"optimizer", optimizer->describe()},
+                     {"optimizer", optimizer.describe()},
+                     {"optimizer_name", c.optimizer},
+                     {"optimizer_options", options_json(c.optimizer_options)},
                      {"augment_crop", c.augmentation.crop_padding},
                      {"augment_flip", c.augmentation.horizontal_flip},
                      {"seed", c.seed},
                      {"device", device.description},
-                     {"backend", backend->name()}};
+                     {"backend", backend.name()}};
   spdlog::info("run folder: {}", folder.string());
+  return setup;
+}
+
+TrainSummary train_with_config(TrainConfig c, const TrainFlags& flags, const std::filesystem::path& folder,
+                               std::shared_ptr<const DataSplits> loaded) {
+  TrainingSetup setup = prepare_training(std::move(c), flags, folder, std::move(loaded));
   reset_device_memory_peak();
-  TrainSummary summary = train(*network, *rule, *optimizer, data, *backend, settings);
-  if (backend->device() == Device::cuda) {
+  TrainSummary summary =
+      train(*setup.network, *setup.rule, *setup.optimizer, *setup.data, *setup.backend, setup.settings);
+  if (setup.backend->device() == Device::cuda) {
     const DeviceMemoryStats memory = device_memory_stats();
     summary.peak_device_bytes = memory.peak_bytes;
     spdlog::info("peak GPU memory held by bioprop: {:.1f} MiB ({} device allocations)",

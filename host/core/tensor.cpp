@@ -86,6 +86,15 @@ Tensor Tensor::pinned_host(const Shape& shape) {
   return t;
 }
 
+Tensor Tensor::borrow(const Shape& shape, Device device, float* data, std::shared_ptr<void> owner) {
+  Tensor t;
+  t.shape_ = shape;
+  t.device_ = device;
+  t.capacity_ = shape.numel();
+  t.storage_ = std::shared_ptr<float>(std::move(owner), data);  // aliasing: shares the owner's lifetime
+  return t;
+}
+
 std::span<float> Tensor::values() {
   if (device_ != Device::cpu) fail("host view of a {} tensor", to_string(device_));
   return {storage_.get(), numel()};

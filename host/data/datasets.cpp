@@ -88,17 +88,7 @@ const std::vector<DatasetInfo>& known_datasets() {
   return datasets;
 }
 
-DataSplits load_dataset(const DataRequest& request) try {
-  const auto& datasets = known_datasets();
-  auto info =
-      std::find_if(datasets.begin(), datasets.end(), [&](const DatasetInfo& d) { return d.name == request.name; });
-  if (info == datasets.end()) {
-    std::string known;
-    for (const auto& d : datasets) known += (known.empty() ? "" : ", ") + d.name;
-    fail("unknown dataset '{}' (known datasets: {})", request.name, known);
-  }
-  const std::filesystem::path dir = request.data_dir.empty() ? info->default_dir : request.data_dir;
-  auto [train, test] = info->load(dir.string(), info->name);
+DataSplits split_dataset(const Dataset& train, Dataset test, const DataRequest& request) {
   DataSplits splits;
   splits.test = std::move(test);
   if (request.test_limit < 0) fail("test_limit {} must be >= 0", request.test_limit);
@@ -119,6 +109,20 @@ DataSplits load_dataset(const DataRequest& request) try {
   splits.train = train.subset(train_indexes);
   splits.validation = train.subset(validation_indexes);
   return splits;
+}
+
+DataSplits load_dataset(const DataRequest& request) try {
+  const auto& datasets = known_datasets();
+  auto info =
+      std::find_if(datasets.begin(), datasets.end(), [&](const DatasetInfo& d) { return d.name == request.name; });
+  if (info == datasets.end()) {
+    std::string known;
+    for (const auto& d : datasets) known += (known.empty() ? "" : ", ") + d.name;
+    fail("unknown dataset '{}' (known datasets: {})", request.name, known);
+  }
+  const std::filesystem::path dir = request.data_dir.empty() ? info->default_dir : request.data_dir;
+  auto [train, test] = info->load(dir.string(), info->name);
+  return split_dataset(train, std::move(test), request);
 } catch (const Error&) {
   throw;
 } catch (const std::exception& e) {  // a library's exception or bad_alloc: still a clear error

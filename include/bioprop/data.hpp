@@ -65,6 +65,9 @@ struct DataRequest {
 };
 // Loads train and test sets; throws Error naming the file for a missing, corrupt or truncated file.
 DataSplits load_dataset(const DataRequest& request);
+// The training set cut into training and validation parts (by the request's seed) and the test set limited, as
+// `request` asks (its name and folder are not used): what load_dataset does with the sets it reads.
+DataSplits split_dataset(const Dataset& train, Dataset test, const DataRequest& request);
 
 // Reads an idx image file and its label file (plain or gzip-compressed; Y. LeCun's MNIST format).
 Dataset read_idx_dataset(const std::string& images_path, const std::string& labels_path, const std::string& name,

@@ -46,6 +46,9 @@ class Tensor {
   static Tensor from(const Shape& shape, std::span<const float> values);
   // A host tensor in page-locked memory (needs a CUDA driver): asynchronous uploads can read it.
   static Tensor pinned_host(const Shape& shape);
+  // A tensor over memory someone else owns (an array handed in from Python), without a copy: `owner` keeps
+  // that memory alive as long as any tensor shares it, and is released with the last one.
+  static Tensor borrow(const Shape& shape, Device device, float* data, std::shared_ptr<void> owner);
 
   const Shape& shape() const { return shape_; }
   int dim(int axis) const { return shape_[axis]; }

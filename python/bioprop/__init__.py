@@ -4,6 +4,8 @@ The engine is bioprop's C++ engine; this module only drives it. Names follow the
 ``bioprop.train(rule="brainprop", net="conv", dataset="fashion-mnist", epochs=3)`` does what
 ``bioprop train --rule brainprop --net conv --dataset fashion-mnist --epochs 3`` does.
 """
-from ._bioprop import Error, checkpoint_arrays, list_datasets, list_nets, list_rules, train
+from ._bioprop import (Dataset, Error, Trainer, TensorView, checkpoint_arrays, list_datasets, list_nets, list_rules,
+                       train)
 
-__all__ = ["Error", "checkpoint_arrays", "list_datasets", "list_nets", "list_rules", "train"]
+__all__ = ["Dataset", "Error", "Trainer", "TensorView", "checkpoint_arrays", "list_datasets", "list_nets",
+           "list_rules", "train"]
