@@ -3,6 +3,7 @@
 // tensors and back, and the pieces each file binds.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <memory>
 #include <string>

@@ -6,8 +6,8 @@
 #include <csignal>
 #include <optional>
 
-#include "bioprop/stop_request.hpp"
 #include "bioprop/error.hpp"
+#include "bioprop/stop_request.hpp"
 #include "python_module.hpp"
 
 namespace bioprop::python {
