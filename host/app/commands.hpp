@@ -56,9 +56,10 @@ struct CompareFlags {
   int pack = -1;       // runs trained at once on a GPU (0: as many as memory allows, at most 8; -1: unset)
 };
 
-// A new folder for a run: <run_dir>/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start
-// in the same second.
-std::filesystem::path new_run_folder(const TrainConfig& c);
+// A new folder for a run: <run_dir>/<date>-<time>-<rule>-<net>-<dataset>, with a counter if two runs start in
+// the same second. `claim`: created here, so that two runs never share one (else only named: the other ranks of
+// a data-parallel job, which write nothing).
+std::filesystem::path new_run_folder(const TrainConfig& c, bool claim = true);
 // The train flags over the experiment file (or `base` without one), checked.
 TrainConfig merge_train_flags(const TrainFlags& flags, const TrainConfig& base = {});
 // What a run trains with, built from config `c` as `bioprop train` builds it (the device, the rule, the

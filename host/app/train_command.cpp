@@ -92,7 +92,7 @@ TrainConfig merge_train_flags(const TrainFlags& f, const TrainConfig& base) {
   return c;
 }
 
-std::filesystem::path new_run_folder(const TrainConfig& c) {
+std::filesystem::path new_run_folder(const TrainConfig& c, bool claim) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
@@ -100,7 +100,13 @@ std::filesystem::path new_run_folder(const TrainConfig& c) {
   const std::filesystem::path base =
       std::filesystem::path(c.run_dir) / fmt::format("{}-{}-{}-{}", stamp, c.rule, net, c.data.name);
   std::filesystem::path folder = base;
-  for (int i = 2; std::filesystem::exists(folder); ++i) folder = base.string() + "-" + std::to_string(i);
+  if (!claim) {
+    for (int i = 2; std::filesystem::exists(folder); ++i) folder = base.string() + "-" + std::to_string(i);
+    return folder;
+  }
+  // Claimed by creating it: two runs started in the same second (tests, packed comparisons) never share one.
+  std::filesystem::create_directories(base.parent_path().empty() ? "." : base.parent_path());
+  for (int i = 2; !std::filesystem::create_directory(folder); ++i) folder = base.string() + "-" + std::to_string(i);
   return folder;
 }
 
@@ -243,7 +249,7 @@ int run_train(const TrainFlags& flags) {
   if (communicator.rank() != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
   if (communicator.size() > 1) spdlog::info("data-parallel training: {} ranks (MPI)", communicator.size());
   const TrainConfig c = merge_train_flags(flags);
-  const std::filesystem::path folder = new_run_folder(c);
+  const std::filesystem::path folder = new_run_folder(c, /*claim=*/communicator.rank() == 0);  // rank 0 writes
   const StopOnSignals stop_on_signals;  // Ctrl-C or SIGTERM: finish the step, checkpoint, stop
   const TrainSummary summary = train_with_config(c, flags, folder);
   if (summary.interrupted) {
