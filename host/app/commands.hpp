@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bioprop/config.hpp"
+#include "bioprop/distributed.hpp"
 #include "bioprop/reward_task.hpp"
 #include "bioprop/trainer.hpp"
 
@@ -29,7 +30,8 @@ struct TrainFlags {
   bool tf32 = false;
   float activity_noise = 0.0f, signal_noise = 0.0f, update_noise = 0.0f;
   double checkpoint_every_minutes = 0.0;
-  std::vector<std::string> command_line;  // argv, to print the command that resumes a stopped run
+  double rank_timeout = default_rank_timeout_seconds;  // data-parallel jobs: the longest wait for the other ranks
+  std::vector<std::string> command_line;               // argv, to print the command that resumes a stopped run
 };
 
 struct BenchFlags {

@@ -65,6 +65,9 @@ void add_training_options(CLI::App& command, bioprop::TrainFlags& t, const char*
   command.add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
   command.add_option("--checkpoint-every-minutes", t.checkpoint_every_minutes,
                      "Also write the checkpoint mid-epoch every N minutes (fractions allowed) [0: after epochs only]");
+  command.add_option("--rank-timeout", t.rank_timeout,
+                     "Data-parallel jobs: end the job with a message when the other ranks do not answer within this "
+                     "many seconds (a rank died or hangs) [600; 0: wait forever]");
   command.add_flag("--tf32", t.tf32,
                    "On a GPU, let cuBLAS use TF32 tensor cores for FP32 products (faster, ~1e-3 precision)");
   command.add_option("--activity-noise", t.activity_noise, "Noise (std) added to every activation while training [0]");

@@ -248,6 +248,7 @@ int run_train(const TrainFlags& flags) {
   Communicator& communicator = job();
   if (communicator.rank() != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
   if (communicator.size() > 1) spdlog::info("data-parallel training: {} ranks (MPI)", communicator.size());
+  communicator.set_timeout(flags.rank_timeout);
   const TrainConfig c = merge_train_flags(flags);
   const std::filesystem::path folder = new_run_folder(c, /*claim=*/communicator.rank() == 0);  // rank 0 writes
   const StopOnSignals stop_on_signals;  // Ctrl-C or SIGTERM: finish the step, checkpoint, stop

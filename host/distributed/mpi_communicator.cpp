@@ -1,8 +1,14 @@
 // MPI's world as bioprop's job (Open MPI from Debian): sums of updates with MPI_Allreduce on host memory.
+// Every collective is started non-blocking and waited for with a deadline, so a rank that died or hangs makes
+// the others stop with a message (and MPI_Abort ends the job) instead of a silent hang.
 #ifdef BIOPROP_WITH_MPI
 #include <mpi.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
 
 #include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
@@ -39,11 +45,12 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_sum(double* values, size_t count) override { reduce(values, count, MPI_DOUBLE); }
   bool all_equal(uint64_t value) override {
     uint64_t low = value, high = value;
-    BIOPROP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &low, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD));
-    BIOPROP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &high, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD));
+    all_reduce(&low, 1, MPI_UINT64_T, MPI_MIN, "the launch check (same settings on every rank)");
+    all_reduce(&high, 1, MPI_UINT64_T, MPI_MAX, "the launch check (same settings on every rank)");
     return low == high;
   }
   std::string describe() const override { return fmt::format("rank {} of {} (MPI)", rank_, size_); }
+  void set_timeout(double seconds) override { timeout_seconds_ = seconds; }
 
  private:
   template <typename T>
@@ -51,10 +58,39 @@ class MpiCommunicator final : public Communicator {
     // MPI counts are ints: large tensors go in pieces.
     constexpr size_t piece = size_t{1} << 30;
     for (size_t done = 0; done < count; done += piece)
-      BIOPROP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values + done, static_cast<int>(std::min(piece, count - done)),
-                                      type, MPI_SUM, MPI_COMM_WORLD));
+      all_reduce(values + done, static_cast<int>(std::min(piece, count - done)), type, MPI_SUM,
+                 "a sum of updates or metrics");
   }
+
+  void all_reduce(void* values, int count, MPI_Datatype type, MPI_Op op, const char* what) {
+    MPI_Request request;
+    BIOPROP_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values, count, type, op, MPI_COMM_WORLD, &request));
+    wait(request, what);
+  }
+
+  // Polls the request: at first at once (collectives of a healthy job finish within microseconds of each
+  // other), then every 100 us so a waiting rank leaves the cores to the others.
+  void wait(MPI_Request& request, const char* what) {
+    const auto start = std::chrono::steady_clock::now();
+    for (long polls = 0;; ++polls) {
+      int done = 0;
+      BIOPROP_MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+      if (done) return;
+      if (polls < 1000) continue;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (timeout_seconds_ > 0 && waited > timeout_seconds_) {
+        spdlog::error(
+            "rank {} of {}: the other ranks did not join {} within {:.0f} s: a rank died or hangs (see its output); "
+            "ending the job (--rank-timeout sets the wait)",
+            rank_, size_, what, timeout_seconds_);
+        MPI_Abort(MPI_COMM_WORLD, 3);
+      }
+    }
+  }
+
   int rank_ = 0, size_ = 1;
+  double timeout_seconds_ = default_rank_timeout_seconds;
 };
 
 }  // namespace

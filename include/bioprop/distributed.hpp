@@ -21,7 +21,13 @@ class Communicator {
   // Whether every rank passed the same value (for launch checks: the same settings on every rank).
   virtual bool all_equal(uint64_t /*value*/) { return true; }
   virtual std::string describe() const { return "one process"; }
+  // A collective that waits longer than this for the other ranks (one died or hangs) ends the whole job with a
+  // message naming the wait, instead of hanging forever. <= 0: wait forever.
+  virtual void set_timeout(double /*seconds*/) {}
 };
+
+// The default of `--rank-timeout`: long enough for rank 0 to write a large checkpoint while the others wait.
+constexpr double default_rank_timeout_seconds = 600.0;
 
 // The job this process belongs to: MPI's world when a launcher started it (mpirun, srun: the environment
 // names a rank) and bioprop was built with MPI, else a job of one. Initialises MPI on the first call and
