@@ -1,5 +1,7 @@
 // Keywords of bioprop.train and bioprop.Trainer: the flags of `bioprop train`, so Python and the command line
 // name every setting alike.
+#include <pybind11/stl/filesystem.h>
+
 #include "bioprop/error.hpp"
 #include "python_module.hpp"
 
@@ -126,6 +128,18 @@ py::dict epoch_dict(const EpochMetrics& m) {
   e["seconds"] = m.seconds;
   e["images_per_second"] = m.images_per_second;
   return e;
+}
+
+py::dict summary_dict(const TrainSummary& summary, const std::filesystem::path& folder) {
+  py::list epochs;
+  for (const EpochMetrics& m : summary.epochs) epochs.append(epoch_dict(m));
+  py::dict result;
+  result["run_folder"] = folder;
+  result["epochs"] = epochs;
+  result["final_test_accuracy"] = summary.final_test_accuracy;
+  result["best_test_accuracy"] = summary.best_test_accuracy;
+  result["epochs_to_target"] = summary.epochs_to_target > 0 ? py::cast(summary.epochs_to_target) : py::none();
+  return result;
 }
 
 }  // namespace bioprop::python

@@ -25,15 +25,7 @@ py::dict train_from_python(const py::kwargs& keywords) {
   TrainSummary summary;
   run_stoppable([&] { summary = train_with_config(c, parsed.flags, folder, parsed.data(c)); });
   if (summary.interrupted) raise_interrupted(summary);
-  py::list epochs;
-  for (const EpochMetrics& m : summary.epochs) epochs.append(epoch_dict(m));
-  py::dict result;
-  result["run_folder"] = folder;
-  result["epochs"] = epochs;
-  result["final_test_accuracy"] = summary.final_test_accuracy;
-  result["best_test_accuracy"] = summary.best_test_accuracy;
-  result["epochs_to_target"] = summary.epochs_to_target > 0 ? py::cast(summary.epochs_to_target) : py::none();
-  return result;
+  return summary_dict(summary, folder);
 }
 
 // Every array of a checkpoint as a NumPy copy, by parameter name (weights, biases, batch norm's

@@ -30,6 +30,9 @@ struct TrainKeywords {
 TrainKeywords parse_train_keywords(const py::kwargs& keywords, const std::string& caller);
 // One epoch's metrics as a dict (the columns of metrics.csv).
 py::dict epoch_dict(const EpochMetrics& m);
+// What bioprop.train returns: run_folder, epochs (a dict each), final_test_accuracy, best_test_accuracy,
+// epochs_to_target (None: not reached).
+py::dict summary_dict(const TrainSummary& summary, const std::filesystem::path& folder);
 // Trains while a Ctrl-C (SIGINT) or SIGTERM only asks the engine to stop after the current step (with a
 // checkpoint), as on the command line, when called from Python's main thread; runs `work` without the GIL.
 // Returns the signal that stopped it, or 0.

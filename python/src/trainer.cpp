@@ -65,18 +65,7 @@ class Trainer {
     run_->save(path);
   }
 
-  py::dict finish() {
-    const TrainSummary summary = run_->finish();
-    py::list epochs;
-    for (const EpochMetrics& m : summary.epochs) epochs.append(epoch_dict(m));
-    py::dict result;
-    result["run_folder"] = folder_;
-    result["epochs"] = epochs;
-    result["final_test_accuracy"] = summary.final_test_accuracy;
-    result["best_test_accuracy"] = summary.best_test_accuracy;
-    result["epochs_to_target"] = summary.epochs_to_target > 0 ? py::cast(summary.epochs_to_target) : py::none();
-    return result;
-  }
+  py::dict finish() { return summary_dict(run_->finish(), folder_); }
 
   std::vector<std::string> parameter_names() const {
     std::vector<std::string> names;
