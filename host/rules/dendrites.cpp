@@ -93,6 +93,10 @@ class Dendrites final : public Rule {
     return out;
   }
 
+  std::vector<Parameter*> changed_in_step() override {  // only learned feedback changes in the step
+    return s_.feedback == FeedbackKind::learned ? rule_parameters() : std::vector<Parameter*>{};
+  }
+
   StreamPositions stream_positions() override {
     return {{"training_ms", &training_ms_}, {"evaluation_ms", &evaluation_ms_}, {"phase_draws", &phase_draws_}};
   }

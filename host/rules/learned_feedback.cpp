@@ -76,6 +76,7 @@ class LearnedFeedback final : public Rule {
     for (Parameter& p : optimizer_state_) all.push_back(&p);
     return all;
   }
+  std::vector<Parameter*> changed_in_step() override { return rule_parameters(); }  // B and its optimiser
   StreamPositions stream_positions() override { return {{"perturbations", &draws_}, {"steps", &steps_}}; }
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {

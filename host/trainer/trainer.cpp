@@ -200,7 +200,7 @@ TrainingRun::TrainingRun(Network& network, Rule& rule, Optimizer& optimizer, con
   noise.seed = settings_.seed;
   network.set_training_noise(noise);
   parameters_ = rule.trainable(network);
-  for (Parameter* p : rule.rule_parameters())
+  for (Parameter* p : rule.changed_in_step())
     if (std::find(parameters_.begin(), parameters_.end(), p) == parameters_.end()) s.rule_updated.push_back(p);
   s.optimizer_state = optimizer.state(backend, parameters_);
   s.saved_extra = rule.rule_parameters();

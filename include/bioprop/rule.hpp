@@ -55,6 +55,9 @@ class Rule {
   virtual void after_update(Network& /*network*/, Backend& /*backend*/) {}
   // Fixed matrices the rule owns rather than a layer (DFA's projection): saved with checkpoints.
   virtual std::vector<Parameter*> rule_parameters() { return {}; }
+  // Those of rule_parameters() the step itself changes (feedback or inverses the rule learns with its own
+  // optimiser): a data-parallel job averages them over the ranks after every step. Fixed ones stay out.
+  virtual std::vector<Parameter*> changed_in_step() { return {}; }
   // The counters of the rule's own random streams (exploration, perturbations), saved with checkpoints
   // so that a resumed run draws what an unstopped one would have.
   virtual StreamPositions stream_positions() { return {}; }

@@ -2,6 +2,7 @@
 // learns toward W^T, the update ends closer to bp's than FA's, and the rule learns real images.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "bioprop/config.hpp"
@@ -186,6 +187,31 @@ TEST_F(LearnedFeedbackTest, WarmupTrainsFeedbackOnly) {
       changed = std::max(changed, std::abs(static_cast<double>(before.at(i) - readout(*n).feedback_weights().at(i))));
     EXPECT_GT(changed, 0.0) << "step " << s;
     EXPECT_EQ(norm(readout(*n).weights().grad) == 0.0, s < 2) << "step " << s;
+  }
+}
+
+// A data-parallel job averages over the ranks the rule's matrices its step changes (changed_in_step): every
+// matrix a step changes must be among them, and fixed ones (FA's B, DFA's projection) must not cost an
+// all-reduce per step.
+TEST_F(LearnedFeedbackTest, ChangedInStepNamesExactlyTheMatricesAStepChanges) {
+  const char* hidden_layers =
+      "bias = false\ninit = \"glorot\"\n[[layer]]\ntype=\"dense\"\nunits=6\nactivation=\"tanh\"\n"
+      "[[layer]]\ntype=\"dense\"\nunits=6\nactivation=\"tanh\"\n";
+  for (const std::string name : {"fa", "dfa", "learned_feedback", "dtp"}) {
+    auto n = net(hidden_layers, {5});
+    auto r = rule(name, {});
+    r->attach(*n, *backend, 1);
+    std::vector<Tensor> before;
+    for (Parameter* p : r->rule_parameters()) before.push_back(p->value.clone());
+    r->step(*n, batch({8, 5}, 4), *backend);
+    const std::vector<Parameter*> changed = r->changed_in_step(), all = r->rule_parameters();
+    for (size_t i = 0; i < all.size(); ++i) {
+      bool moved = false;
+      for (size_t k = 0; k < before[i].numel(); ++k) moved = moved || before[i].at(k) != all[i]->value.at(k);
+      const bool listed = std::find(changed.begin(), changed.end(), all[i]) != changed.end();
+      if (moved) EXPECT_TRUE(listed) << name << ": " << all[i]->name << " changed in the step but is not listed";
+    }
+    EXPECT_EQ(changed.empty(), name == "fa" || name == "dfa") << name;
   }
 }
 
