@@ -23,6 +23,7 @@
 #include "bioprop/bias_layout.hpp"
 #include "bioprop/device.hpp"
 #include "bioprop/device_memory.hpp"
+#include "bioprop/distributed.hpp"
 #include "bioprop/operand_checks.hpp"
 #include "bioprop/projection_checks.hpp"
 #include "kernels/launchers.hpp"
@@ -134,6 +135,7 @@ class CudaBackend final : public Backend {
       cudaEventDestroy(uploaded_[slot]);
     }
     cudaStreamDestroy(copy_stream_);
+    if (nccl_) ncclCommDestroy(nccl_);
     cudnnDestroy(cudnn_);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
@@ -141,6 +143,24 @@ class CudaBackend final : public Backend {
 
   Device device() const override { return Device::cuda; }
   std::string name() const override { return name_; }
+
+  // The ranks' sums in device memory with NCCL (one GPU per rank), queued on this backend's stream after the
+  // updates. The communicator is made at the first sum: rank 0's unique id reaches the others through the job.
+  void all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) override {
+    if (job.size() == 1) return;
+    if (!nccl_) {
+      ncclUniqueId id{};
+      if (job.rank() == 0) BIOPROP_NCCL_CHECK(ncclGetUniqueId(&id));
+      job.broadcast(&id, sizeof id, 0);
+      BIOPROP_NCCL_CHECK(ncclCommInitRank(&nccl_, job.size(), id, job.rank()));
+    }
+    BIOPROP_NCCL_CHECK(ncclGroupStart());  // one launch for every tensor of the step
+    for (Tensor* t : tensors)
+      if (!t->empty())
+        BIOPROP_NCCL_CHECK(ncclAllReduce(t->data(), t->data(), t->numel(), ncclFloat32, ncclSum, nccl_, stream_));
+    BIOPROP_NCCL_CHECK(ncclGroupEnd());
+  }
+  std::string all_reduce_path() const override { return "NCCL on device memory"; }
   size_t memory_bytes() const override {
     size_t free_bytes = 0, total_bytes = 0;
     BIOPROP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
@@ -785,6 +805,7 @@ class CudaBackend final : public Backend {
   cudaEvent_t compute_reached_[2]{}, uploaded_[2]{};
   cublasHandle_t cublas_{};
   cudnnHandle_t cudnn_{};
+  ncclComm_t nccl_ = nullptr;  // made at the first sum over ranks
   bool tf32_ = false;
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans_;
   DeviceBuffer workspace_;  // one cuDNN workspace for every call; grows to the largest request

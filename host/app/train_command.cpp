@@ -155,6 +155,7 @@ TrainingSetup prepare_training(TrainConfig c, const TrainFlags& flags, const std
   setup.device_index = device.index;
   Backend& backend = *setup.backend;
   spdlog::info("device: {}", device.description);
+  if (job().size() > 1) spdlog::info("sums over the ranks: {}", backend.all_reduce_path());
 
   // Everything that can be checked is checked before the (slow) data load.
   const NetSource net_source = load_net_source(c.net);

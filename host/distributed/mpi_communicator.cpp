@@ -49,6 +49,11 @@ class MpiCommunicator final : public Communicator {
     all_reduce(&high, 1, MPI_UINT64_T, MPI_MAX, "the launch check (same settings on every rank)");
     return low == high;
   }
+  void broadcast(void* data, size_t bytes, int root) override {
+    MPI_Request request;
+    BIOPROP_MPI_CHECK(MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &request));
+    wait(request, "the start of the sums on the GPUs (NCCL's bootstrap)");
+  }
   std::string describe() const override { return fmt::format("rank {} of {} (MPI)", rank_, size_); }
   void set_timeout(double seconds) override { timeout_seconds_ = seconds; }
 

@@ -25,30 +25,21 @@ void take_share(const Batch& global, const Share& share, Backend& backend, Batch
   out.labels = backend.to_device(rows_of(labels, share.first, share.count));
 }
 
-void all_reduce_sum(Communicator& communicator, Tensor& t, Backend& backend) {
-  if (t.empty()) return;
-  if (backend.device() == Device::cpu) {
-    communicator.all_reduce_sum(t.data(), t.numel());
-    return;
-  }
-  Tensor host = backend.to_host(t);
-  communicator.all_reduce_sum(host.data(), host.numel());
-  backend.copy(backend.to_device(host), t);
-}
-
 void sum_updates(Communicator& communicator, const std::vector<Parameter*>& parameters, double share_fraction,
                  Backend& backend) {
+  std::vector<Tensor*> updates;
   for (Parameter* p : parameters) {
     backend.scale(static_cast<float>(share_fraction), p->grad);
-    all_reduce_sum(communicator, p->grad, backend);
+    updates.push_back(&p->grad);
   }
+  backend.all_reduce_sum(updates, communicator);
 }
 
 void average_values(Communicator& communicator, const std::vector<Parameter*>& parameters, Backend& backend) {
-  for (Parameter* p : parameters) {
-    all_reduce_sum(communicator, p->value, backend);
-    backend.scale(1.0f / static_cast<float>(communicator.size()), p->value);
-  }
+  std::vector<Tensor*> values;
+  for (Parameter* p : parameters) values.push_back(&p->value);
+  backend.all_reduce_sum(values, communicator);
+  for (Parameter* p : parameters) backend.scale(1.0f / static_cast<float>(communicator.size()), p->value);
 }
 
 }  // namespace bioprop

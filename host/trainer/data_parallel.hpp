@@ -11,9 +11,6 @@ namespace bioprop {
 // Rows share.first .. share.first + share.count of `global` into `out` (a copy, through the host on a GPU).
 void take_share(const Batch& global, const Share& share, Backend& backend, Batch& out);
 
-// Sums a tensor over every rank, in place (through the host on a GPU, until NCCL).
-void all_reduce_sum(Communicator& communicator, Tensor& t, Backend& backend);
-
 // The global batch's update from every rank's: each rank's gradient is the mean over its share, so the
 // global mean is the sum over ranks of grad * share / global. Every rank ends with the same grads.
 void sum_updates(Communicator& communicator, const std::vector<Parameter*>& parameters, double share_fraction,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bioprop/dendrite_math.hpp"
+#include "bioprop/distributed.hpp"
 #include "bioprop/tensor.hpp"
 
 namespace bioprop {
@@ -243,6 +244,25 @@ class Backend {
   virtual Tensor to_host(const Tensor& on_device) = 0;
   // Blocks until queued work is done (a no-op on the CPU).
   virtual void synchronize() {}
+
+  // --- data-parallel training (distributed.hpp): sums each tensor over the ranks of `job`, in place, on every
+  // rank. By default through host memory and the job's MPI; CudaBackend sums device memory with NCCL, on its
+  // stream, its communicator bootstrapped through the job.
+  virtual void all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) {
+    if (job.size() == 1) return;
+    for (Tensor* t : tensors) {  // through host memory: a device tensor is copied out, summed and copied back
+      if (t->empty()) continue;
+      if (device() == Device::cpu) {
+        job.all_reduce_sum(t->data(), t->numel());
+        continue;
+      }
+      Tensor host = to_host(*t);
+      job.all_reduce_sum(host.data(), host.numel());
+      copy(to_device(host), *t);
+    }
+  }
+  // How all_reduce_sum moves the sums, for the run's log.
+  virtual std::string all_reduce_path() const { return "MPI on host memory"; }
 
   // --- streamed uploads for the batch scheduler (host/scheduler). Two upload slots (0, 1) let batch
   // k + 1 travel while batch k trains. The CPU versions are plain copies.

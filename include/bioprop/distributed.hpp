@@ -18,6 +18,8 @@ class Communicator {
   // Sums `values` element-wise over every rank, in place, on every rank (host memory).
   virtual void all_reduce_sum(float* /*values*/, size_t /*count*/) {}
   virtual void all_reduce_sum(double* /*values*/, size_t /*count*/) {}
+  // Copies `bytes` bytes from rank `root` to every other rank (NCCL's bootstrap: the unique id).
+  virtual void broadcast(void* /*data*/, size_t /*bytes*/, int /*root*/) {}
   // Whether every rank passed the same value (for launch checks: the same settings on every rank).
   virtual bool all_equal(uint64_t /*value*/) { return true; }
   virtual std::string describe() const { return "one process"; }

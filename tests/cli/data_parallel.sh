@@ -6,9 +6,11 @@
 # exploration draws are numbered by the trial's place in the rank's share). The test accuracy
 # (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; a run resumes on another
 # number of ranks; ranks started with different settings are refused.
-# Usage: data_parallel.sh BIOPROP CHECKPOINT_DIFFERENCE MPIEXEC WORK_DIR
+# The GPU path (item 6): on the emulated device (bioprop-emulated, one emulated GPU per rank) the sums go through
+# CudaBackend's NCCL calls, which the emulated device implements over MPI; 2 ranks match one process there too.
+# Usage: data_parallel.sh BIOPROP CHECKPOINT_DIFFERENCE MPIEXEC WORK_DIR BIOPROP_EMULATED
 set -euo pipefail
-bioprop=$1 difference=$2 mpiexec=$3 work=$4/data-parallel
+bioprop=$1 difference=$2 mpiexec=$3 work=$4/data-parallel emulated=$5
 rm -rf "$work" && mkdir -p "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
@@ -55,4 +57,15 @@ if "${mpi[@]}" -np 1 "$bioprop" "${common[@]}" --rule bp --lr 0.1 --run-dir "$wo
   fail "ranks with different seeds were not refused"
 fi
 grep -q "started with different settings" "$work/mixed.log" || fail "no message for mixed settings: $(tail -3 "$work/mixed.log")"
+
+# The GPU path on the emulated device: NCCL's all-reduce of device memory, 2 ranks against one process.
+gpu=("${common[@]/cpu/cuda:0}" --epochs 2 --rule bp)
+"$emulated" "${gpu[@]}" --run-dir "$work/gpu-1" --checkpoint "$work/gpu-1.bin" > "$work/gpu-1.log" 2>&1 ||
+  fail "emulated GPU, one process: $(tail -3 "$work/gpu-1.log")"
+"${mpi[@]}" -np 2 "$emulated" "${gpu[@]}" --run-dir "$work/gpu-2" --checkpoint "$work/gpu-2.bin" > "$work/gpu-2.log" 2>&1 ||
+  fail "emulated GPU on 2 ranks: $(tail -5 "$work/gpu-2.log")"
+grep -q "sums over the ranks: NCCL on device memory" "$work/gpu-2.log" || fail "emulated GPU: the sums did not go through NCCL"
+largest=$("$difference" "$work/gpu-1.bin" "$work/gpu-2.bin" | grep -o '[0-9.e+-]*$')
+awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "emulated GPU on 2 ranks: weights differ by $largest (relative)"
+echo "emulated GPU, NCCL on 2 ranks: largest relative weight difference $largest"
 echo "data-parallel runs match one process"
