@@ -30,8 +30,10 @@ struct TrainFlags {
   bool tf32 = false;
   float activity_noise = 0.0f, signal_noise = 0.0f, update_noise = 0.0f;
   double checkpoint_every_minutes = 0.0;
-  double rank_timeout = default_rank_timeout_seconds;  // data-parallel jobs: the longest wait for the other ranks
-  std::vector<std::string> command_line;               // argv, to print the command that resumes a stopped run
+  double rank_timeout = default_rank_timeout_seconds;
+  bool sync_batch_norm = false;  // data-parallel jobs: batch norm with the global batch's statistics  // data-parallel
+                                 // jobs: the longest wait for the other ranks
+  std::vector<std::string> command_line;  // argv, to print the command that resumes a stopped run
 };
 
 struct BenchFlags {

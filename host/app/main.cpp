@@ -65,6 +65,9 @@ void add_training_options(CLI::App& command, bioprop::TrainFlags& t, const char*
   command.add_flag("--no-progress", t.no_progress, "No progress bar or progress lines");
   command.add_option("--checkpoint-every-minutes", t.checkpoint_every_minutes,
                      "Also write the checkpoint mid-epoch every N minutes (fractions allowed) [0: after epochs only]");
+  command.add_flag("--sync-batch-norm", t.sync_batch_norm,
+                   "Data-parallel jobs: batch norm normalises with the statistics of the whole global batch, summed "
+                   "over the ranks (PyTorch's SyncBatchNorm) [off: each rank's own, as DDP]");
   command.add_option("--rank-timeout", t.rank_timeout,
                      "Data-parallel jobs: end the job with a message when the other ranks do not answer within this "
                      "many seconds (a rank died or hangs) [600; 0: wait forever]");

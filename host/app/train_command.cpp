@@ -208,6 +208,7 @@ TrainingSetup prepare_training(TrainConfig c, const TrainFlags& flags, const std
   settings.augmentation = c.augmentation;
   settings.checkpoint_every_minutes = flags.checkpoint_every_minutes;
   settings.communicator = &job();
+  settings.sync_batch_norm = flags.sync_batch_norm;
   settings.record = {{"rule", c.rule},
                      {"rule_options", options_json(c.rule_options)},
                      {"net", net_source.name},
@@ -224,6 +225,7 @@ TrainingSetup prepare_training(TrainConfig c, const TrainFlags& flags, const std
                      {"augment_crop", c.augmentation.crop_padding},
                      {"augment_flip", c.augmentation.horizontal_flip},
                      {"seed", c.seed},
+                     {"sync_batch_norm", flags.sync_batch_norm},
                      {"device", device.description},
                      {"backend", backend.name()}};
   spdlog::info("run folder: {}", folder.string());

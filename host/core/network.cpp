@@ -87,6 +87,10 @@ void Network::backward(Backend& backend, Pathway pathway) {
   }
 }
 
+void Network::set_statistics_sync(Communicator* job, double share) {
+  for (auto& l : layers_) l->set_statistics_sync(job, share);
+}
+
 void Network::set_training(bool training) {
   training_ = training;
   for (auto& l : layers_) l->set_training(training);

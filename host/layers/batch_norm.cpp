@@ -2,9 +2,16 @@
 // (dense), y = gamma * (x - mean) / sqrt(var + epsilon) + beta. While training it normalises with the
 // batch's statistics and keeps running averages, as Keras does (running = momentum * running +
 // (1 - momentum) * batch, biased batch variance); in evaluation it uses the running averages.
-// gamma and beta are parameters; the running statistics are state saved with checkpoints.
+// gamma and beta are parameters; the running statistics are state saved with checkpoints. In a data-parallel
+// job with synchronised statistics (--sync-batch-norm, as PyTorch's SyncBatchNorm) the batch's statistics and
+// the backward pass's sums are those of the global batch, summed over the ranks.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/layers.hpp"
 
@@ -38,11 +45,16 @@ class BatchNorm final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   void set_training(bool training) override { training_ = training; }
   void set_repeat_draws(bool repeat) override { repeat_ = repeat; }
+  void set_statistics_sync(Communicator* job, double share) override {
+    job_ = job && job->size() > 1 ? job : nullptr;
+    share_ = share;
+  }
   bool mixes_samples() const override { return training_; }
 
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
     if (training_) {
       backend.batch_norm_statistics(x, mean_, variance_);
+      if (job_) global_statistics(backend, x.dim(0));
       if (!repeat_)  // a perturbed pass (WP, NP) leaves the running statistics as the clean pass set them
         for (auto [running, batch] :
              {std::pair{&running_mean_.value, &mean_}, {&running_variance_.value, &variance_}}) {
@@ -57,7 +69,8 @@ class BatchNorm final : public Layer {
     if (!training_)  // fixed statistics: dx = gamma / sigma * dy
       return backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, zeros_, zeros_, dx);
     backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
-    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat_, sum_dy_, dx);
+    const auto [sum_dy_xhat, sum_dy] = backward_sums(backend);
+    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat, sum_dy, dx);
   }
 
   // dL/dgamma = sum of dy * xhat, dL/dbeta = sum of dy (over the batch and positions).
@@ -79,13 +92,52 @@ class BatchNorm final : public Layer {
         backend.copy(*sums, *grad);
       }
     }
-    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat_, sum_dy_, *dx);
+    const auto [sum_dy_xhat, sum_dy] = backward_sums(backend);  // gamma's and beta's grads stay this rank's
+    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat, sum_dy, *dx);
   }
 
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
   std::vector<Parameter*> state() override { return {&running_mean_, &running_variance_}; }
 
  private:
+  // This rank's mean and variance of `rows` samples replaced by the global batch's: sums of x and x^2 (per
+  // channel, from the rank's mean and variance) and the sample counts, added over the ranks on the host (C
+  // values per layer). Every rank then normalises, and updates its running statistics, alike.
+  void global_statistics(Backend& backend, int rows) {
+    const Tensor mean = backend.to_host(mean_), variance = backend.to_host(variance_);
+    const size_t channels = mean.numel();
+    std::vector<double> sums(2 * channels + 1);
+    for (size_t c = 0; c < channels; ++c) {
+      const double m = mean.at(c);
+      sums[c] = m * rows;
+      sums[channels + c] = (static_cast<double>(variance.at(c)) + m * m) * rows;
+    }
+    sums[2 * channels] = rows;
+    job_->all_reduce_sum(sums.data(), sums.size());
+    Tensor global_mean(mean.shape()), global_variance(variance.shape());
+    for (size_t c = 0; c < channels; ++c) {
+      const double m = sums[c] / sums[2 * channels];
+      global_mean.at(c) = static_cast<float>(m);
+      global_variance.at(c) = static_cast<float>(std::max(0.0, sums[channels + c] / sums[2 * channels] - m * m));
+    }
+    backend.copy(backend.to_device(global_mean), mean_);
+    backend.copy(backend.to_device(global_variance), variance_);
+  }
+
+  // The per-channel sums dx needs: this rank's, or with synchronised statistics the global batch's. Each rank's
+  // dy is of its mean loss; scaled by its share they add up to dy of the global mean loss, and backward_data's
+  // division by this rank's count then gives this rank's dx in its own scale (the scale its updates are in).
+  std::pair<const Tensor&, const Tensor&> backward_sums(Backend& backend) {
+    if (!job_) return {sum_dy_xhat_, sum_dy_};
+    for (auto [local, global] : {std::pair{&sum_dy_xhat_, &global_dy_xhat_}, {&sum_dy_, &global_dy_}}) {
+      global->resize(local->shape(), backend.device());
+      backend.copy(*local, *global);
+      backend.scale(static_cast<float>(share_), *global);
+    }
+    backend.all_reduce_sum({&global_dy_xhat_, &global_dy_}, *job_);
+    return {global_dy_xhat_, global_dy_};
+  }
+
   // The statistics the forward pass normalised with: the batch's while training, else the running ones.
   const Tensor& mean() const { return training_ ? mean_ : running_mean_.value; }
   const Tensor& variance() const { return training_ ? variance_ : running_variance_.value; }
@@ -94,6 +146,9 @@ class BatchNorm final : public Layer {
   bool training_ = false, repeat_ = false;
   Parameter gamma_, beta_, running_mean_, running_variance_;
   Tensor mean_, variance_, sum_dy_xhat_, sum_dy_, zeros_;
+  Communicator* job_ = nullptr;  // set: synchronised statistics over its ranks
+  double share_ = 1.0;
+  Tensor global_dy_xhat_, global_dy_;
 };
 
 }  // namespace

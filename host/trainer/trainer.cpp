@@ -184,6 +184,15 @@ TrainingRun::TrainingRun(Network& network, Rule& rule, Optimizer& optimizer, con
   }
   if (ranks > 1 && settings_.batch_size < ranks)
     fail("a batch of {} cannot be shared by {} ranks: use --batch-size {} or more", settings_.batch_size, ranks, ranks);
+  if (ranks > 1 && settings_.sync_batch_norm) {
+    // Every rank must join every batch's statistics: no batch may leave a rank without trials.
+    const int last = data.train.size() % settings_.batch_size;
+    if (last > 0 && last < ranks)
+      fail(
+          "--sync-batch-norm: the last batch of every epoch holds {} image(s), fewer than the {} ranks; choose a batch "
+          "size or --train-limit that leaves at least {} (or none)",
+          last, ranks, ranks);
+  }
   state_ = std::make_unique<State>(settings_.show_progress && rank == 0);
   State& s = *state_;
   s.communicator = communicator;
@@ -266,6 +275,8 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
   const int trials = batch.size();  // of the global batch, over every rank
   const Share share = share_of(trials, s.rank, s.ranks);
   if (s.ranks > 1) take_share(batch, share, backend_, share_batch);
+  if (s.ranks > 1 && settings_.sync_batch_norm)
+    network_.set_statistics_sync(s.communicator, static_cast<double>(share.count) / trials);
   {
     ProfileRange range("rule step (forward + credit assignment)");
     if (share.count > 0) {

@@ -77,6 +77,10 @@ class Layer {
   // While set, forward passes repeat the last pass's random draws (dropout's mask) and change no state
   // (batch norm's running statistics): the perturbed passes of weight and node perturbation.
   virtual void set_repeat_draws(bool /*repeat*/) {}
+  // Data-parallel training with synchronised batch statistics: batch norm normalises with the statistics of
+  // the whole global batch, summed over the ranks of `job`; this rank holds `share` of the batch's trials.
+  // Null: each rank's own statistics.
+  virtual void set_statistics_sync(Communicator* /*job*/, double /*share*/) {}
   // The counters of the layer's random streams (dropout's masks), saved with checkpoints.
   virtual StreamPositions stream_positions() { return {}; }
   // State that is not trained but belongs to the net and is saved with checkpoints (batch norm's

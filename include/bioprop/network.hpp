@@ -54,6 +54,8 @@ class Network {
   // pass, its dropout masks and activity noise, and leave batch norm's running statistics alone: the
   // perturbed passes of WP and NP then differ from the clean one only by their own perturbation.
   void set_repeat_draws(bool repeat);
+  // Synchronised batch statistics over the ranks of `job` (Layer::set_statistics_sync); null: per rank.
+  void set_statistics_sync(Communicator* job, double share);
   bool repeats_draws() const { return repeat_draws_; }
   // Adds the learning-signal noise (if any, in training) to the output gradient.
   void add_signal_noise(Backend& backend, Tensor& doutput);

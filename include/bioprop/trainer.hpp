@@ -77,6 +77,8 @@ struct TrainSettings {
   // Data-parallel training (distributed.hpp): this rank takes its share of every global batch of batch_size,
   // the ranks sum their updates, and only rank 0 writes files. Null: one process.
   Communicator* communicator = nullptr;
+  // With several ranks: batch norm normalises with the global batch's statistics (else each rank's own).
+  bool sync_batch_norm = false;
 };
 
 struct TrainSummary {

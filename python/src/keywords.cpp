@@ -83,6 +83,10 @@ TrainKeywords parse_train_keywords(const py::kwargs& keywords, const std::string
       f.resume = true, o.resume = value.cast<std::string>();
     else if (key == "checkpoint")
       f.checkpoint = true, o.checkpoint = value.cast<std::string>();
+    else if (key == "sync_batch_norm")
+      f.sync_batch_norm = value.cast<bool>();
+    else if (key == "rank_timeout")
+      f.rank_timeout = value.cast<double>();
     else if (key == "checkpoint_every_minutes")
       f.checkpoint_every_minutes = value.cast<double>();
     else if (key == "lr_step_epochs")

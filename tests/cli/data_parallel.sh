@@ -5,7 +5,8 @@
 # feedback alignment on 2, BrainProp on 4 (per-trial RPEs; only the summed updates cross ranks; greedy, as its
 # exploration draws are numbered by the trial's place in the rank's share). The test accuracy
 # (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; a run resumes on another
-# number of ranks; ranks started with different settings are refused.
+# number of ranks; ranks started with different settings are refused. Batch norm: per-rank statistics by
+# default (not one process's weights), the global batch's with --sync-batch-norm (one process's weights).
 # The GPU path (item 6): on the emulated device (bioprop-emulated, one emulated GPU per rank) the sums go through
 # CudaBackend's NCCL calls, which the emulated device implements over MPI; 2 ranks match one process there too.
 # Usage: data_parallel.sh BIOPROP CHECKPOINT_DIFFERENCE MPIEXEC WORK_DIR BIOPROP_EMULATED
@@ -57,6 +58,30 @@ if "${mpi[@]}" -np 1 "$bioprop" "${common[@]}" --rule bp --lr 0.1 --run-dir "$wo
   fail "ranks with different seeds were not refused"
 fi
 grep -q "started with different settings" "$work/mixed.log" || fail "no message for mixed settings: $(tail -3 "$work/mixed.log")"
+
+# Batch norm: per-rank statistics by default (as DDP: not one process's run), the global batch's with
+# --sync-batch-norm (one process's run). No biases: before batch norm they get no gradient, only rounding.
+printf '[[layer]]\ntype = "dense"\nunits = 48\n[[layer]]\ntype = "batch_norm"\n[[layer]]\ntype = "relu"\n' > "$work/bn.toml"
+bn=(train --net "$work/bn.toml" --no-bias --batch-size 16 --train-limit 256 --test-limit 200 --device cpu --no-progress
+  --seed 3 --epochs 2 --rule bp)
+"$bioprop" "${bn[@]}" --run-dir "$work/bn-1" --checkpoint "$work/bn-1.bin" > "$work/bn-1.log" 2>&1 ||
+  fail "batch norm, one process: $(tail -3 "$work/bn-1.log")"
+for sync in own sync; do
+  [ $sync = sync ] && flag=(--sync-batch-norm) || flag=()
+  "${mpi[@]}" -np 2 "$bioprop" "${bn[@]}" "${flag[@]}" --run-dir "$work/bn-$sync" --checkpoint "$work/bn-$sync.bin" \
+    > "$work/bn-$sync.log" 2>&1 || fail "batch norm ($sync statistics) on 2 ranks: $(tail -5 "$work/bn-$sync.log")"
+  largest=$("$difference" "$work/bn-1.bin" "$work/bn-$sync.bin" | grep -o '[0-9.e+-]*$')
+  if [ $sync = sync ]; then
+    awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "synchronised batch norm: weights differ by $largest"
+  else
+    awk -v d="$largest" 'BEGIN { exit !(d > 1e-3) }' || fail "per-rank batch norm gave one process's weights ($largest)"
+  fi
+  echo "batch norm with $sync statistics on 2 ranks: largest relative weight difference $largest"
+done
+"${mpi[@]}" -np 4 "$bioprop" "${bn[@]/256/258}" --sync-batch-norm --run-dir "$work/bn-4" > "$work/bn-4.log" 2>&1 &&
+  fail "--sync-batch-norm with a last batch of 2 images on 4 ranks was not refused"
+grep -q "sync-batch-norm: the last batch of every epoch holds 2 image(s), fewer than the 4 ranks" "$work/bn-4.log" ||
+  fail "no message for a last batch smaller than the job: $(tail -3 "$work/bn-4.log")"
 
 # The GPU path on the emulated device: NCCL's all-reduce of device memory, 2 ranks against one process.
 gpu=("${common[@]/cpu/cuda:0}" --epochs 2 --rule bp)
