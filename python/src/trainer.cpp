@@ -5,7 +5,6 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "bioprop/builtin_nets.hpp"
@@ -168,9 +167,8 @@ Trainer::Trainer(const std::string& checkpoint, const py::kwargs& keywords) {
   TrainConfig c = merge_train_flags(parsed.flags, base);
   folder_ = new_run_folder(c);
   if (!builtin && !parsed.flags.net) {  // the net's definition travels in the record
-    std::filesystem::create_directories(folder_);
     const std::filesystem::path net_file = folder_ / (std::filesystem::path(base.net).stem().string() + ".toml");
-    std::ofstream(net_file) << json_field<std::string>(record, "net_toml", checkpoint);
+    write_file_atomically(net_file.string(), json_field<std::string>(record, "net_toml", checkpoint));
     c.net = net_file.string();
   }
   start(parsed, c);
