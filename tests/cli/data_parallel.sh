@@ -93,4 +93,14 @@ grep -q "sums over the ranks: NCCL on device memory" "$work/gpu-2.log" || fail "
 largest=$("$difference" "$work/gpu-1.bin" "$work/gpu-2.bin" | grep -o '[0-9.e+-]*$')
 awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "emulated GPU on 2 ranks: weights differ by $largest (relative)"
 echo "emulated GPU, NCCL on 2 ranks: largest relative weight difference $largest"
+
+# Synchronised batch norm on the emulated GPU: statistics through the host, backward sums through NCCL.
+gpu_bn=("${bn[@]/cpu/cuda:0}")
+"$emulated" "${gpu_bn[@]}" --run-dir "$work/gpu-bn-1" --checkpoint "$work/gpu-bn-1.bin" > "$work/gpu-bn-1.log" 2>&1 ||
+  fail "emulated GPU batch norm, one process: $(tail -3 "$work/gpu-bn-1.log")"
+"${mpi[@]}" -np 2 "$emulated" "${gpu_bn[@]}" --sync-batch-norm --run-dir "$work/gpu-bn-2" --checkpoint "$work/gpu-bn-2.bin" \
+  > "$work/gpu-bn-2.log" 2>&1 || fail "emulated GPU synchronised batch norm on 2 ranks: $(tail -5 "$work/gpu-bn-2.log")"
+largest=$("$difference" "$work/gpu-bn-1.bin" "$work/gpu-bn-2.bin" | grep -o '[0-9.e+-]*$')
+awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "emulated GPU synchronised batch norm: weights differ by $largest"
+echo "emulated GPU, synchronised batch norm on 2 ranks: largest relative weight difference $largest"
 echo "data-parallel runs match one process"
