@@ -2,6 +2,7 @@
 // plots. Each run keeps its own folder (runs/<rule>/seed<k>/) with a run.json once it has finished, so
 // an interrupted comparison, run again, keeps the finished runs and resumes the stopped one from its
 // checkpoint.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -89,10 +90,11 @@ std::string folder_name(const std::string& label) {
   return name;
 }
 
-// One finished run, as run.json keeps it.
+// One finished run, as run.json keeps it. A run whose loss became NaN or infinite is finished too: it keeps
+// the epochs it completed and the epoch it diverged in.
 struct RunRecord {
   std::string label;
-  int seed = 0, epochs_run = 0, epochs_to_target = -1;
+  int seed = 0, epochs_run = 0, epochs_to_target = -1, diverged_epoch = 0;  // 0: did not diverge
   double seconds_to_target = -1, best = 0, final = 0, seconds = 0, peak_device_mib = 0;
   std::vector<EpochMetrics> epochs;
 };
@@ -115,6 +117,7 @@ nlohmann::json to_json(const RunRecord& r) {
           {"final_test_accuracy", r.final},
           {"seconds", r.seconds},
           {"peak_device_mib", r.peak_device_mib},
+          {"diverged_epoch", r.diverged_epoch},
           {"epochs", epochs}};
 }
 
@@ -129,6 +132,7 @@ RunRecord record_from_json(const nlohmann::json& j, const std::string& where) {
   r.final = json_field<double>(j, "final_test_accuracy", where);
   r.seconds = json_field<double>(j, "seconds", where);
   r.peak_device_mib = json_field<double>(j, "peak_device_mib", where);
+  r.diverged_epoch = j.value("diverged_epoch", 0);  // absent in records written before it existed
   for (const nlohmann::json& e : json_field<nlohmann::json>(j, "epochs", where)) {
     EpochMetrics m;
     m.epoch = json_field<int>(e, "epoch", where);
@@ -173,17 +177,21 @@ RunRecord record_of(const std::string& label, int seed, const TrainSummary& s) {
 struct LabelSummary {
   std::string label;
   int runs = 0;
+  std::vector<int> diverged_epochs;  // one per run that diverged
   Stats epochs_to_target, seconds_to_target, best, final, peak_mib;
 };
 
 LabelSummary summarise(const std::string& label, const std::vector<RunRecord>& runs) {
   std::vector<double> epochs, seconds, best, final, peak;
+  std::vector<int> diverged;
   for (const RunRecord& r : runs) {
+    if (r.diverged_epoch > 0) diverged.push_back(r.diverged_epoch);
     if (r.epochs_to_target > 0) epochs.push_back(r.epochs_to_target), seconds.push_back(r.seconds_to_target);
     best.push_back(r.best), final.push_back(r.final), peak.push_back(r.peak_device_mib);
   }
   return {label,
           static_cast<int>(runs.size()),
+          diverged,
           stats_of(epochs),
           stats_of(seconds),
           stats_of(best),
@@ -191,21 +199,29 @@ LabelSummary summarise(const std::string& label, const std::vector<RunRecord>& r
           stats_of(peak)};
 }
 
+// "—", or "2 of 3 (epochs 1, 4)": the runs whose loss became NaN or infinite, and where.
+std::string diverged_text(const std::vector<int>& epochs, int runs) {
+  if (epochs.empty()) return "—";
+  return fmt::format("{} of {} (epoch{} {})", epochs.size(), runs, epochs.size() > 1 ? "s" : "",
+                     fmt::join(epochs, ", "));
+}
+
 void write_tables(const fs::path& out, const std::vector<RuleSpec>& specs,
                   const std::map<std::string, std::vector<RunRecord>>& runs, const TrainConfig& c,
                   const std::string& device) {
   std::string runs_csv =
       "label,seed,epochs_run,epochs_to_target,seconds_to_target,best_test_accuracy,final_test_accuracy,seconds,"
-      "peak_device_mib\n";
+      "peak_device_mib,diverged_epoch\n";
   std::string runs_jsonl, epochs_csv =
                               "label,seed,epoch,test_accuracy,test_loss,train_loss,seconds,cumulative_seconds,"
                               "images_per_second\n";
   for (const RuleSpec& spec : specs)
     for (const RunRecord& r : runs.at(spec.label)) {
-      runs_csv += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.3f},{:.1f}\n", r.label, r.seed, r.epochs_run,
+      runs_csv += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.3f},{:.1f},{}\n", r.label, r.seed, r.epochs_run,
                               r.epochs_to_target > 0 ? std::to_string(r.epochs_to_target) : "",
                               r.seconds_to_target >= 0 ? fmt::format("{:.3f}", r.seconds_to_target) : "", r.best,
-                              r.final, r.seconds, r.peak_device_mib);
+                              r.final, r.seconds, r.peak_device_mib,
+                              r.diverged_epoch > 0 ? std::to_string(r.diverged_epoch) : "");
       runs_jsonl += to_json(r).dump() + "\n";
       double cumulative = 0;
       for (const EpochMetrics& m : r.epochs) {
@@ -228,9 +244,11 @@ void write_tables(const fs::path& out, const std::vector<RuleSpec>& specs,
       "# Comparison: net {}, dataset {}, target {:.2f}% test accuracy\n\n"
       "{}; device: {}; bioprop {}; at most {} epochs, batch {}, optimizer {}, {} seed(s) from seed {}{}{}.\n"
       "Mean ± standard deviation over seeds; epochs and seconds to the target over the runs that reached it (a run "
-      "that never did is counted as \"not in N\"). Seconds are training time (no evaluation).\n\n"
+      "that never did is counted as \"not in N\"). Seconds are training time (no evaluation). A run whose loss "
+      "became NaN or infinite stops there: it is listed under \"diverged\" (with the epoch), and its accuracies are "
+      "those of the epochs it completed (0 if none).\n\n"
       "| rule | runs | epochs to target | seconds to target | best test accuracy (%) | final test accuracy (%) | "
-      "epochs vs bp | seconds vs bp |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+      "epochs vs bp | seconds vs bp | diverged |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
       c.net, c.data.name, 100 * c.target_accuracy, utc_now(), device, source_commit(), c.epochs, c.batch_size,
       c.optimizer, runs.begin()->second.size(), c.seed,
       c.data.train_limit > 0 ? fmt::format(", {} training images", c.data.train_limit) : "",
@@ -243,14 +261,16 @@ void write_tables(const fs::path& out, const std::vector<RuleSpec>& specs,
     };
     Stats best = s.best, final = s.final;
     best.mean *= 100, best.sd *= 100, final.mean *= 100, final.sd *= 100;
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", s.label, s.runs,
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", s.label, s.runs,
                       to_target(s.epochs_to_target, s.runs, c.epochs, "{:.1f}"),
                       to_target(s.seconds_to_target, s.runs, c.epochs, "{:.1f}"), mean_sd(best), mean_sd(final),
                       bp == summaries.end() ? "—" : ratio(s.epochs_to_target, bp->epochs_to_target),
-                      bp == summaries.end() ? "—" : ratio(s.seconds_to_target, bp->seconds_to_target));
-    spdlog::info("{}: {} epochs to {:.2f}%, best {:.2f} ± {:.2f}%, final {:.2f} ± {:.2f}% over {} run(s)", s.label,
+                      bp == summaries.end() ? "—" : ratio(s.seconds_to_target, bp->seconds_to_target),
+                      diverged_text(s.diverged_epochs, s.runs));
+    spdlog::info("{}: {} epochs to {:.2f}%, best {:.2f} ± {:.2f}%, final {:.2f} ± {:.2f}% over {} run(s){}", s.label,
                  to_target(s.epochs_to_target, s.runs, c.epochs, "{:.1f}"), 100 * c.target_accuracy, best.mean, best.sd,
-                 final.mean, final.sd, s.runs);
+                 final.mean, final.sd, s.runs,
+                 s.diverged_epochs.empty() ? "" : "; diverged: " + diverged_text(s.diverged_epochs, s.runs));
   }
   md +=
       "\nRaw data: runs.csv / runs.jsonl (one row per run), epochs.csv (one row per run and epoch); plots: "
@@ -345,9 +365,18 @@ RunOutcome train_run(const TrainFlags& comparison, const PendingRun& run, bool p
       json_field<int>(read_checkpoint_record(checkpoint.string()), "epoch", checkpoint.string()) >= c.epochs)
     fs::remove_all(run.folder);
   c.resume = fs::exists(checkpoint) ? checkpoint.string() : "";
-  const TrainSummary summary = train_with_config(c, f, run.folder, datasets.get(c.data));
-  if (summary.interrupted) return {std::nullopt, summary.stop_signal};
-  RunRecord record = record_of(run.spec->label, run.seed, summary);
+  RunRecord record;
+  try {
+    const TrainSummary summary = train_with_config(c, f, run.folder, datasets.get(c.data));
+    if (summary.interrupted) return {std::nullopt, summary.stop_signal};
+    record = record_of(run.spec->label, run.seed, summary);
+  } catch (const DivergedError& e) {  // a result of the comparison, not a failure of it
+    spdlog::warn("{} seed {}: {}", run.spec->label, run.seed, e.what());
+    TrainSummary partial;
+    summarise_epochs(partial, e.completed, c.target_accuracy);
+    record = record_of(run.spec->label, run.seed, partial);
+    record.diverged_epoch = e.epoch;
+  }
   write_file_atomically((run.folder / "run.json").string(), to_json(record).dump(2) + "\n");
   return {std::move(record), 0};
 }

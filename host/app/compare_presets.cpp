@@ -34,8 +34,10 @@ const std::vector<ComparePreset>& compare_presets() {
        10,
        3},
       {"learned-feedback",
-       "learned feedback (per layer and direct) against FA, DFA and bp on the dense net (Lansdell et al.)",
-       {"bp=0.1", "fa=0.1", "dfa=0.1", "learned_feedback=0.1", "learned_feedback+direct=true=0.1"},
+       "learned feedback (per layer and direct) against FA, DFA and bp on the dense net (Lansdell et al.), SGD 0.05 "
+       "for "
+       "every rule (learned feedback diverges at 0.1)",
+       {"bp=0.05", "fa=0.05", "dfa=0.05", "learned_feedback=0.05", "learned_feedback+direct=true=0.05"},
        "dense",
        "fashion-mnist",
        "",

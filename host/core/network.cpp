@@ -127,6 +127,11 @@ void Network::set_repeat_draws(bool repeat) {
   for (auto& l : layers_) l->set_repeat_draws(repeat);
 }
 
+void Network::set_hold_statistics(bool hold) {
+  hold_statistics_ = hold;
+  for (auto& l : layers_) l->set_hold_statistics(hold);
+}
+
 void Network::check_fits_in_memory(int batch, const Backend& backend) {
   size_t activations = 0;
   for (const Shape& s : sample_shapes_) activations += s.numel();  // batch 1 each

@@ -45,14 +45,15 @@ class BatchNorm final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   void set_training(bool training) override { training_ = training; }
   void set_repeat_draws(bool repeat) override { repeat_ = repeat; }
+  void set_hold_statistics(bool hold) override { hold_ = hold; }
   void set_statistics_sync(Communicator* job, double share) override {
     job_ = job && job->size() > 1 ? job : nullptr;
     share_ = share;
   }
-  bool mixes_samples() const override { return training_; }
+  bool mixes_samples() const override { return batch_statistics(); }
 
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
-    if (training_) {
+    if (batch_statistics()) {
       backend.batch_norm_statistics(x, mean_, variance_);
       if (job_) global_statistics(backend, x.dim(0));
       if (!repeat_)  // a perturbed pass (WP, NP) leaves the running statistics as the clean pass set them
@@ -66,7 +67,7 @@ class BatchNorm final : public Layer {
   }
 
   void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
-    if (!training_)  // fixed statistics: dx = gamma / sigma * dy
+    if (!batch_statistics())  // fixed statistics: dx = gamma / sigma * dy
       return backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, zeros_, zeros_, dx);
     backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
     const auto [sum_dy_xhat, sum_dy] = backward_sums(backend);
@@ -82,7 +83,7 @@ class BatchNorm final : public Layer {
   // dL/dbeta, and backward_data needs them too.
   void backward(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, float beta,
                 Pathway pathway) override {
-    if (!dx || !training_) return Layer::backward(backend, x, y, dy, dx, beta, pathway);
+    if (!dx || !batch_statistics()) return Layer::backward(backend, x, y, dy, dx, beta, pathway);
     backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
     for (auto [sums, grad] : {std::pair{&sum_dy_xhat_, &gamma_.grad}, {&sum_dy_, &beta_.grad}}) {
       if (beta != 0.0f) {
@@ -138,12 +139,16 @@ class BatchNorm final : public Layer {
     return {global_dy_xhat_, global_dy_};
   }
 
-  // The statistics the forward pass normalised with: the batch's while training, else the running ones.
+  // True while the forward pass computes the batch's statistics (training, not held): the backward pass then
+  // carries the gradient through them, and the samples are coupled.
+  bool batch_statistics() const { return training_ && !hold_; }
+  // The statistics the forward pass normalised with: the batch's while training (held or not), else the running
+  // ones.
   const Tensor& mean() const { return training_ ? mean_ : running_mean_.value; }
   const Tensor& variance() const { return training_ ? variance_ : running_variance_.value; }
 
   float momentum_, epsilon_;
-  bool training_ = false, repeat_ = false;
+  bool training_ = false, repeat_ = false, hold_ = false;
   Parameter gamma_, beta_, running_mean_, running_variance_;
   Tensor mean_, variance_, sum_dy_xhat_, sum_dy_, zeros_;
   Communicator* job_ = nullptr;  // set: synchronised statistics over its ranks

@@ -5,7 +5,12 @@
 //   noise xi_l ~ N(0, sigma^2) on h_l, the input of every weighted layer above the first, all in one
 //   noisy pass that repeats the clean pass's dropout masks and noise draws;
 //   lambda_l = (L(noisy) - L(clean)) xi_l / sigma^2, an estimate of dL/dh_l, unbiased to first order in
-//   sigma; where no layer mixes trials, trial n's own loss change drives its own noise (as `np`);
+//   sigma; where no layer mixes trials, trial n's own loss change drives its own noise (as `np`). Batch norm
+//   mixes trials; by default (`held_statistics`) the noisy pass normalises with the clean pass's batch
+//   statistics, held as constants, so each trial's loss change is still its own: the batch's loss change would
+//   add the other trials' noise to every estimate, N times the variance (with batch 128 the conv net's B then
+//   diverge at lr 0.1). The estimate is then of the gradient with the statistics held, which leaves out batch
+//   norm's O(1/N)-per-trial coupling through the statistics;
 //   B_l minimises 1/2 ||B_l^T delta_{l+1} - lambda_l||^2 (per trial, batch mean), delta_{l+1} the error that reached
 //   the layer above: dB_l = delta_{l+1}^T (B_l^T delta_{l+1} - lambda_l) for dense layers, and for conv
 //   (B a transposed convolution with its own kernel) and locally connected layers the same adjoint
@@ -17,6 +22,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 #include "bioprop/error.hpp"
 #include "bioprop/optimizer.hpp"
@@ -33,6 +39,8 @@ struct LearnedFeedbackSettings {
   double feedback_lr = 0.01;
   int warmup_steps = 0;
   bool per_trial = true;
+  bool held_statistics = true;
+  bool each_layer = false;
   bool direct = false;
 };
 
@@ -81,7 +89,7 @@ class LearnedFeedback final : public Rule {
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const StepResult clean = forward_and_loss(network, batch, backend, s_.loss);
-    const bool per_trial = s_.per_trial && !network.mixes_samples();
+    const bool per_trial = s_.per_trial && !noisy_pass_mixes_samples(network);
     if (per_trial) backend.trial_losses(clean_losses_);
     // FA's pass: every weight's update through B, and in the net's gradient buffers delta_{l+1} (the
     // output gradient of each weighted layer) and B_l^T delta_{l+1} (its input gradient).
@@ -120,52 +128,80 @@ class LearnedFeedback final : public Rule {
     }
   }
 
+  bool noisy_pass_mixes_samples(Network& network) const {
+    if (!s_.held_statistics) return network.mixes_samples();
+    const HoldBatchStatistics held(network);
+    return network.mixes_samples();
+  }
+
+  // One noisy pass with every layer's noise at once (the paper's), or with `each_layer` one pass per B with its
+  // own layer's noise alone, from that layer up: then no other layer's noise enters a layer's estimate (on the
+  // conv net the 25k-wide first hidden activity would otherwise dominate the readout's), for the price of the
+  // partial passes. Top down, so each pass finds its layer's input as the clean pass left it.
   void learn_feedback(Network& network, const Batch& batch, Backend& backend, float clean_loss, bool per_trial) {
-    float noisy_loss = 0.0f;
-    {
-      const RepeatDraws same_draws(network);
+    const RepeatDraws same_draws(network);
+    std::optional<HoldBatchStatistics> held;
+    if (s_.held_statistics) held.emplace(network);
+    if (s_.each_layer) {
+      for (size_t k = weighted_.size() - 1; k >= 1; --k) {
+        add_noise(network, backend, k);
+        network.forward_range(backend, weighted_[k], network.size());
+        regress_feedback(network, backend, k, noisy_loss_change(network, batch, backend, clean_loss, per_trial),
+                         per_trial);
+      }
+    } else {
       for (size_t k = 1; k < weighted_.size(); ++k) {
-        const int j = weighted_[k];
-        if (k > 1) network.forward_range(backend, weighted_[k - 1], j);
-        Tensor& h = network.mutable_activations(j);
-        noise_[k].resize(h.shape(), backend.device());
-        backend.random_normal(noise_[k], 0.0f, s_.sigma, seed_ ^ 0x1A5DE11ULL,
-                              (draws_ << 32) + (static_cast<uint64_t>(k) << 24));
-        backend.axpy(1.0f, noise_[k], h);
+        if (k > 1) network.forward_range(backend, weighted_[k - 1], weighted_[k]);
+        add_noise(network, backend, k);
       }
       network.forward_range(backend, weighted_.back(), network.size());
-      noisy_loss = loss_of(backend, s_.loss, network.output(), batch.labels, noisy_output_gradient_);
+      const float change = noisy_loss_change(network, batch, backend, clean_loss, per_trial);
+      for (size_t k = 1; k < weighted_.size(); ++k) regress_feedback(network, backend, k, change, per_trial);
     }
     ++draws_;
-    if (per_trial) {
-      backend.trial_losses(changes_);
-      backend.axpy(-1.0f, clean_losses_, changes_);  // each trial's own dL_n
-    }
-    const float n = static_cast<float>(batch.size()), weight = 1.0f / (s_.sigma * s_.sigma);
-    for (size_t k = 1; k < weighted_.size(); ++k) {
-      const int j = weighted_[k];
-      // lambda = dL xi / sigma^2 (per trial: (1/N) dL_n xi_n / sigma^2, the mean loss's gradient), then the
-      // residual B^T delta - lambda in place of lambda.
-      estimate_.resize(noise_[k].shape(), backend.device());
-      if (per_trial)
-        backend.scale_samples(noise_[k], changes_, weight / n, estimate_);
-      else
-        backend.linear_combination((noisy_loss - clean_loss) * weight, noise_[k], 0.0f, noise_[k], 0.0f, noise_[k],
-                                   estimate_);
-      // delta and lambda are gradients of the batch's mean loss (1/N of each trial's): N times the residual
-      // makes dB the batch mean of each trial's own regression gradient e_n (B^T e_n - lambda_n), so
-      // feedback_lr does not depend on the batch size.
-      backend.linear_combination(n, network.gradient(j), -n, estimate_, 0.0f, estimate_, estimate_);
-      if (s_.direct) {
-        const Tensor residual =
-            estimate_.reshaped({estimate_.dim(0), static_cast<int>(estimate_.shape().sample_size())});
-        backend.gemm(true, false, 1.0f, network.gradient(network.size()), residual, 0.0f, direct_[k - 1].grad);
-      } else {
-        weighted(network, j).feedback_weight_grad(backend, estimate_, network.gradient(j + 1));
-      }
-    }
     if (static_cast<uint64_t>(optimizer_->steps()) != steps_) optimizer_->set_steps(static_cast<int>(steps_));
     optimizer_->step(backend, learned_);
+  }
+
+  // xi_k ~ N(0, sigma^2) added to h_k, the input of weighted layer k.
+  void add_noise(Network& network, Backend& backend, size_t k) {
+    Tensor& h = network.mutable_activations(weighted_[k]);
+    noise_[k].resize(h.shape(), backend.device());
+    backend.random_normal(noise_[k], 0.0f, s_.sigma, seed_ ^ 0x1A5DE11ULL,
+                          (draws_ << 32) + (static_cast<uint64_t>(k) << 24));
+    backend.axpy(1.0f, noise_[k], h);
+  }
+
+  // The noisy pass's loss minus the clean one's: per trial into changes_ (returns 0), or the batch's.
+  float noisy_loss_change(Network& network, const Batch& batch, Backend& backend, float clean_loss, bool per_trial) {
+    const float noisy_loss = loss_of(backend, s_.loss, network.output(), batch.labels, noisy_output_gradient_);
+    if (!per_trial) return noisy_loss - clean_loss;
+    backend.trial_losses(changes_);
+    backend.axpy(-1.0f, clean_losses_, changes_);  // each trial's own dL_n
+    return 0.0f;
+  }
+
+  // B_k's regression gradient from the estimate lambda_k = dL xi_k / sigma^2.
+  void regress_feedback(Network& network, Backend& backend, size_t k, float batch_change, bool per_trial) {
+    const int j = weighted_[k];
+    const float n = static_cast<float>(network.gradient(j).dim(0)), weight = 1.0f / (s_.sigma * s_.sigma);
+    // lambda = dL xi / sigma^2 (per trial: (1/N) dL_n xi_n / sigma^2, the mean loss's gradient), then the
+    // residual B^T delta - lambda in place of lambda.
+    estimate_.resize(noise_[k].shape(), backend.device());
+    if (per_trial)
+      backend.scale_samples(noise_[k], changes_, weight / n, estimate_);
+    else
+      backend.linear_combination(batch_change * weight, noise_[k], 0.0f, noise_[k], 0.0f, noise_[k], estimate_);
+    // delta and lambda are gradients of the batch's mean loss (1/N of each trial's): N times the residual
+    // makes dB the batch mean of each trial's own regression gradient e_n (B^T e_n - lambda_n), so
+    // feedback_lr does not depend on the batch size.
+    backend.linear_combination(n, network.gradient(j), -n, estimate_, 0.0f, estimate_, estimate_);
+    if (s_.direct) {
+      const Tensor residual = estimate_.reshaped({estimate_.dim(0), static_cast<int>(estimate_.shape().sample_size())});
+      backend.gemm(true, false, 1.0f, network.gradient(network.size()), residual, 0.0f, direct_[k - 1].grad);
+    } else {
+      weighted(network, j).feedback_weight_grad(backend, estimate_, network.gradient(j + 1));
+    }
   }
 
   std::string name_;
@@ -181,25 +217,31 @@ class LearnedFeedback final : public Rule {
 };
 
 RuleInfo make_info(const std::string& name) {
-  return {name,
-          "learned feedback (Lansdell et al. 2019): FA through B, each B regressed onto a node-perturbation "
-          "estimate of the gradient; options sigma [0.1], feedback_lr [0.01], warmup_steps [0: B-only steps], "
-          "per_trial [true], direct [false: per layer; true: DFA-like, from the output to each hidden layer], "
-          "feedback_init, feedback_scale, loss",
-          [name](Options& options) -> std::unique_ptr<Rule> {
-            LearnedFeedbackSettings s;
-            s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
-            s.feedback = read_feedback_init(options);
-            s.sigma = static_cast<float>(options.get_number("sigma", s.sigma));
-            s.feedback_lr = options.get_number("feedback_lr", s.feedback_lr);
-            s.warmup_steps = options.get_int("warmup_steps", s.warmup_steps);
-            s.per_trial = options.get_bool("per_trial", s.per_trial);
-            s.direct = options.get_bool("direct", s.direct);
-            if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
-            if (!(s.feedback_lr >= 0)) fail("{}: 'feedback_lr' must be >= 0, got {}", options.where(), s.feedback_lr);
-            if (s.warmup_steps < 0) fail("{}: 'warmup_steps' must be >= 0, got {}", options.where(), s.warmup_steps);
-            return std::make_unique<LearnedFeedback>(name, s);
-          }};
+  return {
+      name,
+      "learned feedback (Lansdell et al. 2019): FA through B, each B regressed onto a node-perturbation "
+      "estimate of the gradient; options sigma [0.1], feedback_lr [0.01], warmup_steps [0: B-only steps], "
+      "per_trial [true], held_statistics [true: batch norm keeps the clean pass's statistics in the noisy "
+      "pass, so the estimate stays per trial], each_layer [false: one noisy pass with every layer's noise; true: "
+      "one pass per B with its layer's noise alone], direct [false: per layer; true: DFA-like, from the output to each "
+      "hidden layer], "
+      "feedback_init, feedback_scale, loss",
+      [name](Options& options) -> std::unique_ptr<Rule> {
+        LearnedFeedbackSettings s;
+        s.loss = parse_loss(options.get_string("loss", "cross_entropy"), options.where());
+        s.feedback = read_feedback_init(options);
+        s.sigma = static_cast<float>(options.get_number("sigma", s.sigma));
+        s.feedback_lr = options.get_number("feedback_lr", s.feedback_lr);
+        s.warmup_steps = options.get_int("warmup_steps", s.warmup_steps);
+        s.per_trial = options.get_bool("per_trial", s.per_trial);
+        s.held_statistics = options.get_bool("held_statistics", s.held_statistics);
+        s.each_layer = options.get_bool("each_layer", s.each_layer);
+        s.direct = options.get_bool("direct", s.direct);
+        if (!(s.sigma > 0)) fail("{}: 'sigma' must be > 0, got {}", options.where(), s.sigma);
+        if (!(s.feedback_lr >= 0)) fail("{}: 'feedback_lr' must be >= 0, got {}", options.where(), s.feedback_lr);
+        if (s.warmup_steps < 0) fail("{}: 'warmup_steps' must be >= 0, got {}", options.where(), s.warmup_steps);
+        return std::make_unique<LearnedFeedback>(name, s);
+      }};
 }
 
 }  // namespace

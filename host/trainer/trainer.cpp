@@ -127,8 +127,10 @@ void write_metrics(const std::filesystem::path& folder, const std::vector<EpochM
   write_file_atomically((folder / "metrics.csv").string(), csv);
 }
 
+}  // namespace
+
 // The summary's accuracies and epochs-to-target from the metrics of the epochs run so far.
-void summarise(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, double target_accuracy) {
+void summarise_epochs(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, double target_accuracy) {
   summary.epochs = epochs;
   for (const EpochMetrics& m : epochs) {
     summary.final_test_accuracy = m.test_accuracy;
@@ -138,7 +140,6 @@ void summarise(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, d
   }
 }
 
-}  // namespace
 
 // The loop's state besides the pieces the run was given.
 struct TrainingRun::State {
@@ -222,7 +223,7 @@ TrainingRun::TrainingRun(Network& network, Rule& rule, Optimizer& optimizer, con
   if (s.run.epoch > settings_.epochs)
     fail("{} was written after epoch {}: ask for more epochs to continue it (--epochs {} or more)", settings_.resume,
          s.run.epoch - 1, s.run.epoch);
-  summarise(summary_, s.run.epochs, settings_.target_accuracy);
+  summarise_epochs(summary_, s.run.epochs, settings_.target_accuracy);
   s.base_learning_rate = optimizer.learning_rate();
 }
 
@@ -298,8 +299,10 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
     perturb_updates(backend_, parameters_, settings_.update_noise, settings_.seed, s.run.steps);
   ++s.run.steps;
   if (!std::isfinite(step.loss))
-    fail("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
-         step.loss, s.run.epoch, s.run.batches_done + 1, rule_.name(), optimizer_.describe());
+    throw DivergedError(
+        fmt::format("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
+                    step.loss, s.run.epoch, s.run.batches_done + 1, rule_.name(), optimizer_.describe()),
+        s.run.epoch, s.run.epochs);
   {
     ProfileRange range("update");
     optimizer_.step(backend_, parameters_);
@@ -379,7 +382,7 @@ bool TrainingRun::run_epoch() {
   m.data_wait_fraction = batches->waited_seconds() / std::max(train_seconds, 1e-9);
   state.epochs.push_back(m);
   const bool reached_before = summary_.epochs_to_target > 0;
-  summarise(summary_, state.epochs, settings_.target_accuracy);
+  summarise_epochs(summary_, state.epochs, settings_.target_accuracy);
   spdlog::info(
       "epoch {}: train loss {:.4f} acc {:.2f}% | {}test acc {:.2f}% | {:.1f} s, {:.0f} img/s, waited for "
       "data {:.1f}%",

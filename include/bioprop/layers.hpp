@@ -77,6 +77,9 @@ class Layer {
   // While set, forward passes repeat the last pass's random draws (dropout's mask) and change no state
   // (batch norm's running statistics): the perturbed passes of weight and node perturbation.
   virtual void set_repeat_draws(bool /*repeat*/) {}
+  // While set, batch norm in training normalises with the statistics of its last ordinary pass (held as
+  // constants, also in the backward pass) instead of the batch's own: no sample's output depends on the others'.
+  virtual void set_hold_statistics(bool /*hold*/) {}
   // Data-parallel training with synchronised batch statistics: batch norm normalises with the statistics of
   // the whole global batch, summed over the ranks of `job`; this rank holds `share` of the batch's trials.
   // Null: each rank's own statistics.

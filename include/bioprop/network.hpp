@@ -57,6 +57,10 @@ class Network {
   // Synchronised batch statistics over the ranks of `job` (Layer::set_statistics_sync); null: per rank.
   void set_statistics_sync(Communicator* job, double share);
   bool repeats_draws() const { return repeat_draws_; }
+  // While set, batch norm (training) normalises with the last ordinary pass's batch statistics, so no
+  // sample's output depends on the others' (learned feedback's noisy pass gives each trial's own loss change).
+  void set_hold_statistics(bool hold);
+  bool holds_statistics() const { return hold_statistics_; }
   // Adds the learning-signal noise (if any, in training) to the output gradient.
   void add_signal_noise(Backend& backend, Tensor& doutput);
 
@@ -84,26 +88,27 @@ class Network {
   std::vector<std::string> forward_ranges_, backward_ranges_;  // NVTX range names, e.g. "forward 2 conv2d"
   std::vector<Tensor> activations_, gradients_;
   TrainingNoise noise_;
-  bool training_ = false, repeat_draws_ = false;
+  bool training_ = false, repeat_draws_ = false, hold_statistics_ = false;
   uint64_t noise_draws_ = 0, pass_ = 0;  // pass_: ordinary forward passes so far (activity noise stream)
   Tensor noise_buffer_;
 
   void add_activity_noise(Backend& backend, size_t layer);
 };
 
-// Sets a network's repeat-draws mode for a scope and restores the one before.
-class RepeatDraws {
+// Sets one of a network's pass modes for a scope and restores the one before.
+template <bool (Network::*Get)() const, void (Network::*Set)(bool)>
+class ScopedPassMode {
  public:
-  explicit RepeatDraws(Network& network) : network_(network), before_(network.repeats_draws()) {
-    network.set_repeat_draws(true);
-  }
-  ~RepeatDraws() { network_.set_repeat_draws(before_); }
-  RepeatDraws(const RepeatDraws&) = delete;
-  RepeatDraws& operator=(const RepeatDraws&) = delete;
+  explicit ScopedPassMode(Network& network) : network_(network), before_((network.*Get)()) { (network.*Set)(true); }
+  ~ScopedPassMode() { (network_.*Set)(before_); }
+  ScopedPassMode(const ScopedPassMode&) = delete;
+  ScopedPassMode& operator=(const ScopedPassMode&) = delete;
 
  private:
   Network& network_;
   bool before_;
 };
+using RepeatDraws = ScopedPassMode<&Network::repeats_draws, &Network::set_repeat_draws>;
+using HoldBatchStatistics = ScopedPassMode<&Network::holds_statistics, &Network::set_hold_statistics>;
 
 }  // namespace bioprop

@@ -7,12 +7,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "bioprop/config.hpp"
 #include "bioprop/data.hpp"
+#include "bioprop/error.hpp"
 #include "bioprop/optimizer.hpp"
 #include "bioprop/rule.hpp"
 
@@ -45,6 +47,16 @@ struct EpochMetrics {
   double seconds = 0.0, images_per_second = 0.0;
   double data_wait_fraction = 0.0;        // share of the epoch's training time spent waiting for batches
   std::vector<LayerAlignment> alignment;  // empty unless TrainSettings::alignment
+};
+
+// The loss became NaN or infinite: the message names the epoch and batch; `completed` holds the epochs the
+// run finished before (a comparison reports the run as diverged, with them, and goes on with the others).
+class DivergedError : public Error {
+ public:
+  DivergedError(const std::string& message, int diverged_epoch, std::vector<EpochMetrics> completed_epochs)
+      : Error(message), epoch(diverged_epoch), completed(std::move(completed_epochs)) {}
+  int epoch;
+  std::vector<EpochMetrics> completed;
 };
 
 struct TrainSettings {
@@ -94,6 +106,9 @@ struct TrainSummary {
   int stopped_at_epoch = 0, batches_done = 0;  // batches of that epoch trained before the stop
   size_t peak_device_bytes = 0;                // on a GPU: the most device memory the run held (else 0)
 };
+
+// The summary's accuracies and epochs-to-target from the metrics of the epochs run so far.
+void summarise_epochs(TrainSummary& summary, const std::vector<EpochMetrics>& epochs, double target_accuracy);
 
 // Multiplies every update by (1 + stddev * xi), xi ~ N(0, 1): the "rule perturbation" of the
 // robustness experiments. `draw` numbers the call, so each gets fresh noise.

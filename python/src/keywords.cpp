@@ -2,117 +2,67 @@
 // name every setting alike.
 #include <pybind11/stl/filesystem.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "app/training_options.hpp"
 #include "bioprop/error.hpp"
 #include "python_module.hpp"
 
 namespace bioprop::python {
 namespace {
 
-// A Python value of a rule option as the command line's KEY=VALUE would give it.
-std::string option_text(const py::handle& value) {
+// A Python value as the command line would spell it (True / False as true / false, as rule options take them).
+std::string flag_text(const py::handle& value) {
   if (py::isinstance<py::bool_>(value)) return value.cast<bool>() ? "true" : "false";
   return py::str(value).cast<std::string>();
 }
 
 }  // namespace
 
+// The keywords become the command line they stand for and are parsed by `bioprop train`'s own flag table
+// (add_training_options), so every flag is a keyword and both read it alike. Flags without a value take
+// True / False (`bias=False` is --no-bias); `progress` is the opposite of --no-progress; `rule_options` a dict
+// of --rule-option KEY=VALUE; `dataset` may also be a bioprop.Dataset.
 TrainKeywords parse_train_keywords(const py::kwargs& keywords, const std::string& caller) {
   TrainKeywords out;
   TrainFlags& f = out.flags;
-  TrainConfig& o = f.overrides;
-  f.no_progress = true;
-  // Each keyword is its flag (dashes as underscores); an unknown one is an error, as on the command line.
+  CLI::App flags{caller};
+  flags.set_help_flag();  // no --help keyword
+  add_training_options(flags, f, "--epochs", "");
+  std::vector<std::string> args;
+  bool progress = false;
   for (const auto& [key_handle, value] : keywords) {
     const std::string key = key_handle.cast<std::string>();
-    if (key == "config")
-      f.config = value.cast<std::string>();
-    else if (key == "rule")
-      f.rule = true, o.rule = value.cast<std::string>();
-    else if (key == "net")
-      f.net = true, o.net = value.cast<std::string>();
-    else if (key == "dataset" && py::isinstance<ArrayDataset>(value)) {
-      out.arrays = value.cast<const ArrayDataset&>().splits;
-      f.dataset = true, o.data.name = out.arrays->train.name;
-    } else if (key == "dataset")
-      f.dataset = true, o.data.name = value.cast<std::string>();
-    else if (key == "data_dir")
-      f.data_dir = true, o.data.data_dir = value.cast<std::string>();
-    else if (key == "epochs")
-      f.epochs = true, o.epochs = value.cast<int>();
-    else if (key == "batch_size")
-      f.batch_size = true, o.batch_size = value.cast<int>();
-    else if (key == "eval_batch_size")
-      f.eval_batch_size = true, o.eval_batch_size = value.cast<int>();
-    else if (key == "lr")
-      f.lr = true, f.learning_rate = value.cast<double>();
-    else if (key == "momentum")
-      f.momentum = true, f.momentum_value = value.cast<double>();
-    else if (key == "weight_decay")
-      f.weight_decay = true, f.weight_decay_value = value.cast<double>();
-    else if (key == "seed")
-      f.seed = true, o.seed = value.cast<uint64_t>();
-    else if (key == "device")
-      f.device = true, o.device = value.cast<std::string>();
-    else if (key == "optimizer")
-      f.optimizer = true, o.optimizer = value.cast<std::string>();
-    else if (key == "init")
-      f.init = true, o.net_overrides.init = value.cast<std::string>();
-    else if (key == "init_std")
-      f.init_std = true, o.net_overrides.init_std = value.cast<double>();
-    else if (key == "bias")
-      (value.cast<bool>() ? f.bias : f.no_bias) = true;
-    else if (key == "target_accuracy")
-      f.target = true, o.target_accuracy = value.cast<double>();
-    else if (key == "stop_at_target")
-      f.stop_at_target = value.cast<bool>(), o.stop_at_target = f.stop_at_target;
-    else if (key == "validation")
-      f.validation = true, o.data.validation = value.cast<int>();
-    else if (key == "train_limit")
-      f.train_limit = true, o.data.train_limit = value.cast<int>();
-    else if (key == "test_limit")
-      f.test_limit = true, o.data.test_limit = value.cast<int>();
-    else if (key == "run_dir")
-      f.run_dir = true, o.run_dir = value.cast<std::string>();
-    else if (key == "progress")
-      f.no_progress = !value.cast<bool>();
-    else if (key == "alignment")
-      f.alignment = value.cast<bool>();
-    else if (key == "tf32")
-      f.tf32 = value.cast<bool>();
-    else if (key == "resume")
-      f.resume = true, o.resume = value.cast<std::string>();
-    else if (key == "checkpoint")
-      f.checkpoint = true, o.checkpoint = value.cast<std::string>();
-    else if (key == "sync_batch_norm")
-      f.sync_batch_norm = value.cast<bool>();
-    else if (key == "rank_timeout")
-      f.rank_timeout = value.cast<double>();
-    else if (key == "checkpoint_every_minutes")
-      f.checkpoint_every_minutes = value.cast<double>();
-    else if (key == "lr_step_epochs")
-      f.lr_step_epochs = true, o.lr_step_epochs = value.cast<int>();
-    else if (key == "lr_step_factor")
-      f.lr_step_factor = true, o.lr_step_factor = value.cast<double>();
-    else if (key == "patience")
-      f.patience = true, o.patience = value.cast<int>();
-    else if (key == "min_delta")
-      f.min_delta = true, o.min_delta = value.cast<double>();
-    else if (key == "augment_crop")
-      f.augment_crop = true, o.augmentation.crop_padding = value.cast<int>();
-    else if (key == "augment_flip")
-      f.augment_flip = true, o.augmentation.horizontal_flip = value.cast<bool>();
-    else if (key == "activity_noise")
-      f.activity_noise = value.cast<float>();
-    else if (key == "signal_noise")
-      f.signal_noise = value.cast<float>();
-    else if (key == "update_noise")
-      f.update_noise = value.cast<float>();
-    else if (key == "rule_options")
+    std::string name = "--" + key;
+    std::replace(name.begin(), name.end(), '_', '-');
+    if (key == "progress") {
+      progress = value.cast<bool>();
+    } else if (key == "rule_options") {
       for (const auto& [option, option_value] : value.cast<py::dict>())
-        f.rule_options.push_back(option.cast<std::string>() + "=" + option_text(option_value));
-    else
+        args.insert(args.end(), {"--rule-option", option.cast<std::string>() + "=" + flag_text(option_value)});
+    } else if (key == "dataset" && py::isinstance<ArrayDataset>(value)) {
+      out.arrays = value.cast<const ArrayDataset&>().splits;
+      args.insert(args.end(), {"--dataset", out.arrays->train.name});
+    } else if (key == "bias") {
+      args.push_back(value.cast<bool>() ? "--bias" : "--no-bias");
+    } else if (const CLI::Option* option = flags.get_option_no_throw(name);
+               option == nullptr || key == "no_progress" || key == "no_bias" || key.find('-') != std::string::npos) {
       fail("{}: unknown keyword '{}' (the flags of `bioprop train`, dashes as underscores)", caller, key);
+    } else if (option->get_expected_min() == 0) {  // a flag: present or not
+      if (value.cast<bool>()) args.push_back(name);
+    } else {
+      args.insert(args.end(), {name, flag_text(value)});
+    }
   }
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+  try {
+    flags.parse(args);
+  } catch (const CLI::ParseError& e) {
+    fail("{}: {}", caller, e.what());
+  }
+  f.no_progress = !progress;
   return out;
 }
 

@@ -3,7 +3,8 @@
 # the table, the raw data and the plots with the right columns; the table's means agree with the raw
 # rows; a target no run reaches is reported as "not in N"; a reachable one gives epochs and the ratio to
 # bp; a comparison run again keeps its finished runs and redoes only the missing one; a preset runs at
-# its tiny size; bad rule specs stop before any run.
+# its tiny size; bad rule specs stop before any run; a run that diverges is reported as such and the
+# comparison goes on.
 # Usage: compare.sh BIOPROP WORK_DIR
 set -euo pipefail
 bioprop=$1 work=$2/compare
@@ -17,7 +18,7 @@ common=(compare --device cpu --net dense --train-limit 256 --test-limit 128 --ma
 for f in summary.md runs.csv runs.jsonl epochs.csv accuracy_vs_epoch.gp accuracy_vs_seconds.gp curves/1.csv curves/2.csv; do
   [ -s "$work/high/$f" ] || fail "missing $f"
 done
-[ "$(head -1 "$work/high/runs.csv")" = "label,seed,epochs_run,epochs_to_target,seconds_to_target,best_test_accuracy,final_test_accuracy,seconds,peak_device_mib" ] ||
+[ "$(head -1 "$work/high/runs.csv")" = "label,seed,epochs_run,epochs_to_target,seconds_to_target,best_test_accuracy,final_test_accuracy,seconds,peak_device_mib,diverged_epoch" ] ||
   fail "runs.csv header: $(head -1 "$work/high/runs.csv")"
 [ "$(tail -n +2 "$work/high/runs.csv" | wc -l)" -eq 4 ] || fail "runs.csv should hold 2 rules x 2 seeds"
 [ "$(tail -n +2 "$work/high/epochs.csv" | wc -l)" -eq 8 ] || fail "epochs.csv should hold 4 runs x 2 epochs"
@@ -35,7 +36,7 @@ done
 "$bioprop" "${common[@]}" --rules bp fa=0.05 --target-accuracy 0.02 --out "$work/low" >"$work/low.log" 2>&1 ||
   fail "the comparison failed: $(tail -3 "$work/low.log")"
 grep -q '^| bp | 2 | 1.0 ± 0.0 | ' "$work/low/summary.md" || fail "bp's epochs to target: $(grep '^| bp' "$work/low/summary.md")"
-grep '^| bp |' "$work/low/summary.md" | grep -q '| 1.00x | 1.00x |$' || fail "bp's ratio to itself"
+grep '^| bp |' "$work/low/summary.md" | grep -q '| 1.00x | 1.00x | — |$' || fail "bp's ratio to itself"
 
 # 3. Run again with one run's record gone: three runs kept, one trained again, the same table rows.
 rm "$work/high/runs/fa=0.05/seed2/run.json"
@@ -88,4 +89,17 @@ grep -q "typo.toml \[compare\]: unknown key 'seed_count'" "$work/typo.log" || fa
 [ "$(tail -n +2 "$work/reward/runs.csv" | wc -l)" -eq 10 ] || fail "reward task: runs.csv should hold 5 rules x 2 seeds"
 [ -s "$work/reward/curves/5.csv" ] || fail "reward task: no curve data for the fifth rule"
 grep -q "; bioprop [0-9a-f]\{12\}\|; bioprop unknown" "$work/reward/summary.md" || fail "the summary does not name the commit"
+# 8. A run whose loss becomes NaN is a result, not a failure: it is listed as diverged (with the epoch) and the
+#    comparison goes on with the other rules.
+"$bioprop" compare --device cpu --net dense --train-limit 256 --test-limit 128 --max-epochs 2 --seeds 1 --no-progress \
+  --rules bp=100000 fa=0.05 --out "$work/diverged" >"$work/diverged.log" 2>&1 ||
+  fail "a diverging run stopped the comparison: $(tail -3 "$work/diverged.log")"
+# (bp at lr 1e5 on this data completes epoch 1 and diverges in epoch 2: the completed epoch is kept.)
+grep '^| bp=100000 |' "$work/diverged/summary.md" | grep -q '| 1 of 1 (epoch 2) |$' ||
+  fail "the diverged run is not reported: $(grep '^| bp' "$work/diverged/summary.md")"
+grep '^| fa=0.05 |' "$work/diverged/summary.md" | grep -q '| — |$' || fail "fa reported as diverged"
+[ "$(awk -F, '$1 == "bp=100000" { print $3 "," $10 }' "$work/diverged/runs.csv")" = 1,2 ] ||
+  fail "runs.csv: epochs_run 1 and diverged_epoch 2 expected for bp=100000"
+grep -q 'bp=100000: .*diverged: 1 of 1' "$work/diverged.log" || fail "no one-line result naming the divergence"
+
 echo "compare: all checks passed"

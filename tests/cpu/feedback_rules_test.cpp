@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 
 #include "bioprop/config.hpp"
 #include "bioprop/error.hpp"
@@ -385,6 +386,46 @@ TEST_F(FeedbackRules, PerturbedPassesDoNotMoveBatchNormStatistics) {
     for (size_t i = 0; i < moved.size(); ++i)
       for (size_t j = 0; j < moved[i]->value.numel(); ++j)
         ASSERT_EQ(moved[i]->value.at(j), once[i]->value.at(j)) << name << " " << moved[i]->name;
+  }
+}
+
+// With the batch statistics held (learned feedback's noisy pass), a change to one sample leaves every other
+// sample's output as the clean pass made it, and the backward pass treats the statistics as constants
+// (dx = gamma / sqrt(var + eps) * dy); with them recomputed, the other samples' outputs move.
+TEST_F(FeedbackRules, HeldBatchStatisticsDecoupleTheSamples) {
+  const char* with_batch_norm = "[[layer]]\ntype=\"batch_norm\"\n";
+  for (const bool hold : {true, false}) {
+    auto n = net(with_batch_norm, {3}, 3);
+    n->set_training(true);
+    const Batch b = batch({4, 3}, 3);
+    const Tensor clean = n->forward(*backend, b.inputs).clone();
+    Tensor changed = b.inputs.clone();
+    for (int j = 0; j < 3; ++j) changed.at(static_cast<size_t>(j)) += 2.0f;  // sample 0 only
+    std::optional<HoldBatchStatistics> held;
+    if (hold) held.emplace(*n);
+    EXPECT_EQ(n->mixes_samples(), !hold);
+    const Tensor noisy = n->forward(*backend, changed).clone();
+    double others_moved = 0;
+    for (size_t i = 3; i < clean.numel(); ++i)
+      others_moved = std::max(others_moved, std::abs(double{noisy.at(i)} - clean.at(i)));
+    if (!hold) {
+      EXPECT_GT(others_moved, 0.1);
+      continue;
+    }
+    EXPECT_EQ(others_moved, 0.0);
+    Tensor dy(noisy.shape()), dx(noisy.shape());
+    for (size_t i = 0; i < dy.numel(); ++i) dy.at(i) = 0.1f * static_cast<float>(i % 5) - 0.2f;
+    n->layer(0).backward_data(*backend, changed, noisy, dy, dx, Pathway::forward_weights);
+    // gamma is 1: dx = dy / sqrt(var + eps), the clean batch's variance of each feature.
+    for (int j = 0; j < 3; ++j) {
+      double mean = 0, var = 0;
+      for (int r = 0; r < 4; ++r) mean += b.inputs.at(static_cast<size_t>(r * 3 + j)) / 4.0;
+      for (int r = 0; r < 4; ++r) var += std::pow(b.inputs.at(static_cast<size_t>(r * 3 + j)) - mean, 2) / 4.0;
+      for (int r = 0; r < 4; ++r) {
+        const size_t i = static_cast<size_t>(r * 3 + j);
+        EXPECT_NEAR(dx.at(i), dy.at(i) / std::sqrt(var + 1e-3), 1e-4) << "sample " << r << " feature " << j;
+      }
+    }
   }
 }
 

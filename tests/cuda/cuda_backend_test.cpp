@@ -345,12 +345,16 @@ TEST_F(CudaParity, EveryRuleTakesTheSameStepOnEveryReferenceNet) {
         expect_same_step(*cpu, *gpu, rule.name, net_name);
 }
 
-// learned_feedback's direct (DFA-like) variant: its own projections, regression and walk down.
-TEST_F(CudaParity, LearnedFeedbackDirectSteps) {
+// learned_feedback's direct (DFA-like) variant: its own projections, regression and walk down; and its
+// each_layer variant (a noisy pass per B, batch norm's statistics held) on the conv net.
+TEST_F(CudaParity, LearnedFeedbackVariantSteps) {
   Options direct;
   direct.set("direct", true);
   for (const char* net_name : {"dense", "conv", "loccon"})
     expect_same_step(*cpu, *gpu, "learned_feedback", net_name, direct);
+  Options each_layer;
+  each_layer.set("each_layer", true);
+  expect_same_step(*cpu, *gpu, "learned_feedback", "conv", each_layer);
 }
 
 // Targets, inverse training (dense and transposed locally connected inverses, with Adam) and the local
