@@ -29,6 +29,8 @@ add_library(bioprop_openblas INTERFACE)
 target_include_directories(bioprop_openblas INTERFACE ${OPENBLAS_CBLAS_INCLUDE})
 target_link_libraries(bioprop_openblas INTERFACE ${OPENBLAS_LIBRARY} ${GFORTRAN_LIBRARY} OpenMP::OpenMP_CXX m)
 
+include(OneDnn)
+
 # cuDNN ships inside the CUDA toolkit folder on our machines.
 find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
 find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})

@@ -100,6 +100,23 @@ def images_per_second(net, loss_fn, batch, device, steps):
     return steps * batch / (time.perf_counter() - start)
 
 
+def reset_peak_resident_memory():
+    # The same measure as `bioprop bench`: the process's peak resident size since this reset.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_resident_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
@@ -111,13 +128,19 @@ def main():
         torch.set_num_threads(os.cpu_count() or 1)  # all cores, as our CPU backend's OpenMP
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu-{torch.get_num_threads()}-threads"
     torch.manual_seed(1)
-    print("device,rule,net,batch,images_per_second,epoch_seconds_50k")
+    print("device,rule,net,batch,images_per_second,epoch_seconds_50k,peak_resident_mib,peak_device_mib")
     for net_name in args.nets.split(","):
         batch = 32 if net_name == "loccon" else 128
         for rule, loss_fn in (("bp", bp_loss), ("brainprop", brainprop_loss)):
+            reset_peak_resident_memory()
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
             net = make_net(net_name).to(device)
             rate = images_per_second(net, loss_fn, batch, device, args.steps)
-            print(f"{name},{rule},{net_name},{batch},{rate:.1f},{50000 / rate:.2f}", flush=True)
+            on_device = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else 0.0
+            print(f"{name},{rule},{net_name},{batch},{rate:.1f},{50000 / rate:.2f},{peak_resident_mib():.1f},"
+                  f"{on_device:.1f}", flush=True)
+            del net
 
 
 if __name__ == "__main__":

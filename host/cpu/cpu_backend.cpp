@@ -19,7 +19,9 @@ namespace bioprop {
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
-std::string CpuBackend::name() const { return "cpu (OpenBLAS + OpenMP)"; }
+std::string CpuBackend::name() const {
+  return onednn_ ? "cpu (oneDNN convolutions, OpenBLAS + OpenMP)" : "cpu (im2col convolutions, OpenBLAS + OpenMP)";
+}
 
 float* CpuBackend::scratch(std::vector<float>& buffer, size_t count) {
   if (buffer.size() < count) buffer.resize(count);

@@ -2,15 +2,26 @@
 // CpuBackend: the reference implementation of every Backend operation (OpenBLAS sgemm and OpenMP
 // loops). Scratch buffers are members that only grow, so a training loop allocates nothing after
 // its first batch.
+#include <memory>
 #include <vector>
 
 #include "bioprop/backend.hpp"
 #include "bioprop/operand_checks.hpp"
+#include "onednn_convolution.hpp"
 
 namespace bioprop {
 
+// How CpuBackend computes convolutions: oneDNN's direct kernels (the default, faster on every
+// reference net: docs/performance.md), or our im2col + OpenBLAS sgemm (kept as the second
+// implementation that tests check oneDNN against, and for machines where it measures faster).
+enum class CpuConvolution { onednn, im2col };
+// BIOPROP_CPU_CONVOLUTION = onednn (or unset) | im2col; any other value is an Error naming it.
+CpuConvolution cpu_convolution_from_environment();
+
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(CpuConvolution convolution = cpu_convolution_from_environment());
+  ~CpuBackend() override;
   Device device() const override { return Device::cpu; }
   std::string name() const override;
 
@@ -97,6 +108,8 @@ class CpuBackend final : public Backend {
   template <typename Work>
   void for_each_image_chunk(const WindowGeometry& g, Work work);
   std::vector<float> columns_, product_, patches_;
+  std::vector<float> filter_gradient_;         // oneDNN's weight gradient, before beta * dweights is added
+  std::unique_ptr<OnednnConvolution> onednn_;  // null on the im2col path
 };
 
 // Receptive-field helpers shared by the convolution and locally connected reference code.

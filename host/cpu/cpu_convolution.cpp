@@ -1,9 +1,13 @@
-// Reference convolution: the batch is cut into chunks; each chunk is unrolled into one im2col
-// matrix (patch_size x images*positions) so a single large sgemm does the work of the chunk.
+// CPU convolution, two ways (CpuConvolution): oneDNN's direct kernels (onednn_convolution.cpp), or
+// im2col: the batch is cut into chunks; each chunk is unrolled into one im2col matrix
+// (patch_size x images*positions) so a single large sgemm does the work of the chunk.
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
+#include "bioprop/error.hpp"
 #include "cpu_backend.hpp"
 
 namespace bioprop {
@@ -107,6 +111,18 @@ void scatter_outputs(const float* product, const WindowGeometry& g, int first, i
 
 }  // namespace
 
+CpuConvolution cpu_convolution_from_environment() {
+  const char* value = std::getenv("BIOPROP_CPU_CONVOLUTION");
+  const std::string name = value ? value : "onednn";
+  if (name == "onednn") return CpuConvolution::onednn;
+  if (name == "im2col") return CpuConvolution::im2col;
+  fail("BIOPROP_CPU_CONVOLUTION='{}': expected onednn or im2col", name);
+}
+
+CpuBackend::CpuBackend(CpuConvolution convolution)
+    : onednn_(convolution == CpuConvolution::onednn ? std::make_unique<OnednnConvolution>() : nullptr) {}
+CpuBackend::~CpuBackend() = default;
+
 template <typename Work>
 void CpuBackend::for_each_image_chunk(const WindowGeometry& g, Work work) {
   const int chunk = images_per_chunk(g);
@@ -120,6 +136,7 @@ void CpuBackend::for_each_image_chunk(const WindowGeometry& g, Work work) {
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
   expect_window_shapes("conv2d_forward", g, x, y, &weights, conv_filter_shape(g));
+  if (onednn_) return onednn_->forward(x.data(), weights.data(), y.data(), g);
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
     const int width = count * g.positions();
@@ -132,6 +149,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& 
 
 void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) {
   expect_window_shapes("conv2d_backward_data", g, dx, dy, &weights, conv_filter_shape(g));
+  if (onednn_) return onednn_->backward_data(dy.data(), weights.data(), dx.data(), g);
   fill(dx, 0.0f);
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
@@ -146,6 +164,14 @@ void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, T
 void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                                         const WindowGeometry& g) {
   expect_window_shapes("conv2d_backward_filter", g, x, dy, &dweights, conv_filter_shape(g));
+  if (onednn_) {
+    if (beta == 0.0f) return onednn_->backward_filter(dy.data(), x.data(), dweights.data(), g);
+    float* gradient = scratch(filter_gradient_, dweights.numel());
+    onednn_->backward_filter(dy.data(), x.data(), gradient, g);
+    float* out = dweights.data();
+    for (size_t i = 0; i < dweights.numel(); ++i) out[i] = beta * out[i] + gradient[i];
+    return;
+  }
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
     const int width = count * g.positions();

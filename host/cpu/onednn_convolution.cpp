@@ -1,0 +1,171 @@
+// oneDNN convolutions behind CpuBackend. Each geometry gets one Plan: the forward, backward-data and
+// backward-weights primitives, created with format_tag::any so oneDNN picks its fastest (blocked)
+// layouts, and one Operand per tensor that carries the reorders between that layout and ours.
+#include "onednn_convolution.hpp"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <array>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+// Runs a oneDNN call, turning its exception into our Error with the operation's name.
+template <typename Call>
+auto checked(const char* what, Call call) {
+  try {
+    return call();
+  } catch (const dnnl::error& e) {
+    fail("oneDNN {} failed: {} (status {})", what, e.what(), static_cast<int>(e.status));
+  }
+}
+
+// One tensor of a primitive: our plain buffer and, when the primitive wants another layout, the same
+// tensor in that layout (its storage in a shared slot) with the reorders both ways.
+struct Operand {
+  memory plain, inner;
+  dnnl::reorder to_inner, to_plain;
+  bool blocked = false;
+
+  Operand(const memory::desc& plain_desc, const memory::desc& wanted, const dnnl::engine& engine)
+      : plain(plain_desc, engine, DNNL_MEMORY_NONE), blocked(plain_desc != wanted) {
+    if (!blocked) return;
+    inner = memory(wanted, engine, DNNL_MEMORY_NONE);
+    to_inner = dnnl::reorder(plain, inner);
+    to_plain = dnnl::reorder(inner, plain);
+  }
+  size_t slot_floats() const { return blocked ? inner.get_desc().get_size() / sizeof(float) + 1 : 0; }
+
+  // Points the operand at our buffer and its slot; returns the memory the primitive uses.
+  memory& bind(const float* data, float* slot) {
+    plain.set_data_handle(const_cast<float*>(data));
+    if (!blocked) return plain;
+    inner.set_data_handle(slot);
+    return inner;
+  }
+  void load(dnnl::stream& stream) {
+    if (blocked) to_inner.execute(stream, plain, inner);
+  }
+  void store(dnnl::stream& stream) {
+    if (blocked) to_plain.execute(stream, inner, plain);
+  }
+};
+
+using GeometryKey = std::array<int, 11>;
+GeometryKey key_of(const WindowGeometry& g) {
+  return {g.batch, g.in_channels, g.in_h,     g.in_w,   g.out_channels, g.out_h,
+          g.out_w, g.kernel_h,    g.kernel_w, g.stride, g.padding};
+}
+
+}  // namespace
+
+// One primitive with its operands (two inputs, then the output) and the argument map it executes
+// with, built once: binding new data only moves the operands' data handles.
+struct ConvolutionCall {
+  dnnl::primitive primitive;
+  std::vector<Operand> operands;
+  std::unordered_map<int, memory> arguments;
+
+  ConvolutionCall(dnnl::primitive p, std::vector<Operand> ops, const std::array<int, 3>& argument_ids)
+      : primitive(std::move(p)), operands(std::move(ops)) {
+    for (size_t i = 0; i < 3; ++i)
+      arguments.emplace(argument_ids[i], operands[i].blocked ? operands[i].inner : operands[i].plain);
+  }
+};
+
+struct ConvolutionPlan {
+  ConvolutionCall forward, backward_data, backward_weights;
+};
+
+struct OnednnConvolution::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans;
+  std::array<std::vector<float>, 3> slots;  // the blocked copies of a call's operands; grow, never shrink
+
+  ConvolutionPlan& plan_for(const WindowGeometry& g);
+  void run(ConvolutionCall& call, const std::array<const float*, 3>& data);
+};
+
+ConvolutionPlan& OnednnConvolution::Impl::plan_for(const WindowGeometry& g) {
+  auto& slot = plans[key_of(g)];
+  if (slot) return *slot;
+  slot = checked("convolution setup", [&] {
+    using Dims = memory::dims;
+    const Dims src{g.batch, g.in_channels, g.in_h, g.in_w}, dst{g.batch, g.out_channels, g.out_h, g.out_w},
+        weights{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, strides{g.stride, g.stride},
+        padding{g.padding, g.padding};
+    const auto f32 = memory::data_type::f32;
+    const memory::desc any_src(src, f32, Tag::any), any_dst(dst, f32, Tag::any), any_weights(weights, f32, Tag::any);
+    const memory::desc plain_src(src, f32, Tag::nchw), plain_dst(dst, f32, Tag::nchw),
+        plain_weights(weights, f32, Tag::oihw);
+    // Right padding = left padding: oneDNN checks (in - k + 2p) / s + 1 == out with the same rounding
+    // down as WindowGeometry's output size.
+    const auto direct = dnnl::algorithm::convolution_direct;
+    const dnnl::convolution_forward::primitive_desc forward(
+        {dnnl::prop_kind::forward_training, direct, any_src, any_weights, any_dst, strides, padding, padding}, engine);
+    const dnnl::convolution_backward_data::primitive_desc backward_data(
+        {direct, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+    const dnnl::convolution_backward_weights::primitive_desc backward_weights(
+        {direct, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+    return std::make_unique<ConvolutionPlan>(ConvolutionPlan{
+        ConvolutionCall(
+            dnnl::convolution_forward(forward),
+            {Operand(plain_src, forward.src_desc(), engine), Operand(plain_weights, forward.weights_desc(), engine),
+             Operand(plain_dst, forward.dst_desc(), engine)},
+            {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}),
+        ConvolutionCall(dnnl::convolution_backward_data(backward_data),
+                        {Operand(plain_dst, backward_data.diff_dst_desc(), engine),
+                         Operand(plain_weights, backward_data.weights_desc(), engine),
+                         Operand(plain_src, backward_data.diff_src_desc(), engine)},
+                        {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}),
+        ConvolutionCall(dnnl::convolution_backward_weights(backward_weights),
+                        {Operand(plain_dst, backward_weights.diff_dst_desc(), engine),
+                         Operand(plain_src, backward_weights.src_desc(), engine),
+                         Operand(plain_weights, backward_weights.diff_weights_desc(), engine)},
+                        {DNNL_ARG_DIFF_DST, DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS})});
+  });
+  return *slot;
+}
+
+void OnednnConvolution::Impl::run(ConvolutionCall& call, const std::array<const float*, 3>& data) {
+  checked("convolution", [&] {
+    for (size_t i = 0; i < 3; ++i) {
+      auto& slot = slots[i];
+      if (slot.size() < call.operands[i].slot_floats()) slot.resize(call.operands[i].slot_floats());
+      call.operands[i].bind(data[i], slot.data());
+    }
+    call.operands[0].load(stream);
+    call.operands[1].load(stream);
+    call.primitive.execute(stream, call.arguments);
+    call.operands[2].store(stream);
+    stream.wait();
+    return 0;
+  });
+}
+
+OnednnConvolution::OnednnConvolution() : impl_(std::make_unique<Impl>()) {}
+OnednnConvolution::~OnednnConvolution() = default;
+
+void OnednnConvolution::forward(const float* x, const float* weights, float* y, const WindowGeometry& g) {
+  impl_->run(impl_->plan_for(g).forward, {x, weights, y});
+}
+
+void OnednnConvolution::backward_data(const float* dy, const float* weights, float* dx, const WindowGeometry& g) {
+  impl_->run(impl_->plan_for(g).backward_data, {dy, weights, dx});
+}
+
+void OnednnConvolution::backward_filter(const float* dy, const float* x, float* dweights, const WindowGeometry& g) {
+  impl_->run(impl_->plan_for(g).backward_weights, {dy, x, dweights});
+}
+
+}  // namespace bioprop

@@ -1,0 +1,101 @@
+// CpuBackend's two convolution paths, oneDNN and im2col + sgemm, give the same forward pass and the
+// same gradients (up to summation order) on geometries that exercise padding, stride, uneven output
+// sizes, non-square images and kernels, one image and one channel; and a bad path name is an error.
+#include <cstdlib>
+
+#include "bioprop/error.hpp"
+#include "cpu/cpu_backend.hpp"
+#include "gradient_check.hpp"
+
+namespace bioprop {
+namespace {
+
+using testing::random_tensor;
+
+WindowGeometry geometry(int batch, int in_channels, int in_h, int in_w, int out_channels, int kernel_h, int kernel_w,
+                        int stride, int padding) {
+  WindowGeometry g{batch, in_channels, in_h, in_w, out_channels, 0, 0, kernel_h, kernel_w, stride, padding};
+  g.out_h = (in_h + 2 * padding - kernel_h) / stride + 1;
+  g.out_w = (in_w + 2 * padding - kernel_w) / stride + 1;
+  return g;
+}
+
+// Largest difference relative to the largest magnitude of the reference.
+double relative_difference(const Tensor& a, const Tensor& reference) {
+  double largest = 1e-12, difference = 0;
+  for (size_t i = 0; i < reference.numel(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::abs(reference.at(i))));
+    difference = std::max(difference, static_cast<double>(std::abs(a.at(i) - reference.at(i))));
+  }
+  return difference / largest;
+}
+
+class CpuConvolutionPathsTest : public ::testing::TestWithParam<WindowGeometry> {
+ protected:
+  CpuBackend onednn{CpuConvolution::onednn}, im2col{CpuConvolution::im2col};
+};
+
+TEST_P(CpuConvolutionPathsTest, OnednnMatchesIm2col) {
+  const WindowGeometry g = GetParam();
+  const Shape in{g.batch, g.in_channels, g.in_h, g.in_w}, out{g.batch, g.out_channels, g.out_h, g.out_w},
+      filter = conv_filter_shape(g);
+  const Tensor x = random_tensor(im2col, in, 1), w = random_tensor(im2col, filter, 2),
+               dy = random_tensor(im2col, out, 3), dw_before = random_tensor(im2col, filter, 4);
+  constexpr double tolerance = 1e-5;
+
+  Tensor y_onednn(out), y_im2col(out);
+  onednn.conv2d_forward(x, w, y_onednn, g);
+  im2col.conv2d_forward(x, w, y_im2col, g);
+  EXPECT_LT(relative_difference(y_onednn, y_im2col), tolerance) << "forward";
+
+  Tensor dx_onednn = random_tensor(im2col, in, 5), dx_im2col(in);  // stale values must be overwritten
+  onednn.conv2d_backward_data(dy, w, dx_onednn, g);
+  im2col.conv2d_backward_data(dy, w, dx_im2col, g);
+  EXPECT_LT(relative_difference(dx_onednn, dx_im2col), tolerance) << "backward data";
+
+  for (float beta : {0.0f, 0.5f}) {
+    Tensor dw_onednn = dw_before.clone(), dw_im2col = dw_before.clone();
+    onednn.conv2d_backward_filter(dy, x, beta, dw_onednn, g);
+    im2col.conv2d_backward_filter(dy, x, beta, dw_im2col, g);
+    EXPECT_LT(relative_difference(dw_onednn, dw_im2col), tolerance) << "backward filter, beta " << beta;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, CpuConvolutionPathsTest,
+                         ::testing::Values(geometry(4, 3, 32, 32, 16, 3, 3, 1, 1),   // a reference net's first layer
+                                           geometry(2, 16, 9, 8, 8, 3, 3, 2, 1),     // stride 2, uneven output
+                                           geometry(1, 1, 7, 11, 5, 5, 3, 1, 2),     // one image, one channel
+                                           geometry(3, 8, 6, 6, 4, 1, 1, 1, 0),      // 1x1 kernel
+                                           geometry(2, 5, 12, 10, 7, 4, 4, 3, 0)));  // stride 3, no padding
+
+// The same call twice gives bit-identical results: a fixed seed and thread count reproduce a run.
+TEST(CpuConvolutionPaths, OnednnIsDeterministic) {
+  CpuBackend backend(CpuConvolution::onednn);
+  const WindowGeometry g = geometry(8, 16, 16, 16, 32, 3, 3, 1, 1);
+  const Tensor x = random_tensor(backend, {8, 16, 16, 16}, 1), dy = random_tensor(backend, {8, 32, 16, 16}, 2);
+  Tensor first(conv_filter_shape(g)), second(conv_filter_shape(g));
+  backend.conv2d_backward_filter(dy, x, 0.0f, first, g);
+  backend.conv2d_backward_filter(dy, x, 0.0f, second, g);
+  for (size_t i = 0; i < first.numel(); ++i) ASSERT_EQ(first.at(i), second.at(i)) << i;
+}
+
+TEST(CpuConvolutionPaths, UnknownPathNameIsAnError) {
+  ::setenv("BIOPROP_CPU_CONVOLUTION", "winograd", 1);
+  EXPECT_THROW(
+      {
+        try {
+          cpu_convolution_from_environment();
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("BIOPROP_CPU_CONVOLUTION='winograd'"), std::string::npos);
+          throw;
+        }
+      },
+      Error);
+  ::setenv("BIOPROP_CPU_CONVOLUTION", "im2col", 1);
+  EXPECT_EQ(cpu_convolution_from_environment(), CpuConvolution::im2col);
+  ::unsetenv("BIOPROP_CPU_CONVOLUTION");
+  EXPECT_EQ(cpu_convolution_from_environment(), CpuConvolution::onednn);
+}
+
+}  // namespace
+}  // namespace bioprop
