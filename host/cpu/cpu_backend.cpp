@@ -13,6 +13,7 @@
 #include "bioprop/fused_math.hpp"
 #include "bioprop/projection_checks.hpp"
 #include "bioprop/rng.hpp"
+#include "fma_clones.hpp"
 #include "philox_fill.hpp"
 
 namespace bioprop {
@@ -129,12 +130,53 @@ void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
 
 void CpuBackend::scale(float alpha, Tensor& x) { cblas_sscal(static_cast<int>(x.numel()), alpha, x.data(), 1); }
 
+// The element loops whose arithmetic rounds with fmaf(), each compiled with and without FMA.
+namespace {
+BIOPROP_WITH_AND_WITHOUT_FMA void noise_elements(float* values, size_t total, float stddev, uint64_t seed,
+                                                 uint64_t offset) {
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t b = 0; b < philox_blocks(total); ++b)
+    for_each_element_of_philox_block(b, total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+      values[i] = apply_noise(values[i], normal_from_block(words, lane), stddev);
+    });
+}
+BIOPROP_WITH_AND_WITHOUT_FMA void uniform_elements(float* out, size_t total, float low, float high, uint64_t seed,
+                                                   uint64_t offset) {
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t b = 0; b < philox_blocks(total); ++b)
+    for_each_element_of_philox_block(b, total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+      out[i] = scale_uniform(uniform_from_bits(words[lane]), low, high);
+    });
+}
+BIOPROP_WITH_AND_WITHOUT_FMA void normal_elements(float* out, size_t total, float mean, float stddev, uint64_t seed,
+                                                  uint64_t offset) {
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t b = 0; b < philox_blocks(total); ++b)
+    for_each_element_of_philox_block(b, total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+      out[i] = scale_normal(normal_from_block(words, lane), mean, stddev);
+    });
+}
+BIOPROP_WITH_AND_WITHOUT_FMA void linear_combination_elements(float alpha, const float* a, float beta, const float* b,
+                                                              float gamma, const float* c, float* result,
+                                                              size_t total) {
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) result[i] = linear_combination_of(alpha, a[i], beta, b[i], gamma, c[i]);
+}
+BIOPROP_WITH_AND_WITHOUT_FMA void sgd_elements(float* w, float* v, const float* g, size_t total, SgdSettings s) {
+  // v = momentum * v + (g + weight_decay * w);  w -= lr * v   (PyTorch's SGD convention)
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i) sgd_update(w[i], v[i], g[i], s.learning_rate, s.momentum, s.weight_decay);
+}
+BIOPROP_WITH_AND_WITHOUT_FMA void adam_elements(float* w, float* m, float* v, const float* g, size_t total,
+                                                AdamSettings s, float step_size, float epsilon_hat) {
+#pragma omp parallel for if (total > parallel_threshold) schedule(static)
+  for (size_t i = 0; i < total; ++i)
+    adam_update(w[i], m[i], v[i], g[i], s.beta1, s.beta2, s.weight_decay, step_size, epsilon_hat);
+}
+}  // namespace
+
 void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) {
-  float* values = x.data();
-  const size_t total = x.numel();
-  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
-    values[i] = apply_noise(values[i], normal_from_block(words, lane), stddev);
-  });
+  noise_elements(x.data(), x.numel(), stddev, seed, offset);
 }
 
 void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) {
@@ -149,11 +191,7 @@ void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t 
 void CpuBackend::linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma,
                                     const Tensor& z, Tensor& out) {
   for (const Tensor* t : {&y, &z, static_cast<const Tensor*>(&out)}) expect_same_size(x, *t, "linear_combination");
-  const float *a = x.data(), *b = y.data(), *c = z.data();
-  float* result = out.data();
-  const size_t total = x.numel();
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) result[i] = linear_combination_of(alpha, a[i], beta, b[i], gamma, c[i]);
+  linear_combination_elements(alpha, x.data(), beta, y.data(), gamma, z.data(), out.data(), x.numel());
 }
 
 void CpuBackend::multiply(const Tensor& a, const Tensor& b, Tensor& out) {
@@ -225,19 +263,11 @@ void CpuBackend::project_feedback(const Tensor& e, const Tensor& projection,
 }
 
 void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) {
-  float* out = x.data();
-  const size_t total = x.numel();
-  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
-    out[i] = scale_uniform(uniform_from_bits(words[lane]), low, high);
-  });
+  uniform_elements(x.data(), x.numel(), low, high, seed, offset);
 }
 
 void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) {
-  float* out = x.data();
-  const size_t total = x.numel();
-  for_each_philox_element(total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
-    out[i] = scale_normal(normal_from_block(words, lane), mean, stddev);
-  });
+  normal_elements(x.data(), x.numel(), mean, stddev, seed, offset);
 }
 
 namespace {
@@ -326,31 +356,19 @@ int CpuBackend::count_correct(const Tensor& outputs, const Tensor& labels) {
 void CpuBackend::sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) {
   expect_same_size(weights, grad, "sgd_step");
   expect_same_size(weights, velocity, "sgd_step");
-  float *w = weights.data(), *v = velocity.data();
-  const float* g = grad.data();
-  const size_t total = weights.numel();
-  // v = momentum * v + (g + weight_decay * w);  w -= lr * v   (PyTorch's SGD convention)
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) {
-    sgd_update(w[i], v[i], g[i], s.learning_rate, s.momentum, s.weight_decay);
-  }
+  sgd_elements(weights.data(), velocity.data(), grad.data(), weights.numel(), s);
 }
 
 void CpuBackend::adam_step(Tensor& weights, const Tensor& grad, Tensor& first_moment, Tensor& second_moment,
                            const AdamSettings& s, int step) {
   expect_same_size(weights, grad, "adam_step");
-  float *w = weights.data(), *m = first_moment.data(), *v = second_moment.data();
-  const float* g = grad.data();
-  const size_t total = weights.numel();
   // Kingma & Ba 2015, Algorithm 1, with the bias corrections folded into the step size.
   const float correction1 = 1.0f - std::pow(s.beta1, static_cast<float>(step));
   const float correction2 = 1.0f - std::pow(s.beta2, static_cast<float>(step));
   const float step_size = s.learning_rate * std::sqrt(correction2) / correction1;
   const float epsilon_hat = s.epsilon * std::sqrt(correction2);
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t i = 0; i < total; ++i) {
-    adam_update(w[i], m[i], v[i], g[i], s.beta1, s.beta2, s.weight_decay, step_size, epsilon_hat);
-  }
+  adam_elements(weights.data(), first_moment.data(), second_moment.data(), grad.data(), weights.numel(), s, step_size,
+                epsilon_hat);
 }
 
 }  // namespace bioprop
