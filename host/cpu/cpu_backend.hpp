@@ -11,11 +11,13 @@
 
 namespace bioprop {
 
-// How CpuBackend computes convolutions: oneDNN's direct kernels (the default, faster on every
-// reference net: docs/performance.md), or our im2col + OpenBLAS sgemm (kept as the second
-// implementation that tests check oneDNN against, and for machines where it measures faster).
-enum class CpuConvolution { onednn, im2col };
-// BIOPROP_CPU_CONVOLUTION = onednn (or unset) | im2col; any other value is an Error naming it.
+// How CpuBackend computes convolutions: oneDNN, Winograd where it measured faster and direct
+// elsewhere (the default: docs/performance.md); oneDNN direct only (the exact summation of the
+// textbook formula, as im2col); or our im2col + OpenBLAS sgemm (the second implementation that tests
+// check oneDNN against).
+enum class CpuConvolution { onednn, onednn_direct, im2col };
+// BIOPROP_CPU_CONVOLUTION = onednn (or unset) | onednn-direct | im2col; any other value is an Error
+// naming it.
 CpuConvolution cpu_convolution_from_environment();
 
 class CpuBackend final : public Backend {

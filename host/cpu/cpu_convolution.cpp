@@ -115,12 +115,15 @@ CpuConvolution cpu_convolution_from_environment() {
   const char* value = std::getenv("BIOPROP_CPU_CONVOLUTION");
   const std::string name = value ? value : "onednn";
   if (name == "onednn") return CpuConvolution::onednn;
+  if (name == "onednn-direct") return CpuConvolution::onednn_direct;
   if (name == "im2col") return CpuConvolution::im2col;
-  fail("BIOPROP_CPU_CONVOLUTION='{}': expected onednn or im2col", name);
+  fail("BIOPROP_CPU_CONVOLUTION='{}': expected onednn, onednn-direct or im2col", name);
 }
 
 CpuBackend::CpuBackend(CpuConvolution convolution)
-    : onednn_(convolution == CpuConvolution::onednn ? std::make_unique<OnednnConvolution>() : nullptr) {}
+    : onednn_(convolution == CpuConvolution::im2col
+                  ? nullptr
+                  : std::make_unique<OnednnConvolution>(convolution == CpuConvolution::onednn)) {}
 CpuBackend::~CpuBackend() = default;
 
 template <typename Work>

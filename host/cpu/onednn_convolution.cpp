@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
+#include <cstdlib>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -43,7 +44,7 @@ struct Operand {
     to_inner = dnnl::reorder(plain, inner);
     to_plain = dnnl::reorder(inner, plain);
   }
-  size_t slot_floats() const { return blocked ? inner.get_desc().get_size() / sizeof(float) + 1 : 0; }
+  size_t slot_floats() const { return blocked ? inner.get_desc().get_size() / sizeof(float) + 1 : 1; }
 
   // Points the operand at our buffer and its slot; returns the memory the primitive uses.
   memory& bind(const float* data, float* slot) {
@@ -58,6 +59,28 @@ struct Operand {
   void store(dnnl::stream& stream) {
     if (blocked) to_plain.execute(stream, inner, plain);
   }
+};
+
+// Storage for one operand's blocked copy: 64-byte aligned (oneDNN's Winograd kernels use aligned
+// vector loads and crash on less), grown as needed, never shrunk.
+class Slot {
+ public:
+  float* reserve(size_t floats) {
+    if (floats > capacity_) {
+      const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+      storage_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      if (!storage_) fail("out of host memory: oneDNN convolution scratch of {} bytes", bytes);
+      capacity_ = floats;
+    }
+    return storage_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> storage_;
+  size_t capacity_ = 0;
 };
 
 using GeometryKey = std::array<int, 11>;
@@ -90,7 +113,8 @@ struct OnednnConvolution::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans;
-  std::array<std::vector<float>, 3> slots;  // the blocked copies of a call's operands; grow, never shrink
+  std::array<Slot, 3> slots;  // the blocked copies of a call's operands
+  bool winograd = false;
 
   ConvolutionPlan& plan_for(const WindowGeometry& g);
   void run(ConvolutionCall& call, const std::array<const float*, 3>& data);
@@ -110,13 +134,28 @@ ConvolutionPlan& OnednnConvolution::Impl::plan_for(const WindowGeometry& g) {
         plain_weights(weights, f32, Tag::oihw);
     // Right padding = left padding: oneDNN checks (in - k + 2p) / s + 1 == out with the same rounding
     // down as WindowGeometry's output size.
-    const auto direct = dnnl::algorithm::convolution_direct;
-    const dnnl::convolution_forward::primitive_desc forward(
-        {dnnl::prop_kind::forward_training, direct, any_src, any_weights, any_dst, strides, padding, padding}, engine);
-    const dnnl::convolution_backward_data::primitive_desc backward_data(
-        {direct, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
-    const dnnl::convolution_backward_weights::primitive_desc backward_weights(
-        {direct, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+    // Each primitive takes Winograd where asked for and implemented on this machine, else direct.
+    const bool try_winograd = winograd && g.kernel_h == 3 && g.kernel_w == 3 && g.stride == 1 && g.in_channels >= 16;
+    const auto choose = [&](auto make) {
+      if (try_winograd) try {
+          return make(dnnl::algorithm::convolution_winograd);
+        } catch (const dnnl::error& e) {
+          if (e.status != dnnl_unimplemented) throw;
+        }
+      return make(dnnl::algorithm::convolution_direct);
+    };
+    const auto forward = choose([&](dnnl::algorithm a) {
+      return dnnl::convolution_forward::primitive_desc(
+          {dnnl::prop_kind::forward_training, a, any_src, any_weights, any_dst, strides, padding, padding}, engine);
+    });
+    const auto backward_data = choose([&](dnnl::algorithm a) {
+      return dnnl::convolution_backward_data::primitive_desc(
+          {a, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+    });
+    const auto backward_weights = choose([&](dnnl::algorithm a) {
+      return dnnl::convolution_backward_weights::primitive_desc(
+          {a, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+    });
     return std::make_unique<ConvolutionPlan>(ConvolutionPlan{
         ConvolutionCall(
             dnnl::convolution_forward(forward),
@@ -140,9 +179,7 @@ ConvolutionPlan& OnednnConvolution::Impl::plan_for(const WindowGeometry& g) {
 void OnednnConvolution::Impl::run(ConvolutionCall& call, const std::array<const float*, 3>& data) {
   checked("convolution", [&] {
     for (size_t i = 0; i < 3; ++i) {
-      auto& slot = slots[i];
-      if (slot.size() < call.operands[i].slot_floats()) slot.resize(call.operands[i].slot_floats());
-      call.operands[i].bind(data[i], slot.data());
+      call.operands[i].bind(data[i], slots[i].reserve(call.operands[i].slot_floats()));
     }
     call.operands[0].load(stream);
     call.operands[1].load(stream);
@@ -153,7 +190,7 @@ void OnednnConvolution::Impl::run(ConvolutionCall& call, const std::array<const 
   });
 }
 
-OnednnConvolution::OnednnConvolution() : impl_(std::make_unique<Impl>()) {}
+OnednnConvolution::OnednnConvolution(bool winograd) : impl_(std::make_unique<Impl>()) { impl_->winograd = winograd; }
 OnednnConvolution::~OnednnConvolution() = default;
 
 void OnednnConvolution::forward(const float* x, const float* weights, float* y, const WindowGeometry& g) {

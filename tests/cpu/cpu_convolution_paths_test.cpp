@@ -1,6 +1,8 @@
-// CpuBackend's two convolution paths, oneDNN and im2col + sgemm, give the same forward pass and the
-// same gradients (up to summation order) on geometries that exercise padding, stride, uneven output
-// sizes, non-square images and kernels, one image and one channel; and a bad path name is an error.
+// CpuBackend's convolution paths, oneDNN (Winograd where it applies, else direct), oneDNN direct
+// only, and im2col + sgemm, give the same forward pass and the same gradients (direct: up to
+// summation order; Winograd: up to its transforms' rounding) on geometries that exercise padding,
+// stride, uneven output sizes, non-square images and kernels, one image and one channel, and the
+// Winograd case (3x3, stride 1, 16+ channels); and a bad path name is an error.
 #include <cstdlib>
 
 #include "bioprop/error.hpp"
@@ -30,18 +32,24 @@ double relative_difference(const Tensor& a, const Tensor& reference) {
   return difference / largest;
 }
 
-class CpuConvolutionPathsTest : public ::testing::TestWithParam<WindowGeometry> {
+struct PathCase {
+  CpuConvolution path;
+  WindowGeometry g;
+};
+
+class CpuConvolutionPathsTest : public ::testing::TestWithParam<PathCase> {
  protected:
-  CpuBackend onednn{CpuConvolution::onednn}, im2col{CpuConvolution::im2col};
+  CpuBackend onednn{GetParam().path}, im2col{CpuConvolution::im2col};
 };
 
 TEST_P(CpuConvolutionPathsTest, OnednnMatchesIm2col) {
-  const WindowGeometry g = GetParam();
+  const WindowGeometry g = GetParam().g;
   const Shape in{g.batch, g.in_channels, g.in_h, g.in_w}, out{g.batch, g.out_channels, g.out_h, g.out_w},
       filter = conv_filter_shape(g);
   const Tensor x = random_tensor(im2col, in, 1), w = random_tensor(im2col, filter, 2),
                dy = random_tensor(im2col, out, 3), dw_before = random_tensor(im2col, filter, 4);
-  constexpr double tolerance = 1e-5;
+  // Winograd's transforms round more than a direct sum: 1e-4 of the largest value (measured: 2e-6).
+  const double tolerance = GetParam().path == CpuConvolution::onednn ? 1e-4 : 1e-5;
 
   Tensor y_onednn(out), y_im2col(out);
   onednn.conv2d_forward(x, w, y_onednn, g);
@@ -61,17 +69,27 @@ TEST_P(CpuConvolutionPathsTest, OnednnMatchesIm2col) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Geometries, CpuConvolutionPathsTest,
-                         ::testing::Values(geometry(4, 3, 32, 32, 16, 3, 3, 1, 1),   // a reference net's first layer
-                                           geometry(2, 16, 9, 8, 8, 3, 3, 2, 1),     // stride 2, uneven output
-                                           geometry(1, 1, 7, 11, 5, 5, 3, 1, 2),     // one image, one channel
-                                           geometry(3, 8, 6, 6, 4, 1, 1, 1, 0),      // 1x1 kernel
-                                           geometry(2, 5, 12, 10, 7, 4, 4, 3, 0)));  // stride 3, no padding
+const WindowGeometry geometries[] = {
+    geometry(4, 3, 32, 32, 16, 3, 3, 1, 1),   // a reference net's first layer
+    geometry(2, 16, 9, 8, 8, 3, 3, 2, 1),     // stride 2, uneven output
+    geometry(1, 1, 7, 11, 5, 5, 3, 1, 2),     // one image, one channel
+    geometry(3, 8, 6, 6, 4, 1, 1, 1, 0),      // 1x1 kernel
+    geometry(2, 5, 12, 10, 7, 4, 4, 3, 0),    // stride 3, no padding
+    geometry(4, 32, 16, 16, 32, 3, 3, 1, 1),  // Winograd's case: 3x3, stride 1, 16+ channels
+    geometry(2, 16, 7, 9, 24, 3, 3, 1, 0),    // Winograd, uneven tiles, no padding
+};
+std::vector<PathCase> path_cases() {
+  std::vector<PathCase> cases;
+  for (CpuConvolution path : {CpuConvolution::onednn, CpuConvolution::onednn_direct})
+    for (const WindowGeometry& g : geometries) cases.push_back({path, g});
+  return cases;
+}
+INSTANTIATE_TEST_SUITE_P(Geometries, CpuConvolutionPathsTest, ::testing::ValuesIn(path_cases()));
 
 // The same call twice gives bit-identical results: a fixed seed and thread count reproduce a run.
 TEST(CpuConvolutionPaths, OnednnIsDeterministic) {
   CpuBackend backend(CpuConvolution::onednn);
-  const WindowGeometry g = geometry(8, 16, 16, 16, 32, 3, 3, 1, 1);
+  const WindowGeometry g = geometry(8, 16, 16, 16, 32, 3, 3, 1, 1);  // Winograd where the machine has it
   const Tensor x = random_tensor(backend, {8, 16, 16, 16}, 1), dy = random_tensor(backend, {8, 32, 16, 16}, 2);
   Tensor first(conv_filter_shape(g)), second(conv_filter_shape(g));
   backend.conv2d_backward_filter(dy, x, 0.0f, first, g);
@@ -93,6 +111,8 @@ TEST(CpuConvolutionPaths, UnknownPathNameIsAnError) {
       Error);
   ::setenv("BIOPROP_CPU_CONVOLUTION", "im2col", 1);
   EXPECT_EQ(cpu_convolution_from_environment(), CpuConvolution::im2col);
+  ::setenv("BIOPROP_CPU_CONVOLUTION", "onednn-direct", 1);
+  EXPECT_EQ(cpu_convolution_from_environment(), CpuConvolution::onednn_direct);
   ::unsetenv("BIOPROP_CPU_CONVOLUTION");
   EXPECT_EQ(cpu_convolution_from_environment(), CpuConvolution::onednn);
 }
