@@ -98,6 +98,38 @@ TEST_F(CpuBackendTest, PoolingOnAKnownImage) {
   EXPECT_FLOAT_EQ(y.at(1), 16.0f / 4);
 }
 
+// Max pooling against the direct formula on 2x2 windows of stride 2 (the loop of their own) and on 3x3
+// windows of stride 2 (overlapping: the generic loop), on odd sizes (the last row and column are
+// dropped) and with ties (the first largest in the window takes the gradient, as the CUDA kernel's).
+TEST_F(CpuBackendTest, MaxPoolingMatchesDirectFormula) {
+  for (int kernel : {2, 3}) {
+    const int batch = 2, channels = 3, h = 7, w = 9, out_h = (h - kernel) / 2 + 1, out_w = (w - kernel) / 2 + 1;
+    WindowGeometry g{batch, channels, h, w, channels, out_h, out_w, kernel, kernel, 2, 0};
+    Tensor x = random_tensor(*backend, {batch, channels, h, w}, 1);
+    for (size_t i = 0; i < x.numel(); ++i) x.data()[i] = std::round(2 * x.at(i));  // few values: many ties
+    const Tensor dy = random_tensor(*backend, {batch, channels, out_h, out_w}, 2);
+    Tensor y({batch, channels, out_h, out_w}), dx = random_tensor(*backend, x.shape(), 3);  // stale dx
+    backend->max_pool_forward(x, y, g);
+    backend->max_pool_backward(x, dy, dx, g);
+    std::vector<float> expected_dx(x.numel(), 0.0f);
+    for (int plane = 0; plane < batch * channels; ++plane)
+      for (int i = 0; i < out_h; ++i)
+        for (int j = 0; j < out_w; ++j) {
+          size_t best = 0;
+          bool first = true;
+          for (int u = 0; u < kernel; ++u)
+            for (int v = 0; v < kernel; ++v) {
+              const size_t at = (static_cast<size_t>(plane) * h + 2 * i + u) * w + 2 * j + v;
+              if (first || x.at(at) > x.at(best)) best = at, first = false;
+            }
+          const size_t out = (static_cast<size_t>(plane) * out_h + i) * out_w + j;
+          EXPECT_EQ(y.at(out), x.at(best)) << kernel;
+          expected_dx[best] += dy.at(out);
+        }
+    for (size_t i = 0; i < x.numel(); ++i) EXPECT_FLOAT_EQ(dx.at(i), expected_dx[i]) << kernel << " at " << i;
+  }
+}
+
 TEST_F(CpuBackendTest, BiasBroadcastPerFeatureAndPerChannel) {
   Tensor y({2, 3, 2, 2});
   const Tensor per_channel = Tensor::from({3}, std::vector<float>{1, 2, 3});
