@@ -15,8 +15,8 @@ namespace {
 BIOPROP_WITH_AND_WITHOUT_FMA void dendrite_elements(const DendriteArrays& arrays, size_t total, uint64_t seed,
                                                     uint64_t offset) {
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t b = 0; b < philox_blocks(total); ++b)
-    for_each_element_of_philox_block(b, total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
+  for (size_t c = 0; c < philox_chunks(total); ++c)
+    for_each_element_of_philox_chunk(c, total, seed, offset, [&](size_t i, const PhiloxBlock& words, unsigned lane) {
       dendrite_element(arrays, i, uniform_from_bits(words[lane]));
     });
 }

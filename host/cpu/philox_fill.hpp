@@ -1,8 +1,9 @@
 #pragma once
-// The CPU reference's Philox fills, one block of four words at a time. Element i of a stream (seed,
-// offset) is lane i % 4 of block offset + i / 4 (rng.hpp), the same numbers the kernels draw one
-// element per thread; here each block is computed once for its four elements, not once per element.
+// The CPU reference's Philox fills. Element i of a stream (seed, offset) is lane i % 4 of block
+// offset + i / 4 (rng.hpp), the same numbers the kernels draw one element per thread; here each block is
+// computed once for its four elements, sixteen blocks at a time.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -11,28 +12,44 @@
 
 namespace bioprop {
 
-inline size_t philox_blocks(size_t total) { return (total + 3) / 4; }
+// Sixteen consecutive blocks, computed together (philox_chunk.cpp, compiled for AVX2 and AVX-512 where
+// the machine has them): one block at a time, the ten rounds were a chain of dependent scalar
+// multiplications, and the dropout masks alone a tenth of the conv net's training step.
+constexpr size_t philox_chunk_blocks = 16, philox_chunk_elements = 4 * philox_chunk_blocks;
+struct PhiloxChunk {
+  std::array<uint32_t, philox_chunk_elements> words;  // in element order: word j of block k at 4 k + j
+  PhiloxBlock block(size_t k) const { return {words[4 * k], words[4 * k + 1], words[4 * k + 2], words[4 * k + 3]}; }
+};
+// chunk.block(k) == philox_block(seed, first_block + k) for k < 16.
+void compute_philox_chunk(uint64_t seed, uint64_t first_block, PhiloxChunk& chunk);
 
-// Calls element(i, words, lane) for the elements i < total of block b, with the block's words. Always
-// inlined, so that a caller compiled for FMA (fma_clones.hpp) runs the element's arithmetic with it.
+inline size_t philox_chunks(size_t total) { return (total + philox_chunk_elements - 1) / philox_chunk_elements; }
+
+// Calls element(i, words, lane) for the elements i < total of chunk c, with the words of their block.
+// Always inlined, so that a caller compiled for FMA (fma_clones.hpp) runs the element's arithmetic with it.
 template <typename Element>
-[[gnu::always_inline]] inline void for_each_element_of_philox_block(size_t b, size_t total, uint64_t seed,
+[[gnu::always_inline]] inline void for_each_element_of_philox_chunk(size_t c, size_t total, uint64_t seed,
                                                                     uint64_t offset, Element element) {
-  const PhiloxBlock words = philox_block(seed, offset + b);
-  const size_t first = 4 * b, last = std::min(total, first + 4);
-  for (size_t i = first; i < last; ++i) element(i, words, static_cast<unsigned>(i - first));
+  PhiloxChunk chunk;
+  compute_philox_chunk(seed, offset + c * philox_chunk_blocks, chunk);
+  const size_t first = c * philox_chunk_elements, last = std::min(total, first + philox_chunk_elements);
+  for (size_t block_first = first, k = 0; block_first < last; block_first += 4, ++k) {
+    const PhiloxBlock words = chunk.block(k);
+    for (size_t i = block_first; i < std::min(last, block_first + 4); ++i)
+      element(i, words, static_cast<unsigned>(i - block_first));
+  }
 }
 
 // Calls element(i, words, lane) for every element i < total, with the words of its block.
 template <typename Element>
 void for_each_philox_element(size_t total, uint64_t seed, uint64_t offset, Element element) {
-  const size_t blocks = philox_blocks(total);
+  const size_t chunks = philox_chunks(total);
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t b = 0; b < blocks; ++b) for_each_element_of_philox_block(b, total, seed, offset, element);
+  for (size_t c = 0; c < chunks; ++c) for_each_element_of_philox_chunk(c, total, seed, offset, element);
 }
 
 // FMA-cloned callers (fma_clones.hpp) write this loop out themselves, calling
-// for_each_element_of_philox_block: OpenMP outlines a loop body into a function of its own, which is
+// for_each_element_of_philox_chunk: OpenMP outlines a loop body into a function of its own, which is
 // cloned only when the loop sits in the cloned function itself, not in a template it calls.
 
 }  // namespace bioprop

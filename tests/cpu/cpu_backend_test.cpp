@@ -2,6 +2,9 @@
 #include <cmath>
 
 #include "bioprop/backend.hpp"
+#include "bioprop/fused_math.hpp"
+#include "bioprop/rng.hpp"
+#include "cpu/philox_fill.hpp"
 #include "gradient_check.hpp"
 
 namespace bioprop {
@@ -232,6 +235,34 @@ TEST_F(CpuBackendTest, RandomNormalMoments) {
   for (float v : x.values()) sum += v, squares += (v - 1.0) * (v - 1.0);
   EXPECT_NEAR(sum / 1e5, 1.0, 0.02);
   EXPECT_NEAR(std::sqrt(squares / 1e5), 2.0, 0.02);
+}
+
+// Sixteen blocks computed together are rng.hpp's blocks, bit for bit (also where the block number
+// crosses 2^32, which carries into the counter's second word).
+TEST(PhiloxChunk, EqualsOneBlockAtATime) {
+  for (uint64_t seed : {uint64_t{0}, uint64_t{42}, ~uint64_t{0} - 5})
+    for (uint64_t first : {uint64_t{0}, uint64_t{7}, (uint64_t{1} << 32) - 9, ~uint64_t{0} - 20}) {
+      PhiloxChunk chunk;
+      compute_philox_chunk(seed, first, chunk);
+      for (size_t k = 0; k < philox_chunk_blocks; ++k)
+        ASSERT_EQ(chunk.block(k), philox_block(seed, first + k)) << seed << " " << first << " " << k;
+    }
+}
+
+// The fills draw element i of stream (seed, offset) from rng.hpp's formulas, over chunk boundaries and
+// a last partial chunk and block (the kernels draw the same numbers one element per thread).
+TEST_F(CpuBackendTest, RandomFillsDrawTheStreamsElements) {
+  const size_t total = 3 * philox_chunk_elements + 6;
+  const uint64_t seed = 11, offset = 5;
+  Tensor mask({static_cast<int>(total)}), normal({static_cast<int>(total)}), uniform({static_cast<int>(total)});
+  backend->dropout_mask(mask, 0.4f, seed, offset);
+  backend->random_normal(normal, 0.5f, 2.0f, seed, offset);
+  backend->random_uniform(uniform, -1.0f, 3.0f, seed, offset);
+  for (size_t i = 0; i < total; ++i) {
+    EXPECT_EQ(mask.at(i), philox_uniform(seed, offset, i) >= 0.4f ? 1.0f / 0.6f : 0.0f) << i;
+    EXPECT_EQ(normal.at(i), scale_normal(philox_normal(seed, offset, i), 0.5f, 2.0f)) << i;
+    EXPECT_EQ(uniform.at(i), scale_uniform(philox_uniform(seed, offset, i), -1.0f, 3.0f)) << i;
+  }
 }
 
 }  // namespace
