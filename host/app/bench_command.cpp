@@ -15,6 +15,17 @@
 
 namespace bioprop {
 
+namespace {
+// A CSV field as RFC 4180 writes it: quoted when it holds a comma or a quote (backend names do:
+// "cpu (oneDNN convolutions, OpenBLAS + OpenMP)").
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+}  // namespace
+
 int run_bench(const BenchFlags& flags) {
   if (flags.steps < 1) fail("--steps must be at least 1, got {}", flags.steps);
   if (flags.shape.empty()) fail("--shape needs at least one size, e.g. 3 32 32");
@@ -44,8 +55,8 @@ int run_bench(const BenchFlags& flags) {
       fmt::print("{:<16} {:<8} {:>6} {:>12.2f} {:>12.0f} {:>16.1f} {:>14.2f} {:>14.0f} {:>12.0f}\n", rule, net, batch,
                  1e3 * t.seconds_per_step, t.images_per_second(), 50000.0 / t.images_per_second(),
                  1e3 * t.seconds_per_forward, resident, on_device);
-      csv += fmt::format("{},{},{},{},{:.4f},{:.1f},{:.2f},{:.4f},{:.1f},{:.1f}\n", backend->name(), rule, net, batch,
-                         1e3 * t.seconds_per_step, t.images_per_second(), 50000.0 / t.images_per_second(),
+      csv += fmt::format("{},{},{},{},{:.4f},{:.1f},{:.2f},{:.4f},{:.1f},{:.1f}\n", csv_field(backend->name()), rule,
+                         net, batch, 1e3 * t.seconds_per_step, t.images_per_second(), 50000.0 / t.images_per_second(),
                          1e3 * t.seconds_per_forward, resident, on_device);
     }
   if (!flags.csv.empty()) {
