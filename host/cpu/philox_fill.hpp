@@ -40,16 +40,8 @@ template <typename Element>
   }
 }
 
-// Calls element(i, words, lane) for every element i < total, with the words of its block.
-template <typename Element>
-void for_each_philox_element(size_t total, uint64_t seed, uint64_t offset, Element element) {
-  const size_t chunks = philox_chunks(total);
-#pragma omp parallel for if (total > parallel_threshold) schedule(static)
-  for (size_t c = 0; c < chunks; ++c) for_each_element_of_philox_chunk(c, total, seed, offset, element);
-}
-
-// FMA-cloned callers (fma_clones.hpp) write this loop out themselves, calling
-// for_each_element_of_philox_chunk: OpenMP outlines a loop body into a function of its own, which is
-// cloned only when the loop sits in the cloned function itself, not in a template it calls.
+// Callers write the loop over chunks themselves (`for c < philox_chunks(total)`, under omp parallel for):
+// OpenMP outlines a loop body into a function of its own, which an FMA-cloned caller (fma_clones.hpp)
+// clones only when the loop sits in the cloned function itself, not in a template it calls.
 
 }  // namespace bioprop
