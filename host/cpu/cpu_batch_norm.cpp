@@ -1,4 +1,5 @@
 // CpuBackend: batch normalisation, one channel per OpenMP iteration for the statistics and sums.
+#include <array>
 #include <cstddef>
 
 #include "bioprop/batch_norm_math.hpp"
@@ -15,24 +16,34 @@ struct ChannelLayout {
         channels(per_channel.numel()),
         batch(static_cast<size_t>(x.dim(0))),
         total(x.numel()) {}
-  // The sum of term(index) over the values of channel c, in double. Eight interleaved partial sums,
-  // added up in a fixed order at the end: their additions are independent, so the CPU overlaps them,
-  // where one running sum waited for each addition's result (the statistics were then a twentieth of
-  // the deep net's step). The order depends only on the shape: results stay deterministic.
-  template <typename Term>
-  double sum(size_t c, Term term) const {
+  // The K sums of terms(index) (an array of K doubles) over the values of channel c, in one pass over
+  // memory. Eight interleaved partial sums each, added up in a fixed order at the end: their additions
+  // are independent, so the CPU overlaps them, where one running sum waited for each addition's result
+  // (the statistics were then a twentieth of the deep net's step). The order depends only on the shape:
+  // results stay deterministic.
+  template <size_t K, typename Terms>
+  std::array<double, K> sums(size_t c, Terms terms) const {
     constexpr size_t lanes = 8;
-    double partial[lanes] = {};
+    std::array<std::array<double, K>, lanes> partial{};
+    const auto add = [&](size_t lane, size_t i) {
+      const std::array<double, K> values = terms(i);
+      for (size_t k = 0; k < K; ++k) partial[lane][k] += values[k];
+    };
     for (size_t n = 0; n < batch; ++n) {
       const size_t first = (n * channels + c) * inner;
       size_t i = 0;
       for (; i + lanes <= inner; i += lanes)
-        for (size_t k = 0; k < lanes; ++k) partial[k] += term(first + i + k);
-      for (; i < inner; ++i) partial[i % lanes] += term(first + i);
+        for (size_t lane = 0; lane < lanes; ++lane) add(lane, first + i + lane);
+      for (; i < inner; ++i) add(i % lanes, first + i);
     }
-    double total_sum = 0;
-    for (double p : partial) total_sum += p;
-    return total_sum;
+    std::array<double, K> total_sums{};
+    for (const auto& p : partial)
+      for (size_t k = 0; k < K; ++k) total_sums[k] += p[k];
+    return total_sums;
+  }
+  template <typename Term>
+  double sum(size_t c, Term term) const {
+    return sums<1>(c, [&](size_t i) { return std::array<double, 1>{term(i)}; })[0];
   }
   size_t inner, channels, batch, total;
 };
@@ -76,9 +87,9 @@ void CpuBackend::batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor
 #pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
   for (size_t c = 0; c < layout.channels; ++c) {
     const float mu = mean.at(c), inv_std = batch_norm_inv_std(variance.at(c), epsilon);
-    const double with_xhat =
-        layout.sum(c, [&](size_t i) { return static_cast<double>(d[i]) * ((in[i] - mu) * inv_std); });
-    const double plain = layout.sum(c, [&](size_t i) { return static_cast<double>(d[i]); });
+    const auto [with_xhat, plain] = layout.sums<2>(c, [&](size_t i) {
+      return std::array<double, 2>{static_cast<double>(d[i]) * ((in[i] - mu) * inv_std), static_cast<double>(d[i])};
+    });
     sum_dy_xhat.at(c) = accumulate * sum_dy_xhat.at(c) + static_cast<float>(with_xhat);
     sum_dy.at(c) = accumulate * sum_dy.at(c) + static_cast<float>(plain);
   }
