@@ -10,7 +10,8 @@ namespace bioprop::kernels {
 
 constexpr unsigned elementwise_block = 256;
 
-__global__ void activation_forward_kernel(Activation f, const float* __restrict__ a, float* __restrict__ h, size_t n) {
+// Not restricted: a and h are the same buffer when the net runs a ReLU in place (Network::set_buffer_reuse).
+__global__ void activation_forward_kernel(Activation f, const float* a, float* h, size_t n) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) h[i] = activate(f, a[i]);
 }

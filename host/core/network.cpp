@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "bioprop/error.hpp"
 #include "bioprop/profiling.hpp"
 
@@ -68,13 +70,42 @@ const Tensor& Network::forward(Backend& backend, const Tensor& x) {
   activations_[0] = x;  // a view: the batch is not copied
   if (!repeat_draws_) ++pass_;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    activations_[i + 1].resize(sample_shapes_[i + 1].with_batch(batch));
+    Tensor& y = activations_[i + 1];
+    if (runs_in_place(i)) {
+      y = activations_[i];
+    } else {
+      if (y.data() == activations_[i].data()) y = Tensor();  // ran in place before: needs its own buffer again
+      y.resize(sample_shapes_[i + 1].with_batch(batch), backend.device());
+    }
     ProfileRange range(forward_ranges_[i].c_str());
-    layers_[i]->forward(backend, activations_[i], activations_[i + 1]);
+    layers_[i]->forward(backend, activations_[i], y);
     add_activity_noise(backend, i);
   }
-  for (size_t i = 0; i < gradients_.size(); ++i) gradients_[i].resize(sample_shapes_[i].with_batch(batch));
+  resize_gradients(batch);
   return activations_.back();
+}
+
+bool Network::runs_in_place(size_t layer) const {
+  // Never over the net's input (the caller's batch), nor with activity noise (its derivative needs a itself).
+  return reuse_buffers_ && layer > 0 && layers_[layer]->activation_function() == Activation::relu &&
+         !(training_ && noise_.activity > 0);
+}
+
+void Network::resize_gradients(int batch) {
+  const size_t top = gradients_.size() - 1;  // the output's gradient, which rules fill, keeps its own buffer
+  if (!reuse_buffers_) {
+    for (size_t i = 0; i <= top; ++i) gradients_[i].resize(sample_shapes_[i].with_batch(batch));
+    return;
+  }
+  size_t largest[2] = {0, 0};
+  for (size_t i = 1; i < top; ++i) largest[i % 2] = std::max(largest[i % 2], sample_shapes_[i].numel());
+  for (size_t parity = 0; parity < 2; ++parity)
+    if (largest[parity] > 0)
+      shared_gradients_[parity].resize(Shape{batch, static_cast<int>(largest[parity])}, gradients_[top].device());
+  for (size_t i = 1; i < top; ++i)
+    gradients_[i] = shared_gradients_[i % 2].front_view(sample_shapes_[i].with_batch(batch));
+  gradients_[0].resize(sample_shapes_[0].with_batch(batch));
+  gradients_[top].resize(sample_shapes_[top].with_batch(batch));
 }
 
 void Network::backward(Backend& backend, Pathway pathway) {

@@ -128,6 +128,15 @@ Tensor Tensor::reshaped(const Shape& shape) const {
   return view;
 }
 
+Tensor Tensor::front_view(const Shape& shape) const {
+  if (shape.numel() > capacity_ || !storage_)
+    fail("a view of shape {} does not fit in a buffer of {} values", shape.str(), capacity_);
+  Tensor view = *this;
+  view.shape_ = shape;
+  view.capacity_ = shape.numel();  // a resize past the view's own size gives it storage of its own
+  return view;
+}
+
 Tensor Tensor::clone() const {
   Tensor copy(shape_, device_);
   if (device_ == Device::cpu)

@@ -32,6 +32,7 @@ class AttentionGated final : public Rule {
   std::string name() const override { return name_; }
 
   void attach(Network& network, Backend& backend, uint64_t seed) override {
+    network.set_buffer_reuse(true);  // the tags of one layer at a time, top down
     seed_ = seed;
     for (int i = 0; i < network.size(); ++i) {
       auto* layer = dynamic_cast<WeightedLayer*>(&network.layer(i));

@@ -37,6 +37,7 @@ class FeedbackAlignment final : public Rule {
   std::string name() const override { return name_; }
 
   void attach(Network& network, Backend& backend, uint64_t seed) override {
+    network.set_buffer_reuse(true);  // one layer's gradient at a time, top down
     weighted_ = network.weighted_layers();
     for (int i : weighted_) {
       auto& layer = weighted(network, i);

@@ -36,6 +36,14 @@ class Network {
   const Tensor& output() const { return activations_.back(); }
   // Per-layer gradient buffers with the shape of activations(i), for rules to fill.
   Tensor& gradient(int i) { return gradients_.at(static_cast<size_t>(i)); }
+  // For rules that read the gradients one layer at a time, top down (layer i's backward reads gradient(i + 1)
+  // and writes gradient(i)), and never a ReLU's input once the forward pass is done: bp, the feedback-
+  // alignment family, Q-AGREL and BrainProp turn this on in attach(). The interior gradients then take
+  // turns in two buffers (gradient(i) shares memory with gradient(i +- 2)), and a ReLU that follows another
+  // layer overwrites that layer's output with its own (its derivative at a is 1 where f(a) > 0, so it reads
+  // the same from either), unless activity noise is on. PyTorch's autograd likewise holds the gradient of one
+  // layer at a time. Off by default: DFA, target propagation and learned feedback keep every buffer.
+  void set_buffer_reuse(bool reuse) { reuse_buffers_ = reuse; }
 
   // Backprop from dL/d(output) = gradient(size()): every layer's weight_grad and backward_data,
   // through W or through the feedback weights B.
@@ -87,6 +95,11 @@ class Network {
   std::vector<Shape> sample_shapes_;  // output shape of every layer for batch 1; [0] is the input
   std::vector<std::string> forward_ranges_, backward_ranges_;  // NVTX range names, e.g. "forward 2 conv2d"
   std::vector<Tensor> activations_, gradients_;
+  bool reuse_buffers_ = false;
+  Tensor shared_gradients_[2];  // with buffer reuse: the storage of the even and the odd interior gradients
+
+  void resize_gradients(int batch);
+  bool runs_in_place(size_t layer) const;
   TrainingNoise noise_;
   bool training_ = false, repeat_draws_ = false, hold_statistics_ = false;
   uint64_t noise_draws_ = 0, pass_ = 0;  // pass_: ordinary forward passes so far (activity noise stream)

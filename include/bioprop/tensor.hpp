@@ -71,6 +71,9 @@ class Tensor {
   void resize(const Shape& shape, Device device);
   // A view of the same storage with another shape of the same size.
   Tensor reshaped(const Shape& shape) const;
+  // A view of the first shape.numel() values of this tensor's storage, with that shape: buffers that
+  // take turns in one larger allocation (Network's shared gradient buffers).
+  Tensor front_view(const Shape& shape) const;
   Tensor clone() const;
 
  private:
