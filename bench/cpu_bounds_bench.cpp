@@ -1,25 +1,34 @@
-// What bounds a CPU training step (docs/performance.md): OpenBLAS sgemm's FLOP/s on the conv net's dense
+// What bounds a CPU training step (docs/performance.md): OpenBLAS's and oneDNN's sgemm FLOP/s on the conv net's dense
 // layer (batch 128, 8192 inputs, 500 units: its forward, backward-data and weight-gradient products) and
 // on a large square product (the machine's practical peak), and the memory bandwidth of one pass over a
 // 32 MiB tensor (what every element-wise layer of a 128-image batch costs at least). Its counters differ
 // per benchmark, so save the console output (Google Benchmark's CSV wants the same counters in every row).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <vector>
 
 namespace {
 
-// C (m x n) = op(A) op(B) with the dense layer's shapes for each of its three products.
-void sgemm(benchmark::State& state, bool transpose_a, bool transpose_b) {
+enum class Library { openblas, onednn };
+
+// C (m x n) = op(A) op(B) with the dense layer's shapes for each of its three products, by either library
+// (CpuBackend uses oneDNN's: host/cpu/sgemm.hpp).
+void sgemm(benchmark::State& state, bool transpose_a, bool transpose_b, Library library) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2));
   std::vector<float> a(static_cast<size_t>(m) * k, 0.5f), b(static_cast<size_t>(k) * n, 0.25f),
       c(static_cast<size_t>(m) * n);
+  const int lda = transpose_a ? m : k, ldb = transpose_b ? k : n;
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
-                k, 1.0f, a.data(), transpose_a ? m : k, b.data(), transpose_b ? k : n, 0.0f, c.data(), n);
+    if (library == Library::openblas)
+      cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
+                  k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
+    else if (dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.0f, a.data(), lda, b.data(), ldb,
+                        0.0f, c.data(), n) != dnnl_success)
+      state.SkipWithError("dnnl_sgemm failed");
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] =
@@ -27,10 +36,21 @@ void sgemm(benchmark::State& state, bool transpose_a, bool transpose_b) {
 }
 // forward y = x W^T: (128 x 8192) (8192 x 500); backward data dx = dy W: (128 x 500) (500 x 8192);
 // weight gradient dW = dy^T x: (500 x 128) (128 x 8192); and a square 2048 product.
-BENCHMARK_CAPTURE(sgemm, dense_forward, false, true)->Args({128, 500, 8192})->UseRealTime();
-BENCHMARK_CAPTURE(sgemm, dense_backward_data, false, false)->Args({128, 8192, 500})->UseRealTime();
-BENCHMARK_CAPTURE(sgemm, dense_weight_gradient, true, false)->Args({500, 8192, 128})->UseRealTime();
-BENCHMARK_CAPTURE(sgemm, square_2048, false, false)->Args({2048, 2048, 2048})->UseRealTime();
+#define BIOPROP_SGEMM_SHAPES(library)                                                      \
+  BENCHMARK_CAPTURE(sgemm, dense_forward_##library, false, true, Library::library)         \
+      ->Args({128, 500, 8192})                                                             \
+      ->UseRealTime();                                                                     \
+  BENCHMARK_CAPTURE(sgemm, dense_backward_data_##library, false, false, Library::library)  \
+      ->Args({128, 8192, 500})                                                             \
+      ->UseRealTime();                                                                     \
+  BENCHMARK_CAPTURE(sgemm, dense_weight_gradient_##library, true, false, Library::library) \
+      ->Args({500, 8192, 128})                                                             \
+      ->UseRealTime();                                                                     \
+  BENCHMARK_CAPTURE(sgemm, square_2048_##library, false, false, Library::library)          \
+      ->Args({2048, 2048, 2048})                                                           \
+      ->UseRealTime()
+BIOPROP_SGEMM_SHAPES(openblas);
+BIOPROP_SGEMM_SHAPES(onednn);
 
 // out = in * mask over 8M floats (the deep net's 128 x 64 x 32 x 32 activations): bytes read and written.
 void element_wise_pass(benchmark::State& state) {

@@ -15,6 +15,7 @@
 #include "bioprop/rng.hpp"
 #include "fma_clones.hpp"
 #include "philox_fill.hpp"
+#include "sgemm.hpp"
 
 namespace bioprop {
 
@@ -66,8 +67,7 @@ void CpuBackend::gemm(bool transpose_a, bool transpose_b, float alpha, const Ten
       cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b.data(), n, a.data(), 1, beta, c.data(), 1);
     return;
   }
-  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, a.data(), cols(a), b.data(), cols(b), beta, c.data(), cols(c));
+  sgemm(transpose_a, transpose_b, m, n, k, alpha, a.data(), cols(a), b.data(), cols(b), beta, c.data(), cols(c));
 }
 
 void CpuBackend::add_bias(Tensor& y, const Tensor& bias) {
@@ -253,8 +253,7 @@ void CpuBackend::project_feedback(const Tensor& e, const Tensor& projection,
   check_projection_slices(e, projection, slices);
   const int batch = rows(e), classes = cols(e), width = cols(projection);
   float* product = scratch(product_, static_cast<size_t>(batch) * width);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, width, classes, 1.0f, e.data(), classes,
-              projection.data(), width, 0.0f, product, width);
+  sgemm(false, false, batch, width, classes, 1.0f, e.data(), classes, projection.data(), width, 0.0f, product, width);
   for (const ProjectionSlice& s : slices) {
     const size_t features = s.out->shape().sample_size();
     float* out = s.out->data();

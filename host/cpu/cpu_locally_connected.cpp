@@ -4,10 +4,10 @@
 // dW_p = dY_p^T P (weights) and dP = dY_p W_p (data, scattered back into the images afterwards,
 // image by image, since windows of neighbouring positions overlap). Positions run in parallel, each
 // sgemm on one thread (OpenBLAS runs single-threaded inside an OpenMP region).
-#include <cblas.h>
 #include <omp.h>
 
 #include "cpu_backend.hpp"
+#include "sgemm.hpp"
 
 namespace bioprop {
 
@@ -37,8 +37,7 @@ void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weight
     float* rows = buffers + static_cast<size_t>(omp_get_thread_num()) * per_thread;
     float* outputs = rows + static_cast<size_t>(n) * k;
     gather_position(x.data(), g, p, rows);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, oc, k, 1.0f, rows, k,
-                weights.data() + static_cast<size_t>(p) * oc * k, k, 0.0f, outputs, oc);
+    sgemm(false, true, n, oc, k, 1.0f, rows, k, weights.data() + static_cast<size_t>(p) * oc * k, k, 0.0f, outputs, oc);
     for (int i = 0; i < n; ++i)
       for (int o = 0; o < oc; ++o)
         y.data()[(static_cast<size_t>(i) * oc + o) * positions + p] = outputs[static_cast<size_t>(i) * oc + o];
@@ -57,9 +56,8 @@ void CpuBackend::locally_connected_backward_data(const Tensor& dy, const Tensor&
   for (int p = 0; p < positions; ++p) {
     float* deltas = buffers + static_cast<size_t>(omp_get_thread_num()) * per_thread;
     gather_position_values(dy.data(), g, p, deltas);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, oc, 1.0f, deltas, oc,
-                weights.data() + static_cast<size_t>(p) * oc * k, k, 0.0f, all_rows + static_cast<size_t>(p) * n * k,
-                k);
+    sgemm(false, false, n, k, oc, 1.0f, deltas, oc, weights.data() + static_cast<size_t>(p) * oc * k, k, 0.0f,
+          all_rows + static_cast<size_t>(p) * n * k, k);
   }
   fill(dx, 0.0f);
   const size_t image_size = static_cast<size_t>(g.in_channels) * g.in_h * g.in_w;
@@ -84,7 +82,7 @@ void CpuBackend::locally_connected_backward_weight(const Tensor& dy, const Tenso
     if (beta == 0.0f) std::fill_n(grads, static_cast<size_t>(oc) * k, 0.0f);  // drop NaN/inf garbage
     gather_position(x.data(), g, p, rows);
     gather_position_values(dy.data(), g, p, deltas);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, oc, k, n, 1.0f, deltas, oc, rows, k, beta, grads, k);
+    sgemm(true, false, oc, k, n, 1.0f, deltas, oc, rows, k, beta, grads, k);
   }
 }
 

@@ -1,10 +1,14 @@
 // CpuBackend against direct (naive) formulas: the reference must itself be right.
+#include <array>
 #include <cmath>
+#include <cstdlib>
 
 #include "bioprop/backend.hpp"
 #include "bioprop/fused_math.hpp"
 #include "bioprop/rng.hpp"
 #include "cpu/philox_fill.hpp"
+#include "cpu/sgemm.hpp"
+#include "error_message.hpp"
 #include "gradient_check.hpp"
 
 namespace bioprop {
@@ -17,22 +21,34 @@ class CpuBackendTest : public ::testing::Test {
   std::unique_ptr<Backend> backend = make_cpu_backend();
 };
 
+// Small and large enough for oneDNN's JIT kernels (host/cpu/sgemm.hpp), every transpose.
 TEST_F(CpuBackendTest, GemmAllTransposes) {
-  for (bool ta : {false, true})
-    for (bool tb : {false, true}) {
-      const int m = 5, k = 7, n = 3;
-      const Tensor a = random_tensor(*backend, ta ? Shape{k, m} : Shape{m, k}, 1);
-      const Tensor b = random_tensor(*backend, tb ? Shape{n, k} : Shape{k, n}, 2);
-      Tensor c = random_tensor(*backend, {m, n}, 3);
-      const Tensor c0 = c.clone();
-      backend->gemm(ta, tb, 2.0f, a, b, 0.5f, c);
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-          double sum = 0;
-          for (int l = 0; l < k; ++l) sum += a.at(ta ? l * m + i : i * k + l) * b.at(tb ? j * k + l : l * n + j);
-          EXPECT_NEAR(c.at(i * n + j), 2 * sum + 0.5 * c0.at(i * n + j), 1e-4) << ta << tb;
-        }
-    }
+  for (const auto& [m, k, n] : {std::array{5, 7, 3}, std::array{70, 300, 45}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const Tensor a = random_tensor(*backend, ta ? Shape{k, m} : Shape{m, k}, 1);
+        const Tensor b = random_tensor(*backend, tb ? Shape{n, k} : Shape{k, n}, 2);
+        Tensor c = random_tensor(*backend, {m, n}, 3);
+        const Tensor c0 = c.clone();
+        backend->gemm(ta, tb, 2.0f, a, b, 0.5f, c);
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int l = 0; l < k; ++l) sum += a.at(ta ? l * m + i : i * k + l) * b.at(tb ? j * k + l : l * n + j);
+            ASSERT_NEAR(c.at(i * n + j), 2 * sum + 0.5 * c0.at(i * n + j), 1e-4 * std::sqrt(k)) << m << ta << tb;
+          }
+      }
+}
+
+TEST(CpuGemmChoice, AnUnknownLibraryIsAnErrorNamingIt) {
+  setenv("BIOPROP_CPU_GEMM", "mkl", 1);
+  const std::string message = testing::error_of([] { cpu_gemm_from_environment(); });
+  for (const char* part : {"BIOPROP_CPU_GEMM", "'mkl'", "onednn", "openblas"})
+    EXPECT_NE(message.find(part), std::string::npos) << message;
+  setenv("BIOPROP_CPU_GEMM", "openblas", 1);
+  EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::openblas);
+  unsetenv("BIOPROP_CPU_GEMM");
+  EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::onednn);
 }
 
 TEST_F(CpuBackendTest, GemmShapeMismatchIsAnError) {

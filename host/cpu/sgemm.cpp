@@ -1,0 +1,35 @@
+#include "sgemm.hpp"
+
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "bioprop/error.hpp"
+
+namespace bioprop {
+
+CpuGemm cpu_gemm_from_environment() {
+  const char* value = std::getenv("BIOPROP_CPU_GEMM");
+  const std::string name = value ? value : "onednn";
+  if (name == "onednn") return CpuGemm::onednn;
+  if (name == "openblas") return CpuGemm::openblas;
+  fail("BIOPROP_CPU_GEMM='{}': expected onednn or openblas", name);
+}
+
+void sgemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a, int lda,
+           const float* b, int ldb, float beta, float* c, int ldc) {
+  static const CpuGemm library = cpu_gemm_from_environment();
+  if (library == CpuGemm::openblas) {
+    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const dnnl_status_t status =
+      dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (status != dnnl_success)
+    fail("oneDNN sgemm of {}x{} by {}x{} failed (status {})", m, k, k, n, static_cast<int>(status));
+}
+
+}  // namespace bioprop
