@@ -22,7 +22,8 @@ namespace bioprop {
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
 std::string CpuBackend::name() const {
-  return onednn_ ? "cpu (oneDNN convolutions, OpenBLAS + OpenMP)" : "cpu (im2col convolutions, OpenBLAS + OpenMP)";
+  const char* products = cpu_gemm_from_environment() == CpuGemm::onednn ? "oneDNN sgemm" : "OpenBLAS";
+  return fmt::format("cpu ({} convolutions, {}, OpenMP)", onednn_ ? "oneDNN" : "im2col", products);
 }
 
 float* CpuBackend::scratch(std::vector<float>& buffer, size_t count) {
