@@ -3,7 +3,7 @@
 // P (images x patch), and the work is three small sgemms per position: Y_p = P W_p^T (forward),
 // dW_p = dY_p^T P (weights) and dP = dY_p W_p (data, scattered back into the images afterwards,
 // image by image, since windows of neighbouring positions overlap). Positions run in parallel, each
-// sgemm on one thread (OpenBLAS runs single-threaded inside an OpenMP region).
+// sgemm on one thread (oneDNN's and OpenBLAS's sgemm run single-threaded inside an OpenMP region).
 #include <omp.h>
 
 #include "cpu_backend.hpp"
