@@ -21,6 +21,11 @@ const char* chained =
     "[[layer]]\ntype=\"dropout\"\nrate=0.3\n"
     "[[layer]]\ntype=\"dense\"\nunits=9\nactivation=\"relu\"\n"
     "[[layer]]\ntype=\"dropout\"\nrate=0.2\n";
+// Without batch norm the reward-based rules take their other path: the RPE scales each layer's tags.
+const char* without_batch_norm =
+    "[[layer]]\ntype=\"conv2d\"\nchannels=3\nkernel=3\nactivation=\"relu\"\n"
+    "[[layer]]\ntype=\"locally_connected2d\"\nchannels=2\nkernel=2\nactivation=\"relu\"\n"
+    "[[layer]]\ntype=\"dense\"\nunits=7\nactivation=\"relu\"\n";
 const Shape sample{2, 6, 6};
 constexpr int classes = 3;
 
@@ -28,8 +33,9 @@ class BufferReuse : public testing::RuleTest {
  protected:
   // Two steps of `rule_name` on a fresh net, with buffer reuse as the rule sets it or turned off after
   // attach; returns every parameter's update after each step.
-  std::vector<std::vector<float>> updates(const std::string& rule_name, bool reuse, float activity_noise = 0.0f) {
-    auto network = net(chained, sample, classes);
+  std::vector<std::vector<float>> updates(const std::string& rule_name, bool reuse, float activity_noise = 0.0f,
+                                          const char* layers = chained) {
+    auto network = net(layers, sample, classes);
     network->set_training(true);
     network->set_training_noise({activity_noise, 0.0f, 11});
     auto r = rule(rule_name);
@@ -50,13 +56,14 @@ class BufferReuse : public testing::RuleTest {
 };
 
 TEST_F(BufferReuse, RulesThatReuseBuffersComputeTheSameUpdatesBitForBit) {
-  for (const char* name : {"bp", "fa", "sign_symmetry", "brainprop", "qagrel"}) {
-    SCOPED_TRACE(name);
-    const auto kept = updates(name, false);
-    const auto reused = updates(name, true);
-    ASSERT_EQ(kept.size(), reused.size());
-    for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i], reused[i]) << "parameter update " << i;
-  }
+  for (const char* layers : {chained, without_batch_norm})
+    for (const char* name : {"bp", "fa", "sign_symmetry", "brainprop", "qagrel"}) {
+      SCOPED_TRACE(std::string(name) + (layers == chained ? " with batch norm" : " without batch norm"));
+      const auto kept = updates(name, false, 0.0f, layers);
+      const auto reused = updates(name, true, 0.0f, layers);
+      ASSERT_EQ(kept.size(), reused.size());
+      for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i], reused[i]) << "parameter update " << i;
+    }
 }
 
 TEST_F(BufferReuse, InteriorGradientsShareTwoBuffersAndReluRunsInPlace) {
