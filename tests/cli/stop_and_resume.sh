@@ -10,8 +10,9 @@
 set -euo pipefail
 bioprop=$1 work=$2/stop-and-resume
 rm -rf "$work" && mkdir -p "$work"
-# A net with dropout, so the masks' random stream must resume where it stopped too.
-printf '[[layer]]\ntype = "dense"\nunits = 256\nactivation = "relu"\n[[layer]]\ntype = "dropout"\nrate = 0.2\n' \
+# A net with dropout, so the masks' random stream must resume where it stopped too; wide enough that an
+# epoch takes seconds (the signals below must land mid-epoch).
+printf '[[layer]]\ntype = "dense"\nunits = 1024\nactivation = "relu"\n[[layer]]\ntype = "dropout"\nrate = 0.2\n' \
   >"$work/mlp.toml"
 args=(train --rule bp --net "$work/mlp.toml" --epochs 2 --train-limit 40000 --test-limit 300 --batch-size 16
       --momentum 0.5 --no-progress --run-dir "$work/runs")
