@@ -4,8 +4,9 @@
 // picks oneDNN's sgemm, which on the development machine (AMD EPYC, AVX-512) ran the dense layers' backward
 // products 2x faster than Debian's OpenBLAS 0.3.21 and small products up to 4x (bench/cpu_bounds_bench,
 // docs/performance.md). It is not the default: with it, the stop-on-signal tests aborted in CI with a corrupted
-// heap ("munmap_chunk(): invalid pointer") when SIGTERM or SIGINT arrived during training, which they never did
-// with OpenBLAS; the cause is not found yet.
+// heap ("munmap_chunk(): invalid pointer") when SIGTERM or SIGINT arrived during training. oneDNN issue #4845
+// reports the cause: its AVX-512 sgemm kernel points the stack pointer into heap memory, so a signal handler
+// that runs meanwhile writes its frame there. Safe only once no stop handler can run on a compute thread.
 namespace bioprop {
 
 enum class CpuGemm { onednn, openblas };
