@@ -17,7 +17,7 @@ namespace bioprop {
 
 namespace {
 // A CSV field as RFC 4180 writes it: quoted when it holds a comma or a quote (backend names do:
-// "cpu (oneDNN convolutions, OpenBLAS, OpenMP)").
+// "cpu (oneDNN convolutions, oneDNN sgemm, OpenMP)").
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"") == std::string::npos) return text;
   std::string quoted = "\"";

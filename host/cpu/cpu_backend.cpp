@@ -22,7 +22,7 @@ namespace bioprop {
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
 std::string CpuBackend::name() const {
-  const char* products = cpu_gemm_from_environment() == CpuGemm::onednn ? "oneDNN sgemm" : "OpenBLAS";
+  const char* products = cpu_gemm_in_use() == CpuGemm::onednn ? "oneDNN sgemm" : "OpenBLAS";
   return fmt::format("cpu ({} convolutions, {}, OpenMP)", onednn_ ? "oneDNN" : "im2col", products);
 }
 

@@ -11,6 +11,7 @@
 #include "bioprop/error.hpp"
 #include "bioprop/json_fields.hpp"
 #include "bioprop/options_json.hpp"
+#include "bioprop/signal_shield.hpp"
 #include "python_module.hpp"
 
 namespace bioprop::python {
@@ -36,6 +37,7 @@ class Trainer {
     StepResult result;
     {
       const py::gil_scoped_release unlocked;
+      const ComputeThreadsShielded shield;  // Python's own SIGINT handler must not run on a compute thread
       result = run_->step(batch);
     }
     return py::dict(py::arg("loss") = result.loss,
@@ -54,6 +56,7 @@ class Trainer {
     Evaluation e;
     {
       const py::gil_scoped_release unlocked;
+      const ComputeThreadsShielded shield;
       e = run_->evaluate(*set);
     }
     return py::dict(py::arg("loss") = e.loss, py::arg("accuracy") = e.accuracy);

@@ -70,10 +70,10 @@ TEST(CpuGemmChoice, AnUnknownLibraryIsAnErrorNamingIt) {
   const std::string message = testing::error_of([] { cpu_gemm_from_environment(); });
   for (const char* part : {"BIOPROP_CPU_GEMM", "'mkl'", "onednn", "openblas"})
     EXPECT_NE(message.find(part), std::string::npos) << message;
-  setenv("BIOPROP_CPU_GEMM", "onednn", 1);
-  EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::onednn);
-  unsetenv("BIOPROP_CPU_GEMM");
+  setenv("BIOPROP_CPU_GEMM", "openblas", 1);
   EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::openblas);
+  unsetenv("BIOPROP_CPU_GEMM");
+  EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::onednn);
 }
 
 TEST_F(CpuBackendTest, GemmShapeMismatchIsAnError) {

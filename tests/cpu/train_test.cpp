@@ -20,6 +20,7 @@
 #include "bioprop/trainer.hpp"
 #include "error_message.hpp"
 #include "gradient_check.hpp"
+#include "stop_signal.hpp"
 
 namespace bioprop {
 namespace {
@@ -438,7 +439,7 @@ TEST_F(Training, ASignalStopsTheRunAfterTheCurrentStepWithACheckpoint) {
   TrainSettings s = settings(2);
   s.checkpoint = (folder / "stopped.bin").string();
   const StopOnSignals handlers;
-  ASSERT_EQ(std::raise(SIGTERM), 0);  // arrives before the first step: the process lives on
+  ASSERT_TRUE(testing::send_stop_signal(SIGTERM));  // recorded before the first step: the process lives on
   const TrainSummary summary = train(*net, *rule, *plain_sgd(0.02), *data, *backend, s);
   EXPECT_TRUE(summary.interrupted);
   EXPECT_EQ(summary.stop_signal, SIGTERM);
@@ -455,9 +456,10 @@ TEST(StopOnSignals, ASecondSignalExitsAtOnce) {
   EXPECT_EXIT(
       {
         const StopOnSignals handlers;
-        std::raise(SIGINT);
-        std::raise(SIGINT);
-        std::_Exit(0);  // not reached
+        testing::send_stop_signal(SIGINT);
+        kill(getpid(), SIGINT);
+        std::this_thread::sleep_for(std::chrono::seconds(5));  // the listener thread exits meanwhile
+        std::_Exit(0);                                         // not reached
       },
       ::testing::ExitedWithCode(128 + SIGINT), "signal again to quit at once");
 }
