@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <vector>
 
+#include "cpu/sgemm.hpp"
+
 namespace {
 
-enum class Library { openblas, onednn };
+// openblas and onednn: the libraries' own calls; bioprop: CpuBackend's sgemm (oneDNN's, with the products
+// that are faster transposed computed that way).
+enum class Library { openblas, onednn, bioprop };
 
 // C (m x n) = op(A) op(B) with the dense layer's shapes for each of its three products, by either library
 // (CpuBackend uses oneDNN's: host/cpu/sgemm.hpp).
@@ -26,6 +30,9 @@ void sgemm(benchmark::State& state, bool transpose_a, bool transpose_b, Library 
     if (library == Library::openblas)
       cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
                   k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
+    else if (library == Library::bioprop)
+      bioprop::sgemm(bioprop::CpuGemm::onednn, transpose_a, transpose_b, m, n, k, 1.0f, a.data(), lda, b.data(), ldb,
+                     0.0f, c.data(), n);
     else if (dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.0f, a.data(), lda, b.data(), ldb,
                         0.0f, c.data(), n) != dnnl_success)
       state.SkipWithError("dnnl_sgemm failed");
@@ -35,10 +42,12 @@ void sgemm(benchmark::State& state, bool transpose_a, bool transpose_b, Library 
       benchmark::Counter(2.0 * m * n * k * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 // forward y = x W^T: (128 x 8192) (8192 x 500); backward data dx = dy W: (128 x 500) (500 x 8192);
-// weight gradient dW = dy^T x: (500 x 128) (128 x 8192); and a square 2048 product.
+// weight gradient dW = dy^T x: (500 x 128) (128 x 8192); the forward product at batch 32; and a square 2048
+// product.
 #define BIOPROP_SGEMM_SHAPES(library)                                                      \
   BENCHMARK_CAPTURE(sgemm, dense_forward_##library, false, true, Library::library)         \
       ->Args({128, 500, 8192})                                                             \
+      ->Args({32, 500, 8192})                                                              \
       ->UseRealTime();                                                                     \
   BENCHMARK_CAPTURE(sgemm, dense_backward_data_##library, false, false, Library::library)  \
       ->Args({128, 8192, 500})                                                             \
@@ -51,6 +60,7 @@ void sgemm(benchmark::State& state, bool transpose_a, bool transpose_b, Library 
       ->UseRealTime()
 BIOPROP_SGEMM_SHAPES(openblas);
 BIOPROP_SGEMM_SHAPES(onednn);
+BIOPROP_SGEMM_SHAPES(bioprop);
 
 // out = in * mask over 8M floats (the deep net's 128 x 64 x 32 x 32 activations): bytes read and written.
 void element_wise_pass(benchmark::State& state) {

@@ -24,7 +24,7 @@ class CpuBackendTest : public ::testing::Test {
 
 // Small and large enough for the libraries' blocked kernels (host/cpu/sgemm.hpp), every transpose.
 TEST_F(CpuBackendTest, GemmAllTransposes) {
-  for (const auto& [m, k, n] : {std::array{5, 7, 3}, std::array{70, 300, 45}})
+  for (const auto& [m, k, n] : {std::array{5, 7, 3}, std::array{70, 300, 45}, std::array{45, 300, 70}})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         const Tensor a = random_tensor(*backend, ta ? Shape{k, m} : Shape{m, k}, 1);
@@ -41,28 +41,34 @@ TEST_F(CpuBackendTest, GemmAllTransposes) {
       }
 }
 
-// Both libraries of host/cpu/sgemm.hpp against the formula, with leading dimensions wider than the operands.
+// Both libraries of host/cpu/sgemm.hpp against the formula, with leading dimensions wider than the operands; with
+// more columns than rows oneDNN's a b^T is computed through its transpose. beta = 0 never reads c (NaN there).
 TEST(CpuGemmChoice, BothLibrariesComputeTheProduct) {
-  const int m = 70, k = 300, n = 45, pad = 3;
-  std::vector<float> a(static_cast<size_t>(k) * (m + pad)), b(static_cast<size_t>(k) * (n + pad));
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>((i * 7919) % 23) / 23.0f - 0.5f;
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 104729) % 19) / 19.0f - 0.5f;
-  for (const CpuGemm library : {CpuGemm::openblas, CpuGemm::onednn})
-    for (bool ta : {false, true})
-      for (bool tb : {false, true}) {
-        const int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
-        std::vector<float> c(static_cast<size_t>(m) * ldc, 1.0f);
-        sgemm(library, ta, tb, m, n, k, 2.0f, a.data(), lda, b.data(), ldb, 0.5f, c.data(), ldc);
-        for (int i = 0; i < m; ++i)
-          for (int j = 0; j < n; ++j) {
-            double sum = 0;
-            for (int l = 0; l < k; ++l)
-              sum += static_cast<double>(a[ta ? static_cast<size_t>(l) * lda + i : static_cast<size_t>(i) * lda + l]) *
-                     b[tb ? static_cast<size_t>(j) * ldb + l : static_cast<size_t>(l) * ldb + j];
-            ASSERT_NEAR(c[static_cast<size_t>(i) * ldc + j], 2 * sum + 0.5, 1e-3)
-                << (library == CpuGemm::onednn ? "onednn " : "openblas ") << ta << tb;
+  const int k = 300, pad = 3;
+  for (const auto& [m, n] : {std::array{70, 45}, std::array{45, 70}}) {
+    std::vector<float> a(static_cast<size_t>(k) * (m + pad)), b(static_cast<size_t>(k) * (n + pad));
+    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>((i * 7919) % 23) / 23.0f - 0.5f;
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 104729) % 19) / 19.0f - 0.5f;
+    for (const CpuGemm library : {CpuGemm::openblas, CpuGemm::onednn})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true})
+          for (const float beta : {0.5f, 0.0f}) {
+            const int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+            std::vector<float> c(static_cast<size_t>(m) * ldc, beta == 0.0f ? std::nanf("") : 1.0f);
+            sgemm(library, ta, tb, m, n, k, 2.0f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+            for (int i = 0; i < m; ++i)
+              for (int j = 0; j < n; ++j) {
+                double sum = 0;
+                for (int l = 0; l < k; ++l)
+                  sum +=
+                      static_cast<double>(a[ta ? static_cast<size_t>(l) * lda + i : static_cast<size_t>(i) * lda + l]) *
+                      b[tb ? static_cast<size_t>(j) * ldb + l : static_cast<size_t>(l) * ldb + j];
+                ASSERT_NEAR(c[static_cast<size_t>(i) * ldc + j], 2 * sum + beta, 1e-3)
+                    << (library == CpuGemm::onednn ? "onednn " : "openblas ") << m << "x" << n << " " << ta << tb
+                    << " beta " << beta;
+              }
           }
-      }
+  }
 }
 
 TEST(CpuGemmChoice, AnUnknownLibraryIsAnErrorNamingIt) {
