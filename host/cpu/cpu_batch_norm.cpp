@@ -9,6 +9,66 @@
 namespace bioprop {
 
 namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Vector clones without contraction into FMA: every clone adds and multiplies as the plain x86-64 build does,
+// so the statistics are the same bits on every machine.
+#define BIOPROP_SUM_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
+#else
+#define BIOPROP_SUM_CLONES
+#endif
+
+// Eight interleaved partial sums per quantity: element i of a row goes to partial sum i mod 8, so the
+// additions of one row are eight independent chains (one running sum waited for each addition's result: the
+// statistics were then a twentieth of the deep net's step), and they are one vector of doubles. The order
+// depends only on the shape: results stay deterministic.
+constexpr size_t lanes = 8;
+using Partial = std::array<double, lanes>;
+
+BIOPROP_SUM_CLONES void add_values(const float* row, size_t count, double* partial) {
+  size_t i = 0;
+  for (; i + lanes <= count; i += lanes)
+    for (size_t lane = 0; lane < lanes; ++lane) partial[lane] += static_cast<double>(row[i + lane]);
+  for (; i < count; ++i) partial[i % lanes] += static_cast<double>(row[i]);
+}
+
+// Two passes (the mean first): no cancellation when |mean| >> std.
+BIOPROP_SUM_CLONES void add_squared_deviations(const float* row, size_t count, double mean, double* partial) {
+  size_t i = 0;
+  for (; i + lanes <= count; i += lanes)
+    for (size_t lane = 0; lane < lanes; ++lane) {
+      const double deviation = static_cast<double>(row[i + lane]) - mean;
+      partial[lane] += deviation * deviation;
+    }
+  for (; i < count; ++i) {
+    const double deviation = static_cast<double>(row[i]) - mean;
+    partial[i % lanes] += deviation * deviation;
+  }
+}
+
+// The backward pass's sums of dy * xhat and of dy, xhat = (x - mean) inv_std rounded to float.
+BIOPROP_SUM_CLONES void add_gradient_terms(const float* dy, const float* x, size_t count, float mean, float inv_std,
+                                           double* with_xhat, double* plain) {
+  size_t i = 0;
+  for (; i + lanes <= count; i += lanes)
+    for (size_t lane = 0; lane < lanes; ++lane) {
+      const float xhat = (x[i + lane] - mean) * inv_std;
+      with_xhat[lane] += static_cast<double>(dy[i + lane]) * static_cast<double>(xhat);
+      plain[lane] += static_cast<double>(dy[i + lane]);
+    }
+  for (; i < count; ++i) {
+    const float xhat = (x[i] - mean) * inv_std;
+    with_xhat[i % lanes] += static_cast<double>(dy[i]) * static_cast<double>(xhat);
+    plain[i % lanes] += static_cast<double>(dy[i]);
+  }
+}
+
+double total(const Partial& partial) {
+  double sum = 0;
+  for (const double p : partial) sum += p;
+  return sum;
+}
+
 // The channel layout of x for per-channel tensors of `channels` values (the bias broadcast layout).
 struct ChannelLayout {
   ChannelLayout(const Tensor& x, const Tensor& per_channel)
@@ -16,35 +76,8 @@ struct ChannelLayout {
         channels(per_channel.numel()),
         batch(static_cast<size_t>(x.dim(0))),
         total(x.numel()) {}
-  // The K sums of terms(index) (an array of K doubles) over the values of channel c, in one pass over
-  // memory. Eight interleaved partial sums each, added up in a fixed order at the end: their additions
-  // are independent, so the CPU overlaps them, where one running sum waited for each addition's result
-  // (the statistics were then a twentieth of the deep net's step). The order depends only on the shape:
-  // results stay deterministic.
-  template <size_t K, typename Terms>
-  std::array<double, K> sums(size_t c, Terms terms) const {
-    constexpr size_t lanes = 8;
-    std::array<std::array<double, K>, lanes> partial{};
-    const auto add = [&](size_t lane, size_t i) {
-      const std::array<double, K> values = terms(i);
-      for (size_t k = 0; k < K; ++k) partial[lane][k] += values[k];
-    };
-    for (size_t n = 0; n < batch; ++n) {
-      const size_t first = (n * channels + c) * inner;
-      size_t i = 0;
-      for (; i + lanes <= inner; i += lanes)
-        for (size_t lane = 0; lane < lanes; ++lane) add(lane, first + i + lane);
-      for (; i < inner; ++i) add(i % lanes, first + i);
-    }
-    std::array<double, K> total_sums{};
-    for (const auto& p : partial)
-      for (size_t k = 0; k < K; ++k) total_sums[k] += p[k];
-    return total_sums;
-  }
-  template <typename Term>
-  double sum(size_t c, Term term) const {
-    return sums<1>(c, [&](size_t i) { return std::array<double, 1>{term(i)}; })[0];
-  }
+  // Where sample n's values of channel c begin.
+  size_t first(size_t n, size_t c) const { return (n * channels + c) * inner; }
   size_t inner, channels, batch, total;
 };
 }  // namespace
@@ -56,11 +89,13 @@ void CpuBackend::batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& va
   const double count = static_cast<double>(layout.batch * layout.inner);
 #pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
   for (size_t c = 0; c < layout.channels; ++c) {
-    const double mu = layout.sum(c, [&](size_t i) { return static_cast<double>(in[i]); }) / count;
-    // Two passes: no cancellation when |mean| >> std.
-    const double squares = layout.sum(c, [&](size_t i) { return (in[i] - mu) * (in[i] - mu); });
+    Partial values{}, squares{};
+    for (size_t n = 0; n < layout.batch; ++n) add_values(in + layout.first(n, c), layout.inner, values.data());
+    const double mu = total(values) / count;
+    for (size_t n = 0; n < layout.batch; ++n)
+      add_squared_deviations(in + layout.first(n, c), layout.inner, mu, squares.data());
     mean.at(c) = static_cast<float>(mu);
-    variance.at(c) = static_cast<float>(squares / count);
+    variance.at(c) = static_cast<float>(total(squares) / count);
   }
 }
 
@@ -87,9 +122,11 @@ void CpuBackend::batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor
 #pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
   for (size_t c = 0; c < layout.channels; ++c) {
     const float mu = mean.at(c), inv_std = batch_norm_inv_std(variance.at(c), epsilon);
-    const auto [with_xhat, plain] = layout.sums<2>(c, [&](size_t i) {
-      return std::array<double, 2>{static_cast<double>(d[i]) * ((in[i] - mu) * inv_std), static_cast<double>(d[i])};
-    });
+    Partial with_xhat_partial{}, plain_partial{};
+    for (size_t n = 0; n < layout.batch; ++n)
+      add_gradient_terms(d + layout.first(n, c), in + layout.first(n, c), layout.inner, mu, inv_std,
+                         with_xhat_partial.data(), plain_partial.data());
+    const double with_xhat = total(with_xhat_partial), plain = total(plain_partial);
     sum_dy_xhat.at(c) = accumulate * sum_dy_xhat.at(c) + static_cast<float>(with_xhat);
     sum_dy.at(c) = accumulate * sum_dy.at(c) + static_cast<float>(plain);
   }
