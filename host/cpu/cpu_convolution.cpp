@@ -4,11 +4,9 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
-#include "bioprop/error.hpp"
 #include "cpu_backend.hpp"
+#include "environment_choice.hpp"
 
 namespace bioprop {
 
@@ -112,12 +110,10 @@ void scatter_outputs(const float* product, const WindowGeometry& g, int first, i
 }  // namespace
 
 CpuConvolution cpu_convolution_from_environment() {
-  const char* value = std::getenv("BIOPROP_CPU_CONVOLUTION");
-  const std::string name = value ? value : "onednn";
-  if (name == "onednn") return CpuConvolution::onednn;
-  if (name == "onednn-direct") return CpuConvolution::onednn_direct;
-  if (name == "im2col") return CpuConvolution::im2col;
-  fail("BIOPROP_CPU_CONVOLUTION='{}': expected onednn, onednn-direct or im2col", name);
+  return choice_from_environment<CpuConvolution>("BIOPROP_CPU_CONVOLUTION",
+                                                 {{"onednn", CpuConvolution::onednn},
+                                                  {"onednn-direct", CpuConvolution::onednn_direct},
+                                                  {"im2col", CpuConvolution::im2col}});
 }
 
 CpuBackend::CpuBackend(CpuConvolution convolution)

@@ -3,11 +3,10 @@
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 #include "bioprop/error.hpp"
+#include "environment_choice.hpp"
 
 namespace bioprop {
 
@@ -45,11 +44,8 @@ void onednn_sgemm_through_transposed_product(int m, int n, int k, float alpha, c
 }  // namespace
 
 CpuGemm cpu_gemm_from_environment() {
-  const char* value = std::getenv("BIOPROP_CPU_GEMM");
-  const std::string name = value ? value : "onednn";
-  if (name == "onednn") return CpuGemm::onednn;
-  if (name == "openblas") return CpuGemm::openblas;
-  fail("BIOPROP_CPU_GEMM='{}': expected onednn or openblas", name);
+  return choice_from_environment<CpuGemm>("BIOPROP_CPU_GEMM",
+                                          {{"onednn", CpuGemm::onednn}, {"openblas", CpuGemm::openblas}});
 }
 
 CpuGemm cpu_gemm_in_use() {
