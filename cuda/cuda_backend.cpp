@@ -135,7 +135,13 @@ class CudaBackend final : public Backend {
       cudaEventDestroy(uploaded_[slot]);
     }
     cudaStreamDestroy(copy_stream_);
-    if (nccl_) ncclCommDestroy(nccl_);
+    if (nccl_) {
+      cudaStreamSynchronize(communication_stream_);
+      ncclCommDestroy(nccl_);
+      cudaEventDestroy(updates_ready_);
+      cudaEventDestroy(sums_done_);
+      cudaStreamDestroy(communication_stream_);
+    }
     cudnnDestroy(cudnn_);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
@@ -144,21 +150,38 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::cuda; }
   std::string name() const override { return name_; }
 
-  // The ranks' sums in device memory with NCCL (one GPU per rank), queued on this backend's stream after the
-  // updates. The communicator is made at the first sum: rank 0's unique id reaches the others through the job.
-  void all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) override {
+  // The ranks' sums in device memory with NCCL (one GPU per rank), on a communication stream that waits for the
+  // work queued so far (the updates being summed) and nothing later: a layer's sum runs while credit assignment
+  // goes on below it (issue 17, item 2). finish makes this backend's stream wait for every sum started. The
+  // communicator, stream and events are made at the first sum: rank 0's unique id reaches the others through
+  // the job.
+  void start_all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) override {
     if (job.size() == 1) return;
-    if (!nccl_) {
-      ncclUniqueId id{};
-      if (job.rank() == 0) BIOPROP_NCCL_CHECK(ncclGetUniqueId(&id));
-      job.broadcast(&id, sizeof id, 0);
-      BIOPROP_NCCL_CHECK(ncclCommInitRank(&nccl_, job.size(), id, job.rank()));
-    }
-    BIOPROP_NCCL_CHECK(ncclGroupStart());  // one launch for every tensor of the step
+    if (!nccl_) start_communication(job);
+    BIOPROP_CUDA_CHECK(cudaEventRecord(updates_ready_, stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamWaitEvent(communication_stream_, updates_ready_, 0));
+    BIOPROP_NCCL_CHECK(ncclGroupStart());  // one launch for every tensor of the bucket
     for (Tensor* t : tensors)
       if (!t->empty())
-        BIOPROP_NCCL_CHECK(ncclAllReduce(t->data(), t->data(), t->numel(), ncclFloat32, ncclSum, nccl_, stream_));
+        BIOPROP_NCCL_CHECK(
+            ncclAllReduce(t->data(), t->data(), t->numel(), ncclFloat32, ncclSum, nccl_, communication_stream_));
     BIOPROP_NCCL_CHECK(ncclGroupEnd());
+    sums_pending_ = true;
+  }
+  void finish_all_reduce_sums(Communicator&) override {
+    if (!sums_pending_) return;
+    BIOPROP_CUDA_CHECK(cudaEventRecord(sums_done_, communication_stream_));
+    BIOPROP_CUDA_CHECK(cudaStreamWaitEvent(stream_, sums_done_, 0));
+    sums_pending_ = false;
+  }
+  void start_communication(Communicator& job) {
+    ncclUniqueId id{};
+    if (job.rank() == 0) BIOPROP_NCCL_CHECK(ncclGetUniqueId(&id));
+    job.broadcast(&id, sizeof id, 0);
+    BIOPROP_NCCL_CHECK(ncclCommInitRank(&nccl_, job.size(), id, job.rank()));
+    BIOPROP_CUDA_CHECK(cudaStreamCreateWithFlags(&communication_stream_, cudaStreamNonBlocking));
+    BIOPROP_CUDA_CHECK(cudaEventCreateWithFlags(&updates_ready_, cudaEventDisableTiming));
+    BIOPROP_CUDA_CHECK(cudaEventCreateWithFlags(&sums_done_, cudaEventDisableTiming));
   }
   std::string all_reduce_path() const override { return "NCCL on device memory"; }
   size_t memory_bytes() const override {
@@ -380,9 +403,9 @@ class CudaBackend final : public Backend {
     expect_on_gpu("multiply_by_noise", {&x});
     kernels::multiply_by_noise(x.data(), x.numel(), stddev, seed, offset, stream_);
   }
-  void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) override {
+  void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset, uint64_t first = 0) override {
     expect_on_gpu("dropout_mask", {&mask});
-    kernels::dropout_mask(mask.data(), mask.numel(), rate, seed, offset, stream_);
+    kernels::dropout_mask(mask.data(), mask.numel(), rate, seed, offset, first, stream_);
   }
   void linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma, const Tensor& z,
                           Tensor& out) override {
@@ -430,9 +453,9 @@ class CudaBackend final : public Backend {
     expect_on_gpu("random_uniform", {&x});
     kernels::random_uniform(x.data(), x.numel(), low, high, seed, offset, stream_);
   }
-  void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override {
+  void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset, uint64_t first = 0) override {
     expect_on_gpu("random_normal", {&x});
-    kernels::random_normal(x.data(), x.numel(), mean, stddev, seed, offset, stream_);
+    kernels::random_normal(x.data(), x.numel(), mean, stddev, seed, offset, first, stream_);
   }
 
   float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override {
@@ -480,7 +503,7 @@ class CudaBackend final : public Backend {
   }
 
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
-                      uint64_t offset, GateOutputs& out, Tensor& tags) override {
+                      uint64_t offset, GateOutputs& out, Tensor& tags, uint64_t first_trial = 0) override {
     expect_on_gpu("attention_gate", {&q, &labels, &tags});
     if (labels.numel() != static_cast<size_t>(rows(q)))
       fail("attention_gate: {} labels for {} trials", labels.numel(), rows(q));
@@ -488,8 +511,9 @@ class CudaBackend final : public Backend {
     expect_shape(tags, q.shape(), "attention_gate tags");
     const int batch = rows(q);
     for (Tensor* t : {&out.actions, &out.rewards, &out.rpe, &out.greedy_correct}) t->resize({batch}, Device::cuda);
-    kernels::attention_gate(q.data(), labels.data(), batch, cols(q), policy, seed, offset, out.actions.data(),
-                            out.rewards.data(), out.rpe.data(), out.greedy_correct.data(), tags.data(), stream_);
+    kernels::attention_gate(q.data(), labels.data(), batch, cols(q), policy, seed, offset, first_trial,
+                            out.actions.data(), out.rewards.data(), out.rpe.data(), out.greedy_correct.data(),
+                            tags.data(), stream_);
   }
   ScoredLoss score_gate(const GateOutputs& gate) override {
     expect_on_gpu("score_gate", {&gate.rpe, &gate.greedy_correct});
@@ -537,7 +561,7 @@ class CudaBackend final : public Backend {
           static_cast<const Tensor*>(step.soma_sum), static_cast<const Tensor*>(step.apical_sum),
           static_cast<const Tensor*>(step.rate_sum), static_cast<const Tensor*>(step.psp_sum)})
       if (t) expect_on_gpu("dendrite_step", {t});
-    kernels::dendrite_step(arrays, step.drive->numel(), step.seed, step.offset, stream_);
+    kernels::dendrite_step(arrays, step.drive->numel(), step.seed, step.offset, step.first, stream_);
   }
 
   void sgd_step(Tensor& weights, const Tensor& grad, Tensor& velocity, const SgdSettings& s) override {
@@ -805,7 +829,10 @@ class CudaBackend final : public Backend {
   cudaEvent_t compute_reached_[2]{}, uploaded_[2]{};
   cublasHandle_t cublas_{};
   cudnnHandle_t cudnn_{};
-  ncclComm_t nccl_ = nullptr;  // made at the first sum over ranks
+  ncclComm_t nccl_ = nullptr;  // made at the first sum over ranks, with the stream and events of the sums
+  cudaStream_t communication_stream_{};
+  cudaEvent_t updates_ready_{}, sums_done_{};
+  bool sums_pending_ = false;  // sums started and not yet waited for by stream_
   bool tf32_ = false;
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans_;
   DeviceBuffer workspace_;  // one cuDNN workspace for every call; grows to the largest request

@@ -1,8 +1,9 @@
 // The NCCL functions bioprop calls, on the emulated device, so that the GPU data-parallel path (CudaBackend's
-// sums over ranks) runs in CI: a communicator is the job's MPI world (the processes mpirun started, one
-// emulated device each), and an all-reduce is an MPI_Allreduce of emulated device memory (host memory), queued
-// on the stream like a kernel and run when the stream is synchronised. Every rank queues its sums in the same
-// order, as NCCL requires, so the MPI calls pair up.
+// sums over ranks) runs in CI: a communicator is a copy of the job's MPI world (the processes mpirun started,
+// one emulated device each; its own copy, as NCCL's communicator is apart from MPI's, so the job's host sums
+// never pair with these), and an all-reduce is an MPI_Allreduce of emulated device memory (host memory), queued
+// on the stream like a kernel and run when the stream is run. Every rank queues its sums in the same order, as
+// NCCL requires, so the MPI calls pair up.
 #include <nccl.h>
 
 #include <cstring>
@@ -17,6 +18,9 @@ using bioprop::emulated::DeviceState;
 
 struct ncclComm {
   int rank = 0, size = 1;
+#ifdef BIOPROP_WITH_MPI
+  MPI_Comm world{};
+#endif
 };
 
 namespace {
@@ -61,7 +65,10 @@ ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int
     return failed(ncclInvalidUsage, "ncclCommInitRank: the emulated NCCL spans MPI's world: rank " +
                                         std::to_string(rank) + " of " + std::to_string(nranks) + " is MPI's " +
                                         std::to_string(world_rank) + " of " + std::to_string(size));
-  *comm = new ncclComm{rank, nranks};
+  MPI_Comm world{};
+  if (MPI_Comm_dup(MPI_COMM_WORLD, &world) != MPI_SUCCESS)
+    return failed(ncclSystemError, "ncclCommInitRank: MPI_Comm_dup failed");
+  *comm = new ncclComm{rank, nranks, world};
   return ncclSuccess;
 #else
   return failed(ncclSystemError, "ncclCommInitRank: this emulated device was built without MPI");
@@ -69,6 +76,11 @@ ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int
 }
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+#ifdef BIOPROP_WITH_MPI
+  int finalised = 1;
+  MPI_Finalized(&finalised);
+  if (comm && !finalised) MPI_Comm_free(&comm->world);
+#endif
   delete comm;
   return ncclSuccess;
 }
@@ -89,12 +101,12 @@ ncclResult_t ncclAllReduce(const void* send, void* receive, size_t count, ncclDa
   CUstream_st* queue = state().stream(stream);
   if (!queue) return failed(ncclInvalidArgument, "ncclAllReduce: the stream was destroyed");
 #ifdef BIOPROP_WITH_MPI
-  state().enqueue(queue, "ncclAllReduce", [send, receive, count] {
+  state().enqueue(queue, "ncclAllReduce", [send, receive, count, world = comm->world] {
     auto* values = static_cast<float*>(receive);
     for (size_t done = 0; done < count;) {  // MPI counts are ints
       const int piece = static_cast<int>(std::min<size_t>(count - done, size_t{1} << 30));
       MPI_Allreduce(send == receive ? MPI_IN_PLACE : static_cast<const float*>(send) + done, values + done, piece,
-                    MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+                    MPI_FLOAT, MPI_SUM, world);
       done += static_cast<size_t>(piece);
     }
   });

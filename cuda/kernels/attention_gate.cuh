@@ -10,12 +10,13 @@ namespace bioprop::kernels {
 
 __global__ void attention_gate_kernel(const float* __restrict__ q, const float* __restrict__ labels, int batch,
                                       int actions, ExplorationPolicy policy, uint64_t seed, uint64_t offset,
-                                      float* __restrict__ chosen, float* __restrict__ rewards, float* __restrict__ rpe,
-                                      float* __restrict__ greedy_correct, float* __restrict__ tags) {
+                                      uint64_t first_trial, float* __restrict__ chosen, float* __restrict__ rewards,
+                                      float* __restrict__ rpe, float* __restrict__ greedy_correct,
+                                      float* __restrict__ tags) {
   const int b = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (b >= batch) return;
   const float* values = q + static_cast<size_t>(b) * actions;
-  const uint64_t draw = 2 * static_cast<uint64_t>(b);
+  const uint64_t draw = 2 * (first_trial + static_cast<uint64_t>(b));
   const int action = choose_action(values, actions, policy, philox_uniform(seed, offset, draw),
                                    philox_uniform(seed, offset, draw + 1));
   const float reward = static_cast<float>(action) == labels[b] ? 1.0f : 0.0f;
@@ -28,11 +29,12 @@ __global__ void attention_gate_kernel(const float* __restrict__ q, const float* 
 }
 
 BIOPROP_LAUNCHER void attention_gate(const float* q, const float* labels, int batch, int actions,
-                                     const ExplorationPolicy& policy, uint64_t seed, uint64_t offset, float* chosen,
-                                     float* rewards, float* rpe, float* greedy_correct, float* tags,
-                                     cudaStream_t stream) {
+                                     const ExplorationPolicy& policy, uint64_t seed, uint64_t offset,
+                                     uint64_t first_trial, float* chosen, float* rewards, float* rpe,
+                                     float* greedy_correct, float* tags, cudaStream_t stream) {
   launch<attention_gate_kernel>(dim3(blocks_for(static_cast<size_t>(batch), 128)), dim3(128), 0, stream, q, labels,
-                                batch, actions, policy, seed, offset, chosen, rewards, rpe, greedy_correct, tags);
+                                batch, actions, policy, seed, offset, first_trial, chosen, rewards, rpe, greedy_correct,
+                                tags);
 }
 
 }  // namespace bioprop::kernels

@@ -11,15 +11,15 @@
 
 namespace bioprop::kernels {
 
-__global__ void dendrite_step_kernel(DendriteArrays arrays, size_t n, uint64_t seed, uint64_t offset) {
+__global__ void dendrite_step_kernel(DendriteArrays arrays, size_t n, uint64_t seed, uint64_t offset, uint64_t first) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) dendrite_element(arrays, i, philox_uniform(seed, offset, i));
+  if (i < n) dendrite_element(arrays, i, philox_uniform(seed, offset, first + i));
 }
 
 BIOPROP_LAUNCHER void dendrite_step(const DendriteArrays& arrays, size_t n, uint64_t seed, uint64_t offset,
-                                    cudaStream_t stream) {
+                                    uint64_t first, cudaStream_t stream) {
   launch<dendrite_step_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, arrays, n,
-                               seed, offset);
+                               seed, offset, first);
 }
 
 }  // namespace bioprop::kernels

@@ -30,9 +30,9 @@ __global__ void scale_samples_kernel(const float* __restrict__ x, const float* _
 }
 
 __global__ void random_normal_kernel(float* __restrict__ x, size_t n, float mean, float stddev, uint64_t seed,
-                                     uint64_t offset) {
+                                     uint64_t offset, uint64_t first) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] = scale_normal(philox_normal(seed, offset, i), mean, stddev);
+  if (i < n) x[i] = scale_normal(philox_normal(seed, offset, first + i), mean, stddev);
 }
 
 __global__ void random_uniform_kernel(float* __restrict__ x, size_t n, float low, float high, uint64_t seed,
@@ -57,9 +57,10 @@ __global__ void multiply_by_noise_kernel(float* __restrict__ x, size_t n, float 
   if (i < n) x[i] = apply_noise(x[i], philox_normal(seed, offset, i), stddev);
 }
 
-__global__ void dropout_mask_kernel(float* __restrict__ mask, size_t n, float rate, uint64_t seed, uint64_t offset) {
+__global__ void dropout_mask_kernel(float* __restrict__ mask, size_t n, float rate, uint64_t seed, uint64_t offset,
+                                    uint64_t first) {
   const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) mask[i] = philox_uniform(seed, offset, i) >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+  if (i < n) mask[i] = philox_uniform(seed, offset, first + i) >= rate ? 1.0f / (1.0f - rate) : 0.0f;
 }
 
 __global__ void multiply_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
@@ -68,10 +69,10 @@ __global__ void multiply_kernel(const float* __restrict__ a, const float* __rest
   if (i < n) out[i] = a[i] * b[i];
 }
 
-BIOPROP_LAUNCHER void dropout_mask(float* mask, size_t n, float rate, uint64_t seed, uint64_t offset,
+BIOPROP_LAUNCHER void dropout_mask(float* mask, size_t n, float rate, uint64_t seed, uint64_t offset, uint64_t first,
                                    cudaStream_t stream) {
   launch<dropout_mask_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, mask, n, rate,
-                              seed, offset);
+                              seed, offset, first);
 }
 BIOPROP_LAUNCHER void multiply(const float* a, const float* b, float* out, size_t n, cudaStream_t stream) {
   launch<multiply_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, a, b, out, n);
@@ -131,9 +132,9 @@ BIOPROP_LAUNCHER void scale_samples(const float* x, const float* scale, float al
                                alpha, out, sample, n);
 }
 BIOPROP_LAUNCHER void random_normal(float* x, size_t n, float mean, float stddev, uint64_t seed, uint64_t offset,
-                                    cudaStream_t stream) {
+                                    uint64_t first, cudaStream_t stream) {
   launch<random_normal_kernel>(dim3(blocks_for(n, elementwise_block)), dim3(elementwise_block), 0, stream, x, n, mean,
-                               stddev, seed, offset);
+                               stddev, seed, offset, first);
 }
 BIOPROP_LAUNCHER void random_uniform(float* x, size_t n, float low, float high, uint64_t seed, uint64_t offset,
                                      cudaStream_t stream) {

@@ -155,12 +155,15 @@ TrainingSetup prepare_training(TrainConfig c, const TrainFlags& flags, const std
   setup.device_index = device.index;
   Backend& backend = *setup.backend;
   spdlog::info("device: {}", device.description);
-  if (job().size() > 1) spdlog::info("sums over the ranks: {}", backend.all_reduce_path());
 
   // Everything that can be checked is checked before the (slow) data load.
   const NetSource net_source = load_net_source(c.net);
   setup.rule = make_rule(c.rule, c.rule_options);
   Rule& rule = *setup.rule;
+  if (job().size() > 1)
+    spdlog::info("sums over the ranks: {}, {}", backend.all_reduce_path(),
+                 rule.announces_updates() ? "each layer's started as soon as its update is ready"
+                                          : "started after the rule's step");
   if (c.optimizer == "sgd") {  // BrainProp's reference optimiser: plain SGD, lr 0.1 (Pozzi et al. 2020 code)
     if (!c.optimizer_options.has("learning_rate")) c.optimizer_options.set("learning_rate", 0.1);
     if (!c.optimizer_options.has("momentum")) c.optimizer_options.set("momentum", 0.0);

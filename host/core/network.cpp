@@ -115,11 +115,17 @@ void Network::backward(Backend& backend, Pathway pathway) {
     ProfileRange range(backward_ranges_[at].c_str());
     l.backward(backend, activations_[at], activations_[at + 1], gradients_[at + 1], i > 0 ? &gradients_[at] : nullptr,
                0.0f, pathway);
+    if (!l.parameters().empty()) announce_update(i);
   }
 }
 
 void Network::set_statistics_sync(Communicator* job, double share) {
   for (auto& l : layers_) l->set_statistics_sync(job, share);
+}
+
+void Network::set_first_trial(uint64_t first) {
+  first_trial_ = first;
+  for (auto& l : layers_) l->set_first_trial(first);
 }
 
 void Network::set_training(bool training) {
@@ -132,7 +138,7 @@ void Network::add_signal_noise(Backend& backend, Tensor& doutput) {
   noise_buffer_.resize(doutput.shape(), backend.device());
   // doutput holds e / N: noise of std `signal` on e is signal / N on doutput.
   backend.random_normal(noise_buffer_, 0.0f, noise_.signal / static_cast<float>(doutput.dim(0)), noise_.seed ^ 0x5167u,
-                        noise_draws_++ << 32);
+                        noise_draws_++ << 32, first_draw(doutput));
   backend.axpy(1.0f, noise_buffer_, doutput);
 }
 
@@ -149,7 +155,7 @@ void Network::add_activity_noise(Backend& backend, size_t layer) {
   if (!training_ || noise_.activity <= 0 || !layers_[layer]->is_activation()) return;
   noise_buffer_.resize(activations_[layer + 1].shape(), backend.device());
   backend.random_normal(noise_buffer_, 0.0f, noise_.activity, noise_.seed ^ 0xAC71u,
-                        (pass_ << 32) + (static_cast<uint64_t>(layer) << 20));
+                        (pass_ << 32) + (static_cast<uint64_t>(layer) << 20), first_draw(noise_buffer_));
   backend.axpy(1.0f, noise_buffer_, activations_[layer + 1]);
 }
 

@@ -180,10 +180,8 @@ void CpuBackend::multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint6
   noise_elements(x.data(), x.numel(), stddev, seed, offset);
 }
 
-void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) {
-  float* values = mask.data();
-  const size_t total = mask.numel();
-  const float keep = 1.0f / (1.0f - rate);
+namespace {
+void dropout_elements(float* values, size_t total, float rate, float keep, uint64_t seed, uint64_t offset) {
   // A loop of its own over each chunk's words in element order, vectorised without a branch: with one
   // per element on a coin flip, mispredictions made these masks a tenth of the conv net's step.
 #pragma omp parallel for if (total > parallel_threshold) schedule(static)
@@ -193,6 +191,17 @@ void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t 
     const size_t first = c * philox_chunk_elements, count = std::min(philox_chunk_elements, total - first);
     for (size_t e = 0; e < count; ++e) values[first + e] = uniform_from_bits(chunk.words[e]) >= rate ? keep : 0.0f;
   }
+}
+}  // namespace
+
+void CpuBackend::dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset, uint64_t first) {
+  const float keep = 1.0f / (1.0f - rate);
+  draw_from_element(
+      mask.numel(), offset, first,
+      [&](size_t e, uint64_t index) { mask.at(e) = philox_uniform(seed, offset, index) >= rate ? keep : 0.0f; },
+      [&](size_t e0, size_t count, uint64_t block) {
+        dropout_elements(mask.data() + e0, count, rate, keep, seed, block);
+      });
 }
 
 void CpuBackend::linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma,
@@ -272,8 +281,13 @@ void CpuBackend::random_uniform(Tensor& x, float low, float high, uint64_t seed,
   uniform_elements(x.data(), x.numel(), low, high, seed, offset);
 }
 
-void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) {
-  normal_elements(x.data(), x.numel(), mean, stddev, seed, offset);
+void CpuBackend::random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset, uint64_t first) {
+  draw_from_element(
+      x.numel(), offset, first,
+      [&](size_t e, uint64_t index) { x.at(e) = scale_normal(philox_normal(seed, offset, index), mean, stddev); },
+      [&](size_t e0, size_t count, uint64_t block) {
+        normal_elements(x.data() + e0, count, mean, stddev, seed, block);
+      });
 }
 
 namespace {

@@ -65,14 +65,14 @@ class CpuBackend final : public Backend {
   void scale(float alpha, Tensor& x) override;
   void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) override;
   void clamp_to_signs(Tensor& w, const Tensor& signs) override;
-  void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) override;
+  void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset, uint64_t first = 0) override;
   void multiply(const Tensor& a, const Tensor& b, Tensor& out) override;
   void sign(const Tensor& x, float scale, Tensor& out) override;
   double sum_of_squares(const Tensor& x) override;
   double dot(const Tensor& a, const Tensor& b) override;
   void project_feedback(const Tensor& e, const Tensor& projection, const std::vector<ProjectionSlice>& slices) override;
   void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) override;
-  void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) override;
+  void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset, uint64_t first = 0) override;
 
   float softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& dlogits) override;
   float mean_squared_error(const Tensor& outputs, const Tensor& labels, Tensor& doutputs) override;
@@ -81,7 +81,7 @@ class CpuBackend final : public Backend {
   void trial_losses(Tensor& losses) override;
 
   void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
-                      uint64_t offset, GateOutputs& out, Tensor& tags) override;
+                      uint64_t offset, GateOutputs& out, Tensor& tags, uint64_t first_trial = 0) override;
   ScoredLoss score_gate(const GateOutputs& gate) override;
   void linear_combination(float alpha, const Tensor& x, float beta, const Tensor& y, float gamma, const Tensor& z,
                           Tensor& out) override;

@@ -8,7 +8,7 @@
 namespace bioprop {
 
 void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
-                                uint64_t offset, GateOutputs& out, Tensor& tags) {
+                                uint64_t offset, GateOutputs& out, Tensor& tags, uint64_t first_trial) {
   const int batch = q.dim(0), actions = static_cast<int>(q.shape().sample_size());
   if (labels.numel() != static_cast<size_t>(batch))
     fail("attention_gate: {} labels for {} trials", labels.numel(), batch);
@@ -18,7 +18,7 @@ void CpuBackend::attention_gate(const Tensor& q, const Tensor& labels, const Exp
   fill(tags, 0.0f);
   for (int b = 0; b < batch; ++b) {
     const float* values = q.data() + static_cast<size_t>(b) * actions;
-    const uint64_t draw = 2 * static_cast<uint64_t>(b);
+    const uint64_t draw = 2 * (first_trial + static_cast<uint64_t>(b));
     const int action = choose_action(values, actions, policy, philox_uniform(seed, offset, draw),
                                      philox_uniform(seed, offset, draw + 1));
     const float reward = static_cast<float>(action) == labels.data()[b] ? 1.0f : 0.0f;

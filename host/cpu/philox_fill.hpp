@@ -40,6 +40,17 @@ template <typename Element>
   }
 }
 
+// Elements first + e (e < total) of a stream whose block `offset` holds elements 0..3: those before the next
+// block boundary one at a time (one(e, index): index = first + e), the rest by whole blocks from there
+// (aligned(e0, count, block): elements e0 .., whose stream starts at block `block`). Per-trial draws start at
+// the rank's place in the global batch, which need not fall on a block boundary.
+template <typename One, typename Aligned>
+void draw_from_element(size_t total, uint64_t offset, uint64_t first, One one, Aligned aligned) {
+  const size_t lead = std::min<size_t>(total, static_cast<size_t>((4 - first % 4) % 4));
+  for (size_t e = 0; e < lead; ++e) one(e, first + e);
+  if (total > lead) aligned(lead, total - lead, offset + (first + lead) / 4);
+}
+
 // Callers write the loop over chunks themselves (`for c < philox_chunks(total)`, under omp parallel for):
 // OpenMP outlines a loop body into a function of its own, which an FMA-cloned caller (fma_clones.hpp)
 // clones only when the loop sits in the cloned function itself, not in a template it calls.

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
@@ -43,6 +44,21 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   void all_reduce_sum(float* values, size_t count) override { reduce(values, count, MPI_FLOAT); }
   void all_reduce_sum(double* values, size_t count) override { reduce(values, count, MPI_DOUBLE); }
+  void start_all_reduce_sum(float* values, size_t count) override {
+    constexpr size_t piece = size_t{1} << 30;  // MPI counts are ints
+    for (size_t done = 0; done < count; done += piece) {
+      started_.emplace_back();
+      BIOPROP_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values + done, static_cast<int>(std::min(piece, count - done)),
+                                       MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &started_.back()));
+    }
+    // A test lets MPI move the earlier sums on (without a progress thread, MPI works only inside its calls).
+    int all_done = 0;
+    BIOPROP_MPI_CHECK(MPI_Testall(static_cast<int>(started_.size()), started_.data(), &all_done, MPI_STATUSES_IGNORE));
+  }
+  void finish_sums() override {
+    for (MPI_Request& request : started_) wait(request, "a sum of updates");
+    started_.clear();
+  }
   bool all_equal(uint64_t value) override {
     uint64_t low = value, high = value;
     all_reduce(&low, 1, MPI_UINT64_T, MPI_MIN, "the launch check (same settings on every rank)");
@@ -95,6 +111,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   int rank_ = 0, size_ = 1;
+  std::vector<MPI_Request> started_;  // the sums start_all_reduce_sum began, in order
   double timeout_seconds_ = default_rank_timeout_seconds;
 };
 

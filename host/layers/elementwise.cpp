@@ -64,12 +64,13 @@ class Dropout final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   void set_training(bool training) override { training_ = training; }
   void set_repeat_draws(bool repeat) override { repeat_ = repeat; }
+  void set_first_trial(uint64_t first) override { first_trial_ = first; }
   StreamPositions stream_positions() override { return {{"masks", &draws_}}; }
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
     if (!training_ || rate_ == 0.0f) return backend.copy(x, y);
     if (!repeat_ || mask_.shape() != x.shape()) {  // a fresh mask every ordinary forward pass
       mask_.resize(x.shape(), backend.device());
-      backend.dropout_mask(mask_, rate_, seed_, draws_++ << 32);
+      backend.dropout_mask(mask_, rate_, seed_, draws_++ << 32, first_trial_ * x.shape().sample_size());
     }
     backend.multiply(x, mask_, y);
   }
@@ -81,7 +82,7 @@ class Dropout final : public Layer {
  private:
   float rate_;
   bool training_ = false, repeat_ = false;
-  uint64_t seed_ = 0, draws_ = 0;
+  uint64_t seed_ = 0, draws_ = 0, first_trial_ = 0;
   Tensor mask_;
 };
 

@@ -53,6 +53,7 @@ class AttentionGated final : public Rule {
 
   // A fixed random B is saved with checkpoints (a learning B already is, as a net parameter).
   std::vector<Parameter*> rule_parameters() override { return fixed_feedback_; }
+  bool announces_updates() const override { return true; }  // each layer in the step's loop
 
   StreamPositions stream_positions() override { return {{"exploration", &step_}}; }
 
@@ -61,7 +62,8 @@ class AttentionGated final : public Rule {
     const Tensor& values = network.forward(backend, batch.inputs);
     const int trials = batch.size();
     // Each step draws from its own range of 2^32 Philox blocks (2 draws per trial, 4 per block).
-    backend.attention_gate(values, batch.labels, policy_, seed_, step_ << 32, gate_, network.gradient(network.size()));
+    backend.attention_gate(values, batch.labels, policy_, seed_, step_ << 32, gate_, network.gradient(network.size()),
+                           network.first_trial());
     ++step_;
 
     // The modulator: descending 1/(2N) sum_b (r_b - Z_{a_b})^2 moves W by +lr/N delta_b g h^T.
@@ -95,6 +97,7 @@ class AttentionGated final : public Rule {
       auto* weighted = dynamic_cast<WeightedLayer*>(&layer);
       if (weighted && feedback_ == FeedbackKind::symmetric)
         backend.copy(weighted->weights().grad, weighted->feedback().grad);
+      network.announce_update(i);
     }
 
     const ScoredLoss scored = backend.score_gate(gate_);

@@ -11,6 +11,7 @@ class Backprop final : public Rule {
   explicit Backprop(Loss loss) : loss_(loss) {}
   std::string name() const override { return "bp"; }
   void attach(Network& network, Backend&, uint64_t) override { network.set_buffer_reuse(true); }
+  bool announces_updates() const override { return true; }  // through Network::backward
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const StepResult result = forward_and_loss(network, batch, backend, loss_);
     network.backward(backend, Pathway::forward_weights);

@@ -51,7 +51,7 @@ void DendriteSimulation::clear(Backend& backend, WindowSums& sums, int batch) co
 
 void DendriteSimulation::run(Backend& backend, const DendriteSynapses& synapses, const Tensor& rates,
                              const Tensor* labels, int steps, int window, WindowSums& sums, uint64_t seed,
-                             uint64_t& step_counter) {
+                             uint64_t& step_counter, uint64_t first_trial) {
   ProfileRange range(labels ? "dendrites target phase" : "dendrites forward phase");
   const int weighted = layers();
   const uint64_t streams = static_cast<uint64_t>(weighted) + 1;
@@ -70,6 +70,7 @@ void DendriteSimulation::run(Backend& backend, const DendriteSynapses& synapses,
     input.spiking = spiking_;
     input.seed = seed;
     input.offset = offset(0);
+    input.first = first_trial * rates.shape().sample_size();
     backend.dendrite_step(input);
     // Upward in order: a layer's basal input sees this millisecond's spikes from below, its apical input the
     // last millisecond's from above (the layers above have not stepped yet).
@@ -103,6 +104,7 @@ void DendriteSimulation::run(Backend& backend, const DendriteSynapses& synapses,
       step.spiking = spiking_;
       step.seed = seed;
       step.offset = offset(l + 1);
+      step.first = first_trial * step.drive->shape().sample_size();
       backend.dendrite_step(step);
     }
   }

@@ -39,9 +39,10 @@ class DendriteSimulation {
   void clear(Backend& backend, WindowSums& sums, int batch) const;
   // Simulates `steps` ms with input firing rates `rates` (N, n_input); `labels` (N) set the output's
   // teaching conductances (target phase) or are null (forward phase). The last `window` steps add to `sums`.
-  // Spike draws use Philox (seed, ...) numbered by `step_counter`, which advances by `steps`.
+  // Spike draws use Philox (seed, ...) numbered by `step_counter`, which advances by `steps`; example n's are
+  // those of example first_trial + n of the global batch (data-parallel ranks draw what one process draws).
   void run(Backend& backend, const DendriteSynapses& synapses, const Tensor& rates, const Tensor* labels, int steps,
-           int window, WindowSums& sums, uint64_t seed, uint64_t& step_counter);
+           int window, WindowSums& sums, uint64_t seed, uint64_t& step_counter, uint64_t first_trial);
 
  private:
   struct LayerState {

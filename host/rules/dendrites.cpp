@@ -101,7 +101,7 @@ class Dendrites final : public Rule {
     return {{"training_ms", &training_ms_}, {"evaluation_ms", &evaluation_ms_}, {"phase_draws", &phase_draws_}};
   }
 
-  StepResult step(Network& /*network*/, const Batch& batch, Backend& backend) override {
+  StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const int n = batch.size();
     input_rates(batch.inputs, backend);
     simulation_->reset(backend, n);
@@ -109,9 +109,9 @@ class Dendrites final : public Rule {
     simulation_->clear(backend, target_, n);
     const int forward_ms = phase_length(s_.forward_ms), target_ms = phase_length(s_.target_ms);
     simulation_->run(backend, synapses_, rates_, nullptr, forward_ms, s_.window_ms, forward_, seed_ ^ 0x5B1CEu,
-                     training_ms_);
+                     training_ms_, network.first_trial());
     simulation_->run(backend, synapses_, rates_, &batch.labels, target_ms, s_.window_ms, target_, seed_ ^ 0x5B1CEu,
-                     training_ms_);
+                     training_ms_, network.first_trial());
     return assign_updates(batch, backend);
   }
 
@@ -123,7 +123,7 @@ class Dendrites final : public Rule {
     simulation_->reset(backend, n);
     simulation_->clear(backend, evaluation_, n);
     simulation_->run(backend, synapses_, rates_, nullptr, s_.test_ms, s_.test_window_ms, evaluation_, seed_ ^ 0xE7A1u,
-                     evaluation_ms_);
+                     evaluation_ms_, 0);
     Tensor& output = evaluation_.soma.back();
     backend.scale(1.0f / static_cast<float>(s_.test_window_ms), output);
     return output;

@@ -73,6 +73,9 @@ class FeedbackAlignment final : public Rule {
     return result;
   }
 
+  // Network::backward announces each layer (ELM's readout is summed after the step).
+  bool announces_updates() const override { return true; }
+
   std::vector<Parameter*> trainable(Network& network) override {
     if (s_.kind != Kind::elm) return network.parameters();
     return network.layer(network.weighted_layers().back()).parameters();

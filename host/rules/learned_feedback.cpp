@@ -168,7 +168,7 @@ class LearnedFeedback final : public Rule {
     Tensor& h = network.mutable_activations(weighted_[k]);
     noise_[k].resize(h.shape(), backend.device());
     backend.random_normal(noise_[k], 0.0f, s_.sigma, seed_ ^ 0x1A5DE11ULL,
-                          (draws_ << 32) + (static_cast<uint64_t>(k) << 24));
+                          (draws_ << 32) + (static_cast<uint64_t>(k) << 24), network.first_draw(noise_[k]));
     backend.axpy(1.0f, noise_[k], h);
   }
 

@@ -103,16 +103,17 @@ class Perturbation final : public Rule {
   }
 
  private:
-  // Noise for parameter or layer `index` of the current draw: its own Philox stream.
-  void draw(Tensor& noise, size_t index, Backend& backend) {
-    backend.random_normal(noise, 0.0f, s_.sigma, seed_ ^ 0x9E27u,
-                          (draws_ << 32) + (static_cast<uint64_t>(index) << 24));
+  // Noise for parameter or layer `index` of the current draw: its own Philox stream, from element `first` (a
+  // layer's per-trial noise starts at the rank's place in the global batch; a weight's is the same everywhere).
+  void draw(Tensor& noise, size_t index, Backend& backend, uint64_t first) {
+    backend.random_normal(noise, 0.0f, s_.sigma, seed_ ^ 0x9E27u, (draws_ << 32) + (static_cast<uint64_t>(index) << 24),
+                          first);
   }
 
   float perturb_weights(Network& network, const Batch& batch, Backend& backend,
                         const std::vector<Parameter*>& parameters) {
     for (size_t p = 0; p < parameters.size(); ++p) {
-      draw(noise_[p], p, backend);
+      draw(noise_[p], p, backend, 0);
       backend.copy(parameters[p]->value, saved_[p]);
       backend.axpy(1.0f, noise_[p], parameters[p]->value);
     }
@@ -130,7 +131,7 @@ class Perturbation final : public Rule {
       network.forward_range(backend, next, i + 1);
       Tensor& output = network.mutable_activations(i + 1);
       noise_[j].resize(output.shape(), backend.device());
-      draw(noise_[j], j, backend);
+      draw(noise_[j], j, backend, network.first_draw(noise_[j]));
       backend.axpy(1.0f, noise_[j], output);
       next = i + 1;
     }

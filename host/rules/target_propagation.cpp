@@ -227,7 +227,7 @@ void TargetPropagation::train_inverses(Network& network, const Batch& batch, Bac
     const Tensor& clean = network.activations(blocks_[l].first);
     noisy_.resize(clean.shape(), backend.device());
     backend.random_normal(noisy_, 0.0f, training_[l].sigma, seed_ ^ 0x7A9EULL,
-                          (draws_ << 32) + (static_cast<uint64_t>(l) << 24));
+                          (draws_ << 32) + (static_cast<uint64_t>(l) << 24), network.first_draw(noisy_));
     backend.axpy(1.0f, clean, noisy_);
   };
   const auto reconstruction_error = [&](size_t l, const Tensor& r, Tensor& dr) {

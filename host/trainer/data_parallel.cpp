@@ -25,14 +25,32 @@ void take_share(const Batch& global, const Share& share, Backend& backend, Batch
   out.labels = backend.to_device(rows_of(labels, share.first, share.count));
 }
 
-void sum_updates(Communicator& communicator, const std::vector<Parameter*>& parameters, double share_fraction,
-                 Backend& backend) {
+void UpdateSums::layer_ready(Layer& layer) {
+  std::vector<Parameter*> bucket;
+  for (Parameter* p : layer.parameters()) {
+    const auto at = std::find(unsent_.begin(), unsent_.end(), p);
+    if (at == unsent_.end()) continue;  // not trained (ELM's hidden layers) or sent already
+    bucket.push_back(p);
+    unsent_.erase(at);
+  }
+  if (bucket.empty()) return;
+  send(bucket);
+  ++early_;
+}
+
+void UpdateSums::finish() {
+  if (!unsent_.empty()) send(unsent_);
+  unsent_.clear();
+  backend_.finish_all_reduce_sums(communicator_);
+}
+
+void UpdateSums::send(const std::vector<Parameter*>& bucket) {
   std::vector<Tensor*> updates;
-  for (Parameter* p : parameters) {
-    backend.scale(static_cast<float>(share_fraction), p->grad);
+  for (Parameter* p : bucket) {
+    backend_.scale(static_cast<float>(share_), p->grad);
     updates.push_back(&p->grad);
   }
-  backend.all_reduce_sum(updates, communicator);
+  backend_.start_all_reduce_sum(updates, communicator_);
 }
 
 void average_values(Communicator& communicator, const std::vector<Parameter*>& parameters, Backend& backend) {

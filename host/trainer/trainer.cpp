@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "alignment_report.hpp"
@@ -139,7 +140,6 @@ void summarise_epochs(TrainSummary& summary, const std::vector<EpochMetrics>& ep
       summary.epochs_to_target = m.epoch;
   }
 }
-
 
 // The loop's state besides the pieces the run was given.
 struct TrainingRun::State {
@@ -276,8 +276,15 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
   const int trials = batch.size();  // of the global batch, over every rank
   const Share share = share_of(trials, s.rank, s.ranks);
   if (s.ranks > 1) take_share(batch, share, backend_, share_batch);
+  network_.set_first_trial(static_cast<uint64_t>(share.first));  // per-trial draws: one process's
   if (s.ranks > 1 && settings_.sync_batch_norm)
     network_.set_statistics_sync(s.communicator, static_cast<double>(share.count) / trials);
+  std::optional<UpdateSums> sums;
+  if (s.ranks > 1) sums.emplace(*s.communicator, backend_, parameters_, static_cast<double>(share.count) / trials);
+  // Each layer's sum starts once the rule announces its update, when every rank announces the same layers: a
+  // rank without trials (a last batch smaller than the job) runs no step, so then the sums wait for the end.
+  std::optional<SumsOnAnnouncement> overlap;
+  if (sums && rule_.announces_updates() && trials >= s.ranks) overlap.emplace(network_, *sums);
   {
     ProfileRange range("rule step (forward + credit assignment)");
     if (share.count > 0) {
@@ -286,9 +293,10 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
       for (Parameter* p : parameters_) backend_.fill(p->grad, 0.0f);
     }
   }
-  if (s.ranks > 1) {
+  overlap.reset();
+  if (sums) {
     ProfileRange range("sum updates over ranks");
-    sum_updates(*s.communicator, parameters_, static_cast<double>(share.count) / trials, backend_);
+    sums->finish();
     average_values(*s.communicator, s.rule_updated, backend_);
     double sums[2] = {static_cast<double>(step.loss) * share.count, static_cast<double>(step.correct)};
     s.communicator->all_reduce_sum(sums, 2);
@@ -300,8 +308,9 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
   ++s.run.steps;
   if (!std::isfinite(step.loss))
     throw DivergedError(
-        fmt::format("the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
-                    step.loss, s.run.epoch, s.run.batches_done + 1, rule_.name(), optimizer_.describe()),
+        fmt::format(
+            "the loss became {} at epoch {}, batch {} (rule '{}', {}): the run diverged; lower the learning rate",
+            step.loss, s.run.epoch, s.run.batches_done + 1, rule_.name(), optimizer_.describe()),
         s.run.epoch, s.run.epochs);
   {
     ProfileRange range("update");

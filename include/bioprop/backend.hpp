@@ -78,7 +78,8 @@ struct DendriteStep {
   Tensor *soma_sum = nullptr, *apical_sum = nullptr, *rate_sum = nullptr, *psp_sum = nullptr;
   DendriteConstants constants;
   bool spiking = true;            // false: the paper's non-spiking mode (the PSP is the rate)
-  uint64_t seed = 0, offset = 0;  // uniform draw i of Philox (seed, offset) makes element i's spike count
+  uint64_t seed = 0, offset = 0;  // uniform draw first + i of Philox (seed, offset) makes element i's spike count
+  uint64_t first = 0;             // the batch's place in the global batch's stream: first trial times units
 };
 
 struct SgdSettings {
@@ -161,8 +162,10 @@ class Backend {
   virtual void scale(float alpha, Tensor& x) = 0;
   // x = x * (1 + stddev * xi) element-wise, xi ~ N(0, 1) from Philox (seed, offset): imprecise plasticity.
   virtual void multiply_by_noise(Tensor& x, float stddev, uint64_t seed, uint64_t offset) = 0;
-  // Inverted dropout: mask_i = 1 / (1 - rate) where uniform draw i of (seed, offset) >= rate, else 0.
-  virtual void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset) = 0;
+  // Inverted dropout: mask_i = 1 / (1 - rate) where uniform draw first + i of (seed, offset) >= rate, else 0.
+  // The draws that are made per trial start at `first`, the tensor's place in the global batch's stream (the
+  // rank's first trial times the elements per trial), so that K ranks draw what one process draws.
+  virtual void dropout_mask(Tensor& mask, float rate, uint64_t seed, uint64_t offset, uint64_t first = 0) = 0;
   // out = a * b element-wise.
   virtual void multiply(const Tensor& a, const Tensor& b, Tensor& out) = 0;
   // out = alpha x + beta y + gamma z element-wise, in one pass (out may be x, y or z; all the same size):
@@ -184,7 +187,9 @@ class Backend {
   virtual void project_feedback(const Tensor& e, const Tensor& projection,
                                 const std::vector<ProjectionSlice>& slices) = 0;
   virtual void random_uniform(Tensor& x, float low, float high, uint64_t seed, uint64_t offset) = 0;
-  virtual void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset) = 0;
+  // x_i = normal draw first + i of (seed, offset) (per-trial noise starts at its place in the global batch).
+  virtual void random_normal(Tensor& x, float mean, float stddev, uint64_t seed, uint64_t offset,
+                             uint64_t first = 0) = 0;
 
   // --- losses over a batch; labels hold class indexes as floats (N). Both return the mean loss over
   // the batch and write its gradient with respect to the outputs.
@@ -211,11 +216,12 @@ class Backend {
 
   // --- reward-based credit assignment (DESIGN.md section 2).
   // For every trial b: selects an action a_b from values q_b (N,K) with the policy, using uniform draws
-  // (seed, offset, 2b) to decide on exploring and (seed, offset, 2b+1) to sample; gives reward
+  // (seed, offset, 2t) to decide on exploring and (seed, offset, 2t+1) to sample, t = first_trial + b (the
+  // trial's place in the global batch); gives reward
   // r_b = [a_b == label_b] and rpe_b = r_b - q_b[a_b]; writes the output attention tag onehot(a_b)
   // into tags (N,K). One pass over the batch (one launch on the GPU).
   virtual void attention_gate(const Tensor& q, const Tensor& labels, const ExplorationPolicy& policy, uint64_t seed,
-                              uint64_t offset, GateOutputs& out, Tensor& tags) = 0;
+                              uint64_t offset, GateOutputs& out, Tensor& tags, uint64_t first_trial = 0) = 0;
   // The loss of the reward-based rules, 1/(2N) sum_b rpe_b^2, and the number of trials whose greedy
   // action is the label, from a gate's outputs: one host synchronisation on a GPU.
   virtual ScoredLoss score_gate(const GateOutputs& gate) = 0;
@@ -246,20 +252,28 @@ class Backend {
   virtual void synchronize() {}
 
   // --- data-parallel training (distributed.hpp): sums each tensor over the ranks of `job`, in place, on every
-  // rank. By default through host memory and the job's MPI; CudaBackend sums device memory with NCCL, on its
-  // stream, its communicator bootstrapped through the job.
-  virtual void all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) {
+  // rank. start_all_reduce_sum queues the sums (the tensors' values as the backend's queued work leaves them)
+  // and returns: later work may run meanwhile but must not touch the tensors until finish_all_reduce_sums(),
+  // after which the backend's work sees the sums. By default through host memory and the job's MPI (the CPU's
+  // sums run while the CPU computes on); CudaBackend sums device memory with NCCL on a communication stream,
+  // its communicator bootstrapped through the job. Every rank starts the same sums in the same order.
+  virtual void start_all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) {
     if (job.size() == 1) return;
-    for (Tensor* t : tensors) {  // through host memory: a device tensor is copied out, summed and copied back
+    for (Tensor* t : tensors) {
       if (t->empty()) continue;
       if (device() == Device::cpu) {
-        job.all_reduce_sum(t->data(), t->numel());
+        job.start_all_reduce_sum(t->data(), t->numel());
         continue;
       }
-      Tensor host = to_host(*t);
+      Tensor host = to_host(*t);  // a device tensor is copied out, summed and copied back
       job.all_reduce_sum(host.data(), host.numel());
       copy(to_device(host), *t);
     }
+  }
+  virtual void finish_all_reduce_sums(Communicator& job) { job.finish_sums(); }
+  void all_reduce_sum(const std::vector<Tensor*>& tensors, Communicator& job) {
+    start_all_reduce_sum(tensors, job);
+    finish_all_reduce_sums(job);
   }
   // How all_reduce_sum moves the sums, for the run's log.
   virtual std::string all_reduce_path() const { return "MPI on host memory"; }

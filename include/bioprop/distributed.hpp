@@ -18,6 +18,11 @@ class Communicator {
   // Sums `values` element-wise over every rank, in place, on every rank (host memory).
   virtual void all_reduce_sum(float* /*values*/, size_t /*count*/) {}
   virtual void all_reduce_sum(double* /*values*/, size_t /*count*/) {}
+  // Starts the same sum without waiting for it (one layer's update while credit assignment goes on below):
+  // `values` stay untouched until finish_sums(), which waits for every sum started. Every rank starts the
+  // same sums in the same order. By default the sum is done at once.
+  virtual void start_all_reduce_sum(float* values, size_t count) { all_reduce_sum(values, count); }
+  virtual void finish_sums() {}
   // Copies `bytes` bytes from rank `root` to every other rank (NCCL's bootstrap: the unique id).
   virtual void broadcast(void* /*data*/, size_t /*bytes*/, int /*root*/) {}
   // Whether every rank passed the same value (for launch checks: the same settings on every rank).

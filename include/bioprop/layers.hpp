@@ -84,6 +84,9 @@ class Layer {
   // the whole global batch, summed over the ranks of `job`; this rank holds `share` of the batch's trials.
   // Null: each rank's own statistics.
   virtual void set_statistics_sync(Communicator* /*job*/, double /*share*/) {}
+  // Data-parallel training: the batch's first trial is trial `first` of the global batch, so per-trial draws
+  // (dropout's masks) start there in their streams and K ranks draw what one process draws.
+  virtual void set_first_trial(uint64_t /*first*/) {}
   // The counters of the layer's random streams (dropout's masks), saved with checkpoints.
   virtual StreamPositions stream_positions() { return {}; }
   // State that is not trained but belongs to the net and is saved with checkpoints (batch norm's

@@ -2,6 +2,7 @@
 // Network: an ordered list of layers plus the activations of the current batch. activations(i) is
 // the input of layer i; activations(size()) is the net's output. Buffers are sized for the largest
 // batch seen and reused, so the training loop does not allocate.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,15 @@ class Network {
   // Backprop from dL/d(output) = gradient(size()): every layer's weight_grad and backward_data,
   // through W or through the feedback weights B.
   void backward(Backend& backend, Pathway pathway);
+  // Data-parallel overlap (issue 17, item 2): while set, `listener(i)` is called as soon as a rule has left the
+  // final update of layer i in its parameters' grads, so that the update's sum over the ranks starts while
+  // credit assignment goes on below. backward() announces every layer with parameters; rules with their own
+  // loop over the layers call announce_update. Only rules whose announced grads stay as they are get a
+  // listener (Rule::announces_updates).
+  void set_update_listener(std::function<void(int)> listener) { update_listener_ = std::move(listener); }
+  void announce_update(int layer) {
+    if (update_listener_) update_listener_(layer);
+  }
   // Re-runs layers [first, last) on the stored activations, after a rule changed activations(first)
   // (node perturbation). Needs a forward() of the same batch before.
   void forward_range(Backend& backend, int first, int last);
@@ -64,6 +74,13 @@ class Network {
   void set_repeat_draws(bool repeat);
   // Synchronised batch statistics over the ranks of `job` (Layer::set_statistics_sync); null: per rank.
   void set_statistics_sync(Communicator* job, double share);
+  // Data-parallel training: the batches this rank runs start at trial `first` of the global batch. Every draw
+  // made per trial (dropout, activity and signal noise, the rules' exploration and perturbations) starts
+  // there in its stream, so that K ranks draw what one process draws for the whole batch.
+  void set_first_trial(uint64_t first);
+  uint64_t first_trial() const { return first_trial_; }
+  // Where a per-trial draw for a tensor of (N, ...) trials starts in its stream: first trial times elements.
+  uint64_t first_draw(const Tensor& per_trial) const { return first_trial_ * per_trial.shape().sample_size(); }
   bool repeats_draws() const { return repeat_draws_; }
   // While set, batch norm (training) normalises with the last ordinary pass's batch statistics, so no
   // sample's output depends on the others' (learned feedback's noisy pass gives each trial's own loss change).
@@ -96,6 +113,7 @@ class Network {
   std::vector<std::string> forward_ranges_, backward_ranges_;  // NVTX range names, e.g. "forward 2 conv2d"
   std::vector<Tensor> activations_, gradients_;
   bool reuse_buffers_ = false;
+  std::function<void(int)> update_listener_;
   Tensor shared_gradients_[2];  // with buffer reuse: the storage of the even and the odd interior gradients
 
   void resize_gradients(int batch);
@@ -103,6 +121,7 @@ class Network {
   TrainingNoise noise_;
   bool training_ = false, repeat_draws_ = false, hold_statistics_ = false;
   uint64_t noise_draws_ = 0, pass_ = 0;  // pass_: ordinary forward passes so far (activity noise stream)
+  uint64_t first_trial_ = 0;
   Tensor noise_buffer_;
 
   void add_activity_noise(Backend& backend, size_t layer);

@@ -58,6 +58,10 @@ class Rule {
   // Those of rule_parameters() the step itself changes (feedback or inverses the rule learns with its own
   // optimiser): a data-parallel job averages them over the ranks after every step. Fixed ones stay out.
   virtual std::vector<Parameter*> changed_in_step() { return {}; }
+  // True when the step announces each layer's update as soon as it is final (Network::announce_update, done by
+  // Network::backward) and changes no grad of a layer after announcing it: a data-parallel job then starts
+  // that layer's sum over the ranks at once. Other rules' updates are summed after their step.
+  virtual bool announces_updates() const { return false; }
   // The counters of the rule's own random streams (exploration, perturbations), saved with checkpoints
   // so that a resumed run draws what an unstopped one would have.
   virtual StreamPositions stream_positions() { return {}; }

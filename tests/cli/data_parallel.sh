@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Data-parallel training on CPU ranks (issue 17, items 1, 3, 4, 5): `mpirun -np K bioprop train` with a global
+# Data-parallel training on CPU ranks (issue 17, items 1, 2, 3, 4, 5): `mpirun -np K bioprop train` with a global
 # batch of 16 gives the weights one process gives with batch 16, up to floating-point summation order
-# (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2 and 4: bp on both,
-# feedback alignment on 2, BrainProp on 4 (per-trial RPEs; only the summed updates cross ranks; greedy, as its
-# exploration draws are numbered by the trial's place in the rank's share). The test accuracy
-# (sharded evaluation, counts summed) is the same; only rank 0 writes a run folder; a run resumes on another
-# number of ranks; ranks started with different settings are refused. Batch norm: per-rank statistics by
-# default (not one process's weights), the global batch's with --sync-batch-norm (one process's weights).
-# The GPU path (item 6): on the emulated device (bioprop-emulated, one emulated GPU per rank) the sums go through
-# CudaBackend's NCCL calls, which the emulated device implements over MPI; 2 ranks match one process there too.
+# (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2, 3 and 4: bp on 2 and 4,
+# feedback alignment on 2, BrainProp exploring on 4 (per-trial RPEs; only the summed updates cross ranks), bp
+# with dropout on 3 (shares of 5, 5 and 6 trials of 47 units: masks from elements 235 and 470, off Philox's
+# blocks). Per-trial draws are numbered by the trial's place in the global batch, so the ranks draw what one
+# process draws. The test accuracy (sharded evaluation, counts summed) is the same; only rank 0 writes a run
+# folder; a run resumes on another number of ranks; ranks started with different settings are refused. Batch
+# norm: per-rank statistics by default (not one process's weights), the global batch's with --sync-batch-norm
+# (one process's weights). The GPU path (item 6): on the emulated device (bioprop-emulated, one emulated GPU per
+# rank) the sums go through CudaBackend's NCCL calls on a communication stream, each layer's started as soon as
+# its update is ready (item 2), which the emulated device implements over MPI; 2 ranks match one process there
+# too, with bp and with BrainProp exploring through dropout.
 # Usage: data_parallel.sh BIOPROP CHECKPOINT_DIFFERENCE MPIEXEC WORK_DIR BIOPROP_EMULATED
 set -euo pipefail
 bioprop=$1 difference=$2 mpiexec=$3 work=$4/data-parallel emulated=$5
@@ -17,28 +20,31 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 mpi=("$mpiexec" --oversubscribe)
 printf 'bias = true\n[[layer]]\ntype = "dense"\nunits = 48\nactivation = "relu"\n' > "$work/net.toml"
+printf 'bias = true\n[[layer]]\ntype = "dense"\nunits = 47\nactivation = "relu"\n[[layer]]\ntype = "dropout"\nrate = 0.3\n' \
+  > "$work/dropout.toml"
 common=(train --net "$work/net.toml" --bias --batch-size 16 --train-limit 256 --test-limit 200
   --device cpu --no-progress --seed 3)
 
-# Each rule's one-process run, then its job on K ranks: bp on 2 and 4, fa on 2, BrainProp on 4.
-for job in "bp 2 4" "fa 2" "brainprop 4"; do
-  read -r rule rank_counts <<< "$job"
-  [ $rule = brainprop ] && options=(--rule-option epsilon=0) || options=()
-  "$bioprop" "${common[@]}" --epochs 2 --rule $rule "${options[@]}" --run-dir "$work/$rule-1" --checkpoint "$work/$rule-1.bin" \
-    > "$work/$rule-1.log" 2>&1 || fail "$rule, one process: $(tail -3 "$work/$rule-1.log")"
-  accuracy=$(grep -o 'final test accuracy [0-9.]*%' "$work/$rule-1.log")
+# Each rule's one-process run, then its job on K ranks: bp on 2 and 4, fa on 2, BrainProp on 4, bp with dropout on 3.
+for job in "bp 2 4" "fa 2" "brainprop 4" "bp-dropout 3"; do
+  read -r name rank_counts <<< "$job"
+  rule=${name%-dropout}
+  [ $name = bp-dropout ] && run=("${common[@]/net.toml/dropout.toml}") || run=("${common[@]}")
+  "$bioprop" "${run[@]}" --epochs 2 --rule $rule --run-dir "$work/$name-1" --checkpoint "$work/$name-1.bin" \
+    > "$work/$name-1.log" 2>&1 || fail "$name, one process: $(tail -3 "$work/$name-1.log")"
+  accuracy=$(grep -o 'final test accuracy [0-9.]*%' "$work/$name-1.log")
   for ranks in $rank_counts; do
-    "${mpi[@]}" -np $ranks "$bioprop" "${common[@]}" --epochs 2 --rule $rule "${options[@]}" --run-dir "$work/$rule-$ranks" \
-      --checkpoint "$work/$rule-$ranks.bin" > "$work/$rule-$ranks.log" 2>&1 ||
-      fail "$rule on $ranks ranks: $(tail -5 "$work/$rule-$ranks.log")"
-    grep -q "data-parallel training: $ranks ranks" "$work/$rule-$ranks.log" || fail "$rule: not $ranks ranks"
-    largest=$("$difference" "$work/$rule-1.bin" "$work/$rule-$ranks.bin" | grep -o '[0-9.e+-]*$')
+    "${mpi[@]}" -np $ranks "$bioprop" "${run[@]}" --epochs 2 --rule $rule --run-dir "$work/$name-$ranks" \
+      --checkpoint "$work/$name-$ranks.bin" > "$work/$name-$ranks.log" 2>&1 ||
+      fail "$name on $ranks ranks: $(tail -5 "$work/$name-$ranks.log")"
+    grep -q "data-parallel training: $ranks ranks" "$work/$name-$ranks.log" || fail "$name: not $ranks ranks"
+    largest=$("$difference" "$work/$name-1.bin" "$work/$name-$ranks.bin" | grep -o '[0-9.e+-]*$')
     awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' ||
-      fail "$rule on $ranks ranks: weights differ from one process's by $largest (relative)"
-    grep -q "$accuracy" "$work/$rule-$ranks.log" ||
-      fail "$rule on $ranks ranks: $(grep -o 'final test accuracy [0-9.]*%' "$work/$rule-$ranks.log"), one process: $accuracy"
-    [ "$(ls "$work/$rule-$ranks" | wc -l)" -eq 1 ] || fail "$rule on $ranks ranks: more than rank 0 wrote a run folder"
-    echo "$rule on $ranks ranks: largest relative weight difference $largest, $accuracy"
+      fail "$name on $ranks ranks: weights differ from one process's by $largest (relative)"
+    grep -q "$accuracy" "$work/$name-$ranks.log" ||
+      fail "$name on $ranks ranks: $(grep -o 'final test accuracy [0-9.]*%' "$work/$name-$ranks.log"), one process: $accuracy"
+    [ "$(ls "$work/$name-$ranks" | wc -l)" -eq 1 ] || fail "$name on $ranks ranks: more than rank 0 wrote a run folder"
+    echo "$name on $ranks ranks: largest relative weight difference $largest, $accuracy"
   done
 done
 
@@ -89,10 +95,24 @@ gpu=("${common[@]/cpu/cuda:0}" --epochs 2 --rule bp)
   fail "emulated GPU, one process: $(tail -3 "$work/gpu-1.log")"
 "${mpi[@]}" -np 2 "$emulated" "${gpu[@]}" --run-dir "$work/gpu-2" --checkpoint "$work/gpu-2.bin" > "$work/gpu-2.log" 2>&1 ||
   fail "emulated GPU on 2 ranks: $(tail -5 "$work/gpu-2.log")"
-grep -q "sums over the ranks: NCCL on device memory" "$work/gpu-2.log" || fail "emulated GPU: the sums did not go through NCCL"
+grep -q "sums over the ranks: NCCL on device memory, each layer's started as soon as its update is ready" "$work/gpu-2.log" ||
+  fail "emulated GPU: the sums did not go through NCCL as each layer's update was ready"
 largest=$("$difference" "$work/gpu-1.bin" "$work/gpu-2.bin" | grep -o '[0-9.e+-]*$')
 awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "emulated GPU on 2 ranks: weights differ by $largest (relative)"
 echo "emulated GPU, NCCL on 2 ranks: largest relative weight difference $largest"
+
+# BrainProp exploring through dropout on the emulated GPU: the attention gate's and dropout's kernels draw by
+# the trial's place in the global batch (batch 14: the second rank's masks start at element 7 * 47 = 329).
+gpu_explore=("${common[@]/cpu/cuda:0}")
+gpu_explore=("${gpu_explore[@]/net.toml/dropout.toml}")
+gpu_explore=("${gpu_explore[@]/#16/14}" --epochs 1 --rule brainprop)
+"$emulated" "${gpu_explore[@]}" --run-dir "$work/gpu-explore-1" --checkpoint "$work/gpu-explore-1.bin" \
+  > "$work/gpu-explore-1.log" 2>&1 || fail "emulated GPU BrainProp, one process: $(tail -3 "$work/gpu-explore-1.log")"
+"${mpi[@]}" -np 2 "$emulated" "${gpu_explore[@]}" --run-dir "$work/gpu-explore-2" --checkpoint "$work/gpu-explore-2.bin" \
+  > "$work/gpu-explore-2.log" 2>&1 || fail "emulated GPU BrainProp on 2 ranks: $(tail -5 "$work/gpu-explore-2.log")"
+largest=$("$difference" "$work/gpu-explore-1.bin" "$work/gpu-explore-2.bin" | grep -o '[0-9.e+-]*$')
+awk -v d="$largest" 'BEGIN { exit !(d < 1e-4) }' || fail "emulated GPU BrainProp on 2 ranks: weights differ by $largest"
+echo "emulated GPU, BrainProp exploring through dropout on 2 ranks: largest relative weight difference $largest"
 
 # Synchronised batch norm on the emulated GPU: statistics through the host, backward sums through NCCL.
 gpu_bn=("${bn[@]/cpu/cuda:0}")

@@ -1,4 +1,5 @@
 // CpuBackend against direct (naive) formulas: the reference must itself be right.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -310,6 +311,47 @@ TEST_F(CpuBackendTest, RandomFillsDrawTheStreamsElements) {
     EXPECT_EQ(normal.at(i), scale_normal(philox_normal(seed, offset, i), 0.5f, 2.0f)) << i;
     EXPECT_EQ(uniform.at(i), scale_uniform(philox_uniform(seed, offset, i), -1.0f, 3.0f)) << i;
   }
+}
+
+// A rank's per-trial draws start at its place in the global batch: from element `first`, the fills draw the
+// global stream's elements first, first + 1, ... (on and off a block boundary), so that the ranks together
+// draw what one process draws for the whole batch.
+TEST_F(CpuBackendTest, PerTrialDrawsFromAPlaceInTheGlobalBatchAreThatPartOfTheStream) {
+  const size_t global = 2 * philox_chunk_elements + 10;
+  const uint64_t seed = 3, offset = 9;
+  Tensor whole_mask({static_cast<int>(global)}), whole_normal({static_cast<int>(global)});
+  backend->dropout_mask(whole_mask, 0.3f, seed, offset);
+  backend->random_normal(whole_normal, 0.0f, 1.5f, seed, offset);
+  for (const size_t first : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{70}, global - 2}) {
+    const int count = static_cast<int>(global - first);
+    Tensor mask({count}), normal({count});
+    backend->dropout_mask(mask, 0.3f, seed, offset, first);
+    backend->random_normal(normal, 0.0f, 1.5f, seed, offset, first);
+    for (size_t e = 0; e < static_cast<size_t>(count); ++e) {
+      ASSERT_EQ(mask.at(e), whole_mask.at(first + e)) << first << " " << e;
+      ASSERT_EQ(normal.at(e), whole_normal.at(first + e)) << first << " " << e;
+    }
+  }
+}
+
+// The attention gate's two draws of trial b are those of trial first_trial + b of the global batch.
+TEST_F(CpuBackendTest, AttentionGateDrawsByTheTrialsPlaceInTheGlobalBatch) {
+  const int trials = 40, actions = 5;
+  Tensor q({trials, actions}), labels({trials});
+  backend->random_uniform(q, 0.0f, 1.0f, 4, 0);
+  for (int b = 0; b < trials; ++b) labels.at(static_cast<size_t>(b)) = static_cast<float>(b % actions);
+  const ExplorationPolicy explore_often{0.6f, 0.5f};
+  GateOutputs whole, part;
+  Tensor whole_tags(q.shape());
+  backend->attention_gate(q, labels, explore_often, 8, 2, whole, whole_tags);
+  const int first = 13, count = trials - first;
+  Tensor part_q({count, actions}), part_labels({count}), part_tags({count, actions});
+  std::copy(q.data() + first * actions, q.data() + trials * actions, part_q.data());
+  std::copy(labels.data() + first, labels.data() + trials, part_labels.data());
+  backend->attention_gate(part_q, part_labels, explore_often, 8, 2, part, part_tags, first);
+  // Exploring 60% of the time, nearly every trial would choose otherwise with another trial's draws.
+  for (int b = 0; b < count; ++b)
+    EXPECT_EQ(part.actions.at(static_cast<size_t>(b)), whole.actions.at(static_cast<size_t>(first + b))) << b;
 }
 
 }  // namespace

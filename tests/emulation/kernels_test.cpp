@@ -133,8 +133,13 @@ TEST(EmulatedElementwise, PhiloxFillsAndSampleScalingMatchTheCpuReference) {
   auto cpu = make_cpu_backend();
   Tensor cpu_normal({1001}), emulated_normal({1001}), cpu_uniform({999}), emulated_uniform({999});
   cpu->random_normal(cpu_normal, 0.5f, 2.0f, 12, 345);
-  kernels::random_normal(emulated_normal.data(), emulated_normal.numel(), 0.5f, 2.0f, 12, 345, nullptr);
+  kernels::random_normal(emulated_normal.data(), emulated_normal.numel(), 0.5f, 2.0f, 12, 345, 0, nullptr);
   expect_close(emulated_normal, cpu_normal, 1e-6f, "normal");
+  for (const uint64_t first : {1u, 6u, 4099u}) {  // per-trial draws from a rank's place, off a block boundary
+    cpu->random_normal(cpu_normal, 0.5f, 2.0f, 12, 345, first);
+    kernels::random_normal(emulated_normal.data(), emulated_normal.numel(), 0.5f, 2.0f, 12, 345, first, nullptr);
+    expect_close(emulated_normal, cpu_normal, 1e-6f, "normal from element " + std::to_string(first));
+  }
   cpu->random_uniform(cpu_uniform, -1.0f, 3.0f, 7, 8);
   kernels::random_uniform(emulated_uniform.data(), emulated_uniform.numel(), -1.0f, 3.0f, 7, 8, nullptr);
   expect_close(emulated_uniform, cpu_uniform, 0.0f, "uniform");
@@ -155,10 +160,10 @@ TEST(EmulatedAttentionGate, ChoosesTheSameActionsAsTheCpuReference) {
   const ExplorationPolicy policy{0.3f, 0.7f};
   GateOutputs expected;
   Tensor expected_tags({batch, actions});
-  cpu->attention_gate(q, labels, policy, 5, 1u << 20, expected, expected_tags);
+  cpu->attention_gate(q, labels, policy, 5, 1u << 20, expected, expected_tags, 37);
   Tensor chosen({batch}), rewards({batch}), rpe({batch}), greedy_correct({batch}), tags({batch, actions});
-  kernels::attention_gate(q.data(), labels.data(), batch, actions, policy, 5, 1u << 20, chosen.data(), rewards.data(),
-                          rpe.data(), greedy_correct.data(), tags.data(), nullptr);
+  kernels::attention_gate(q.data(), labels.data(), batch, actions, policy, 5, 1u << 20, 37, chosen.data(),
+                          rewards.data(), rpe.data(), greedy_correct.data(), tags.data(), nullptr);
   expect_close(chosen, expected.actions, 0.0f, "actions");
   expect_close(rewards, expected.rewards, 0.0f, "rewards");
   expect_close(rpe, expected.rpe, 0.0f, "rpe");

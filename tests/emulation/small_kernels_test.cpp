@@ -195,8 +195,11 @@ TEST_F(SmallKernels, SignNoiseAndColumnSlices) {
   kernels::clamp_to_signs(d_emulated.data(), signs.data(), d_emulated.numel(), nullptr);
   expect_close(d_emulated, d_cpu, 0.0f, "clamp_to_signs");
   Tensor m_cpu(x.shape()), m_emulated(x.shape()), p_cpu(x.shape()), p_emulated(x.shape());
+  cpu->dropout_mask(m_cpu, 0.4f, 8, 3, 5);  // from element 5: a rank's place, off a block boundary
+  kernels::dropout_mask(m_emulated.data(), m_emulated.numel(), 0.4f, 8, 3, 5, nullptr);
+  expect_close(m_emulated, m_cpu, 0.0f, "dropout_mask");
   cpu->dropout_mask(m_cpu, 0.4f, 8, 3);
-  kernels::dropout_mask(m_emulated.data(), m_emulated.numel(), 0.4f, 8, 3, nullptr);
+  kernels::dropout_mask(m_emulated.data(), m_emulated.numel(), 0.4f, 8, 3, 0, nullptr);
   expect_close(m_emulated, m_cpu, 0.0f, "dropout_mask");
   cpu->multiply(x, m_cpu, p_cpu);
   kernels::multiply(x.data(), m_cpu.data(), p_emulated.data(), x.numel(), nullptr);
