@@ -279,12 +279,12 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
   network_.set_first_trial(static_cast<uint64_t>(share.first));  // per-trial draws: one process's
   if (s.ranks > 1 && settings_.sync_batch_norm)
     network_.set_statistics_sync(s.communicator, static_cast<double>(share.count) / trials);
-  std::optional<UpdateSums> sums;
-  if (s.ranks > 1) sums.emplace(*s.communicator, backend_, parameters_, static_cast<double>(share.count) / trials);
+  std::optional<UpdateSums> update_sums;
+  if (s.ranks > 1) update_sums.emplace(*s.communicator, backend_, parameters_, static_cast<double>(share.count) / trials);
   // Each layer's sum starts once the rule announces its update, when every rank announces the same layers: a
   // rank without trials (a last batch smaller than the job) runs no step, so then the sums wait for the end.
   std::optional<SumsOnAnnouncement> overlap;
-  if (sums && rule_.announces_updates() && trials >= s.ranks) overlap.emplace(network_, *sums);
+  if (update_sums && rule_.announces_updates() && trials >= s.ranks) overlap.emplace(network_, *update_sums);
   {
     ProfileRange range("rule step (forward + credit assignment)");
     if (share.count > 0) {
@@ -294,9 +294,9 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
     }
   }
   overlap.reset();
-  if (sums) {
+  if (update_sums) {
     ProfileRange range("sum updates over ranks");
-    sums->finish();
+    update_sums->finish();
     average_values(*s.communicator, s.rule_updated, backend_);
     double sums[2] = {static_cast<double>(step.loss) * share.count, static_cast<double>(step.correct)};
     s.communicator->all_reduce_sum(sums, 2);
