@@ -280,7 +280,8 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
   if (s.ranks > 1 && settings_.sync_batch_norm)
     network_.set_statistics_sync(s.communicator, static_cast<double>(share.count) / trials);
   std::optional<UpdateSums> update_sums;
-  if (s.ranks > 1) update_sums.emplace(*s.communicator, backend_, parameters_, static_cast<double>(share.count) / trials);
+  if (s.ranks > 1)
+    update_sums.emplace(*s.communicator, backend_, parameters_, static_cast<double>(share.count) / trials);
   // Each layer's sum starts once the rule announces its update, when every rank announces the same layers: a
   // rank without trials (a last batch smaller than the job) runs no step, so then the sums wait for the end.
   std::optional<SumsOnAnnouncement> overlap;
