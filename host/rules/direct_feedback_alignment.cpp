@@ -41,12 +41,16 @@ class DirectFeedbackAlignment final : public Rule {
 
   // B (classes x sum of the hidden widths), fixed: saved with checkpoints, open to inspection.
   std::vector<Parameter*> rule_parameters() override { return {&projection_}; }
+  // The readout's update, then each slice's layer as its walk down ends (the layers between, such as batch
+  // norm, are summed after the step).
+  bool announces_updates() const override { return true; }
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
     const StepResult result = forward_and_loss(network, batch, backend, loss_);
     const Tensor& error = network.gradient(network.size());
     const int readout = weighted_.back();
     network.layer(readout).weight_grad(backend, network.activations(readout), network.gradient(readout + 1), 0.0f);
+    network.announce_update(readout);
     if (slices_.empty()) return result;
     // Where a slice lands right after an activation, the projection kernel applies its derivative too
     // and the walk down to the weighted layer starts below that activation.
@@ -66,9 +70,11 @@ class DirectFeedbackAlignment final : public Rule {
       targets_.push_back(target);
     }
     backend.project_feedback(error, projection_.value, targets_);  // one launch for all layers
-    for (size_t s = 0; s < slices_.size(); ++s)  // the projection applied f' already when it could fuse it
+    for (size_t s = 0; s < slices_.size(); ++s) {  // the projection applied f' already when it could fuse it
       backward_down_to_weights(network, backend, slices_[s].target - (targets_[s].derivative ? 2 : 1),
                                slices_[s].layer);
+      network.announce_update(slices_[s].layer);
+    }
     return result;
   }
 

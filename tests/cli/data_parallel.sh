@@ -2,7 +2,7 @@
 # Data-parallel training on CPU ranks (issue 17, items 1, 2, 3, 4, 5): `mpirun -np K bioprop train` with a global
 # batch of 16 gives the weights one process gives with batch 16, up to floating-point summation order
 # (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2, 3 and 4: bp on 2 and 4,
-# feedback alignment on 2, BrainProp exploring on 4 (per-trial RPEs; only the summed updates cross ranks), bp
+# feedback alignment and DFA on 2, BrainProp exploring on 4 (per-trial RPEs; only the summed updates cross ranks), bp
 # with dropout on 3 (shares of 5, 5 and 6 trials of 47 units: masks from elements 235 and 470, off Philox's
 # blocks). Per-trial draws are numbered by the trial's place in the global batch, so the ranks draw what one
 # process draws. The test accuracy (sharded evaluation, counts summed) is the same; only rank 0 writes a run
@@ -25,8 +25,9 @@ printf 'bias = true\n[[layer]]\ntype = "dense"\nunits = 47\nactivation = "relu"\
 common=(train --net "$work/net.toml" --bias --batch-size 16 --train-limit 256 --test-limit 200
   --device cpu --no-progress --seed 3)
 
-# Each rule's one-process run, then its job on K ranks: bp on 2 and 4, fa on 2, BrainProp on 4, bp with dropout on 3.
-for job in "bp 2 4" "fa 2" "brainprop 4" "bp-dropout 3"; do
+# Each rule's one-process run, then its job on K ranks: bp on 2 and 4, fa and dfa on 2, BrainProp on 4, bp with
+# dropout on 3.
+for job in "bp 2 4" "fa 2" "dfa 2" "brainprop 4" "bp-dropout 3"; do
   read -r name rank_counts <<< "$job"
   rule=${name%-dropout}
   [ $name = bp-dropout ] && run=("${common[@]/net.toml/dropout.toml}") || run=("${common[@]}")

@@ -69,10 +69,11 @@ class DataParallelTest : public RuleTest {
   }
 };
 
-// bp (through Network::backward) and BrainProp (its own loop) start the readout's sum before the bottom
-// layer's update exists, one bucket per weighted layer; DFA announces nothing and sums after its step.
+// bp (through Network::backward), BrainProp and DFA (their own loops) start the readout's sum before the
+// bottom layer's update exists, one bucket per weighted layer; weight perturbation announces nothing and sums
+// after its step.
 TEST_F(DataParallelTest, ALayersSumStartsAsSoonAsTheRuleAnnouncesItsUpdate) {
-  for (const std::string name : {"bp", "brainprop"}) {
+  for (const std::string name : {"bp", "brainprop", "dfa"}) {
     int early = 0;
     const RecordingJob job = step_with_sums(name, early);
     EXPECT_EQ(early, 2) << name;
@@ -81,7 +82,7 @@ TEST_F(DataParallelTest, ALayersSumStartsAsSoonAsTheRuleAnnouncesItsUpdate) {
     EXPECT_FALSE(job.bottom_pending_at_start.back()) << name;
   }
   int early = 0;
-  const RecordingJob job = step_with_sums("dfa", early);
+  const RecordingJob job = step_with_sums("wp", early);
   EXPECT_EQ(early, 0);
   for (bool pending : job.bottom_pending_at_start) EXPECT_FALSE(pending);
 }
