@@ -349,7 +349,7 @@ TEST_F(CpuBackendTest, AttentionGateDrawsByTheTrialsPlaceInTheGlobalBatch) {
   std::copy(q.data() + first * actions, q.data() + trials * actions, part_q.data());
   std::copy(labels.data() + first, labels.data() + trials, part_labels.data());
   backend->attention_gate(part_q, part_labels, explore_often, 8, 2, part, part_tags, first);
-  // Exploring 60% of the time, nearly every trial would choose otherwise with another trial's draws.
+  // Exploring 60% of the time, many trials would choose otherwise with another trial's draws.
   for (int b = 0; b < count; ++b)
     EXPECT_EQ(part.actions.at(static_cast<size_t>(b)), whole.actions.at(static_cast<size_t>(first + b))) << b;
 }
