@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
 #include "bioprop/profiling.hpp"
 
@@ -126,6 +127,16 @@ void Network::set_statistics_sync(Communicator* job, double share) {
 void Network::set_first_trial(uint64_t first) {
   first_trial_ = first;
   for (auto& l : layers_) l->set_first_trial(first);
+}
+
+void Network::sum_over_ranks(Backend& backend, const std::vector<Parameter*>& parameters) {
+  if (!job_ || job_->size() == 1) return;
+  std::vector<Tensor*> grads;
+  for (Parameter* p : parameters) {
+    backend.scale(static_cast<float>(share_), p->grad);
+    grads.push_back(&p->grad);
+  }
+  backend.all_reduce_sum(grads, *job_);
 }
 
 void Network::set_training(bool training) {

@@ -84,7 +84,7 @@ class LearnedFeedback final : public Rule {
     for (Parameter& p : optimizer_state_) all.push_back(&p);
     return all;
   }
-  std::vector<Parameter*> changed_in_step() override { return rule_parameters(); }  // B and its optimiser
+  bool sums_inside_step() const override { return true; }  // B's updates, before its optimiser
   StreamPositions stream_positions() override { return {{"perturbations", &draws_}, {"steps", &steps_}}; }
 
   StepResult step(Network& network, const Batch& batch, Backend& backend) override {
@@ -160,6 +160,7 @@ class LearnedFeedback final : public Rule {
     }
     ++draws_;
     if (static_cast<uint64_t>(optimizer_->steps()) != steps_) optimizer_->set_steps(static_cast<int>(steps_));
+    network.sum_over_ranks(backend, learned_);  // data-parallel: the global batch's feedback update
     optimizer_->step(backend, learned_);
   }
 

@@ -257,6 +257,7 @@ void TargetPropagation::train_inverses(Network& network, const Batch& batch, Bac
     if (!t.optimizer) continue;
     if (static_cast<uint64_t>(t.optimizer->steps()) != inverse_updates_)
       t.optimizer->set_steps(static_cast<int>(inverse_updates_));
+    network.sum_over_ranks(backend, t.parameters);  // data-parallel: the global batch's inverse update
     t.optimizer->step(backend, t.parameters);
   }
   ++inverse_updates_;
@@ -279,10 +280,11 @@ void TargetPropagation::compute_targets(Network& network, const Batch& batch, Ba
     backend.linear_combination(1.0f, penultimate, 1.0f, inverse_of_target_, -1.0f,
                                output_inverse_->forward(backend, probabilities_, aux_).reshaped(top.shape()), top);
   } else {
-    // t_{L-1} = h_{L-1} - alpha dL/dh_{L-1}: one gradient step through the output block.
+    // t_{L-1} = h_{L-1} - alpha dL/dh_{L-1}: one gradient step through the output block. L is the global
+    // batch's mean loss: a data-parallel rank's gradient of its share's mean, times its share.
     backprop_block(network, output, network.gradient(network.size()), /*input_gradient=*/true, backend);
-    backend.linear_combination(1.0f, penultimate, -s_.target_step, network.gradient(output.first), 0.0f, penultimate,
-                               top);
+    backend.linear_combination(1.0f, penultimate, -s_.target_step * static_cast<float>(network.share_of_batch()),
+                               network.gradient(output.first), 0.0f, penultimate, top);
   }
   for (size_t l = blocks - 2; l >= 1; --l) {
     const Tensor& below = network.activations(blocks_[l].first);

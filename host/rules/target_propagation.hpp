@@ -71,7 +71,7 @@ class TargetPropagation final : public Rule {
   StepResult step(Network& network, const Batch& batch, Backend& backend) override;
   // Inverses and their optimiser's state, and ao_sdtp's fixed R: saved with checkpoints.
   std::vector<Parameter*> rule_parameters() override;
-  std::vector<Parameter*> changed_in_step() override { return rule_parameters(); }  // the learned inverses
+  bool sums_inside_step() const override { return true; }  // the inverses' updates, before their optimiser
   StreamPositions stream_positions() override;
 
   // For tests and diagnostics: the inverse of block l (1..L-2; nullptr for others), the target of block

@@ -185,13 +185,15 @@ TrainingRun::TrainingRun(Network& network, Rule& rule, Optimizer& optimizer, con
   }
   if (ranks > 1 && settings_.batch_size < ranks)
     fail("a batch of {} cannot be shared by {} ranks: use --batch-size {} or more", settings_.batch_size, ranks, ranks);
-  if (ranks > 1 && settings_.sync_batch_norm) {
-    // Every rank must join every batch's statistics: no batch may leave a rank without trials.
+  if (ranks > 1 && (settings_.sync_batch_norm || rule.sums_inside_step())) {
+    // Every rank must join every batch's sums inside the step: no batch may leave a rank without trials.
     const int last = data.train.size() % settings_.batch_size;
     if (last > 0 && last < ranks)
       fail(
-          "--sync-batch-norm: the last batch of every epoch holds {} image(s), fewer than the {} ranks; choose a batch "
-          "size or --train-limit that leaves at least {} (or none)",
+          "{}: the last batch of every epoch holds {} image(s), fewer than the {} ranks; choose a batch size or "
+          "--train-limit that leaves at least {} (or none)",
+          settings_.sync_batch_norm ? "--sync-batch-norm"
+                                    : fmt::format("rule '{}' (sums inside its step)", rule.name()),
           last, ranks, ranks);
   }
   state_ = std::make_unique<State>(settings_.show_progress && rank == 0);
@@ -279,6 +281,7 @@ StepResult TrainingRun::train_step(const Batch& batch, Batch& share_batch) {
   network_.set_first_trial(static_cast<uint64_t>(share.first));  // per-trial draws: one process's
   if (s.ranks > 1 && settings_.sync_batch_norm)
     network_.set_statistics_sync(s.communicator, static_cast<double>(share.count) / trials);
+  if (s.ranks > 1) network_.set_job(s.communicator, static_cast<double>(share.count) / trials);
   std::optional<UpdateSums> update_sums;
   if (s.ranks > 1)
     update_sums.emplace(*s.communicator, backend_, parameters_, static_cast<double>(share.count) / trials);

@@ -78,6 +78,18 @@ class Network {
   // made per trial (dropout, activity and signal noise, the rules' exploration and perturbations) starts
   // there in its stream, so that K ranks draw what one process draws for the whole batch.
   void set_first_trial(uint64_t first);
+  // Data-parallel training: the job this rank trains in and its share of the global batch's trials (null: one
+  // process). Rules that update weights of their own inside the step with their own optimiser (learned inverses,
+  // learned feedback) sum those updates with sum_over_ranks first, so every rank takes one process's step.
+  void set_job(Communicator* job, double share) {
+    job_ = job;
+    share_ = share;
+  }
+  // Sums the grads of `parameters` over the ranks, each rank's weighted by its share: the global batch's mean
+  // (every rank must call it at the same point of the step). A no-op in one process.
+  void sum_over_ranks(Backend& backend, const std::vector<Parameter*>& parameters);
+  // This rank's share of the global batch's trials (1 in one process).
+  double share_of_batch() const { return job_ ? share_ : 1.0; }
   uint64_t first_trial() const { return first_trial_; }
   // Where a per-trial draw for a tensor of (N, ...) trials starts in its stream: first trial times elements.
   uint64_t first_draw(const Tensor& per_trial) const { return first_trial_ * per_trial.shape().sample_size(); }
@@ -122,6 +134,8 @@ class Network {
   bool training_ = false, repeat_draws_ = false, hold_statistics_ = false;
   uint64_t noise_draws_ = 0, pass_ = 0;  // pass_: ordinary forward passes so far (activity noise stream)
   uint64_t first_trial_ = 0;
+  Communicator* job_ = nullptr;
+  double share_ = 1.0;
   Tensor noise_buffer_;
 
   void add_activity_noise(Backend& backend, size_t layer);

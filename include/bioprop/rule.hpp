@@ -55,9 +55,13 @@ class Rule {
   virtual void after_update(Network& /*network*/, Backend& /*backend*/) {}
   // Fixed matrices the rule owns rather than a layer (DFA's projection): saved with checkpoints.
   virtual std::vector<Parameter*> rule_parameters() { return {}; }
-  // Those of rule_parameters() the step itself changes (feedback or inverses the rule learns with its own
-  // optimiser): a data-parallel job averages them over the ranks after every step. Fixed ones stay out.
+  // Those of rule_parameters() the step itself changes by a rule of its own that is linear in the trials (the
+  // dendrite net's learned feedback): a data-parallel job averages them over the ranks after every step. Fixed
+  // ones stay out.
   virtual std::vector<Parameter*> changed_in_step() { return {}; }
+  // True when the step sums updates over the ranks itself (Network::sum_over_ranks: learned inverses and
+  // feedback with their own optimiser, before its step), so every rank must join every batch.
+  virtual bool sums_inside_step() const { return false; }
   // True when the step announces each layer's update as soon as it is final (Network::announce_update, done by
   // Network::backward) and changes no grad of a layer after announcing it: a data-parallel job then starts
   // that layer's sum over the ranks at once. Other rules' updates are summed after their step.

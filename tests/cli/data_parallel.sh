@@ -2,9 +2,9 @@
 # Data-parallel training on CPU ranks (issue 17, items 1, 2, 3, 4, 5): `mpirun -np K bioprop train` with a global
 # batch of 16 gives the weights one process gives with batch 16, up to floating-point summation order
 # (stated tolerance: 1e-4 of each parameter's largest value after 32 steps), for K = 2, 3 and 4: bp on 2 and 4,
-# feedback alignment and DFA on 2, BrainProp exploring on 4 (per-trial RPEs; only the summed updates cross ranks), bp
-# with dropout on 3 (shares of 5, 5 and 6 trials of 47 units: masks from elements 235 and 470, off Philox's
-# blocks). Per-trial draws are numbered by the trial's place in the global batch, so the ranks draw what one
+# feedback alignment, DFA, TP and learned feedback on 2, BrainProp exploring on 4 (per-trial RPEs; only the
+# summed updates cross ranks), bp with dropout on 3 (shares of 5, 5 and 6 trials of 47 units: masks from elements
+# 235 and 470, off Philox's blocks). Per-trial draws are numbered by the trial's place in the global batch, so the ranks draw what one
 # process draws. The test accuracy (sharded evaluation, counts summed) is the same; only rank 0 writes a run
 # folder; a run resumes on another number of ranks; ranks started with different settings are refused. Batch
 # norm: per-rank statistics by default (not one process's weights), the global batch's with --sync-batch-norm
@@ -26,8 +26,9 @@ common=(train --net "$work/net.toml" --bias --batch-size 16 --train-limit 256 --
   --device cpu --no-progress --seed 3)
 
 # Each rule's one-process run, then its job on K ranks: bp on 2 and 4, fa and dfa on 2, BrainProp on 4, bp with
-# dropout on 3.
-for job in "bp 2 4" "fa 2" "dfa 2" "brainprop 4" "bp-dropout 3"; do
+# dropout on 3, and on 2 the rules that sum updates inside their step before their own optimiser's step: TP (the
+# inverses, trained with Adam before the forward update) and learned feedback (B).
+for job in "bp 2 4" "fa 2" "dfa 2" "brainprop 4" "bp-dropout 3" "tp 2" "learned_feedback 2"; do
   read -r name rank_counts <<< "$job"
   rule=${name%-dropout}
   [ $name = bp-dropout ] && run=("${common[@]/net.toml/dropout.toml}") || run=("${common[@]}")

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
         scale = std::max(scale, std::abs(static_cast<double>(a.at(i))));
         difference = std::max(difference, std::abs(static_cast<double>(a.at(i)) - b.at(i)));
       }
+      if (difference / scale > 1e-4)
+        std::fprintf(stderr, "%s: relative difference %.3g\n", name.c_str(), difference / scale);
       largest = std::max(largest, difference / scale);
       ++compared;
     }
