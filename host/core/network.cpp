@@ -129,14 +129,19 @@ void Network::set_first_trial(uint64_t first) {
   for (auto& l : layers_) l->set_first_trial(first);
 }
 
-void Network::sum_over_ranks(Backend& backend, const std::vector<Parameter*>& parameters) {
-  if (!job_ || job_->size() == 1) return;
+void start_sum_of_grads(Backend& backend, Communicator& job, const std::vector<Parameter*>& parameters, double share) {
   std::vector<Tensor*> grads;
   for (Parameter* p : parameters) {
-    backend.scale(static_cast<float>(share_), p->grad);
+    backend.scale(static_cast<float>(share), p->grad);
     grads.push_back(&p->grad);
   }
-  backend.all_reduce_sum(grads, *job_);
+  backend.start_all_reduce_sum(grads, job);
+}
+
+void Network::sum_over_ranks(Backend& backend, const std::vector<Parameter*>& parameters) {
+  if (!job_ || job_->size() == 1) return;
+  start_sum_of_grads(backend, *job_, parameters, share_);
+  backend.finish_all_reduce_sums(*job_);
 }
 
 void Network::set_training(bool training) {

@@ -34,23 +34,14 @@ void UpdateSums::layer_ready(Layer& layer) {
     unsent_.erase(at);
   }
   if (bucket.empty()) return;
-  send(bucket);
+  start_sum_of_grads(backend_, communicator_, bucket, share_);
   ++early_;
 }
 
 void UpdateSums::finish() {
-  if (!unsent_.empty()) send(unsent_);
+  if (!unsent_.empty()) start_sum_of_grads(backend_, communicator_, unsent_, share_);
   unsent_.clear();
   backend_.finish_all_reduce_sums(communicator_);
-}
-
-void UpdateSums::send(const std::vector<Parameter*>& bucket) {
-  std::vector<Tensor*> updates;
-  for (Parameter* p : bucket) {
-    backend_.scale(static_cast<float>(share_), p->grad);
-    updates.push_back(&p->grad);
-  }
-  backend_.start_all_reduce_sum(updates, communicator_);
 }
 
 void average_values(Communicator& communicator, const std::vector<Parameter*>& parameters, Backend& backend) {

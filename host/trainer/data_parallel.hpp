@@ -25,7 +25,6 @@ class UpdateSums {
   int buckets_sent_early() const { return early_; }
 
  private:
-  void send(const std::vector<Parameter*>& bucket);
   Communicator& communicator_;
   Backend& backend_;
   std::vector<Parameter*> unsent_;

@@ -141,6 +141,10 @@ class Network {
   void add_activity_noise(Backend& backend, size_t layer);
 };
 
+// The data-parallel sum of mean gradients: scales each parameter's grad by `share` (this rank's share of the
+// global batch's trials) and starts its sum over the ranks of `job` (Backend::start_all_reduce_sum).
+void start_sum_of_grads(Backend& backend, Communicator& job, const std::vector<Parameter*>& parameters, double share);
+
 // Sets one of a network's pass modes for a scope and restores the one before.
 template <bool (Network::*Get)() const, void (Network::*Set)(bool)>
 class ScopedPassMode {
