@@ -68,8 +68,21 @@ std::shared_ptr<float> allocate(Device device, size_t count) {
 }
 }  // namespace
 
+uint64_t Tensor::next_write_stamp() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+std::shared_ptr<std::atomic<uint64_t>> Tensor::new_stamp() {
+  return std::make_shared<std::atomic<uint64_t>>(next_write_stamp());
+}
+
 Tensor::Tensor(const Shape& shape, Device device)
-    : shape_(shape), device_(device), capacity_(shape.numel()), storage_(allocate(device, shape.numel())) {}
+    : shape_(shape),
+      device_(device),
+      capacity_(shape.numel()),
+      storage_(allocate(device, shape.numel())),
+      stamp_(new_stamp()) {}
 
 Tensor Tensor::from(const Shape& shape, std::span<const float> values) {
   if (values.size() != shape.numel()) fail("Tensor::from: {} values for shape {}", values.size(), shape.str());
@@ -97,6 +110,7 @@ Tensor Tensor::borrow(const Shape& shape, Device device, float* data, std::share
 
 std::span<float> Tensor::values() {
   if (device_ != Device::cpu) fail("host view of a {} tensor", to_string(device_));
+  note_write();
   return {storage_.get(), numel()};
 }
 
@@ -116,6 +130,7 @@ void Tensor::resize(const Shape& shape, Device device) {
 void Tensor::resize(const Shape& shape) {
   if (shape.numel() > capacity_ || !storage_) {
     storage_ = allocate(device_, shape.numel());
+    stamp_ = new_stamp();
     capacity_ = shape.numel();
   }
   shape_ = shape;

@@ -33,6 +33,7 @@ class CpuBackend final : public Backend {
   void bias_grad(const Tensor& dy, float beta, Tensor& dbias) override;
 
   void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override;
+  void conv2d_training_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override;
   void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override;
   void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                               const WindowGeometry& g) override;
@@ -56,6 +57,11 @@ class CpuBackend final : public Backend {
   void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
                                 float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat, const Tensor& sum_dy,
                                 Tensor& dx) override;
+  void batch_norm_training_forward(const Tensor& x, float epsilon, const Tensor& gamma, const Tensor& beta,
+                                   Tensor& mean, Tensor& variance, Tensor& y) override;
+  void batch_norm_training_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                                    float epsilon, const Tensor& gamma, Tensor& sum_dy_xhat, Tensor& sum_dy,
+                                    Tensor& dx) override;
 
   void activation_forward(Activation f, const Tensor& a, Tensor& h) override;
   void activation_backward(Activation f, const Tensor& a, const Tensor& h, const Tensor& dh, Tensor& da) override;

@@ -133,9 +133,15 @@ void CpuBackend::for_each_image_chunk(const WindowGeometry& g, Work work) {
   }
 }
 
+void CpuBackend::conv2d_training_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
+  if (!onednn_) return conv2d_forward(x, weights, y, g);
+  expect_window_shapes("conv2d_forward", g, x, y, &weights, conv_filter_shape(g));
+  onednn_->forward(x, weights, y.data(), g, true);
+}
+
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
   expect_window_shapes("conv2d_forward", g, x, y, &weights, conv_filter_shape(g));
-  if (onednn_) return onednn_->forward(x.data(), weights.data(), y.data(), g);
+  if (onednn_) return onednn_->forward(x, weights, y.data(), g, false);
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
     const int width = count * g.positions();
@@ -148,7 +154,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& 
 
 void CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) {
   expect_window_shapes("conv2d_backward_data", g, dx, dy, &weights, conv_filter_shape(g));
-  if (onednn_) return onednn_->backward_data(dy.data(), weights.data(), dx.data(), g);
+  if (onednn_) return onednn_->backward_data(dy, weights, dx.data(), g);
   fill(dx, 0.0f);
   const int k = g.patch_size();
   for_each_image_chunk(g, [&](int first, int count, float* columns, float* product) {
@@ -164,9 +170,9 @@ void CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, float
                                         const WindowGeometry& g) {
   expect_window_shapes("conv2d_backward_filter", g, x, dy, &dweights, conv_filter_shape(g));
   if (onednn_) {
-    if (beta == 0.0f) return onednn_->backward_filter(dy.data(), x.data(), dweights.data(), g);
+    if (beta == 0.0f) return onednn_->backward_filter(dy, x, dweights.data(), g);
     float* gradient = scratch(filter_gradient_, dweights.numel());
-    onednn_->backward_filter(dy.data(), x.data(), gradient, g);
+    onednn_->backward_filter(dy, x, gradient, g);
     float* out = dweights.data();
     for (size_t i = 0; i < dweights.numel(); ++i) out[i] = beta * out[i] + gradient[i];
     return;

@@ -5,8 +5,10 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <list>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -61,19 +63,34 @@ struct Operand {
   }
 };
 
+// What a blocked copy holds: the values of `source` at write stamp `stamp`, in layout `desc`.
+struct Held {
+  const float* source = nullptr;
+  uint64_t stamp = 0;
+  memory::desc desc;
+
+  static Held of(const Tensor& t, const memory::desc& d) { return {t.data(), t.write_stamp(), d}; }
+  // A stamp of 0 is memory written from outside: never taken as unchanged.
+  bool same(const Held& other) const {
+    return stamp != 0 && source == other.source && stamp == other.stamp && desc == other.desc;
+  }
+};
+
 // Storage for one operand's blocked copy: 64-byte aligned (oneDNN's Winograd kernels use aligned
-// vector loads and crash on less), grown as needed, never shrunk.
+// vector loads and crash on less), grown as needed, never shrunk; it remembers what it holds.
 class Slot {
  public:
   float* reserve(size_t floats) {
     if (floats > capacity_) {
       const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+      held = {};
       storage_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
       if (!storage_) fail("out of host memory: oneDNN convolution scratch of {} bytes", bytes);
       capacity_ = floats;
     }
     return storage_.get();
   }
+  Held held;
 
  private:
   struct Free {
@@ -81,6 +98,37 @@ class Slot {
   };
   std::unique_ptr<float, Free> storage_;
   size_t capacity_ = 0;
+};
+
+// A training forward pass's input in the primitive's layout, kept for the weight gradient (one per input
+// storage; the least recently used goes when there are more than `capacity`).
+class KeptInputs {
+ public:
+  // The kept copy of this storage, or nullptr.
+  Slot* find(const float* source) {
+    for (auto& k : kept_)
+      if (k.source == source) return k.last_use = ++clock_, &k.slot;
+    return nullptr;
+  }
+  Slot& find_or_add(const float* source) {
+    if (Slot* slot = find(source)) return *slot;
+    if (kept_.size() >= capacity) {
+      kept_.erase(std::min_element(kept_.begin(), kept_.end(),
+                                   [](const Kept& a, const Kept& b) { return a.last_use < b.last_use; }));
+    }
+    kept_.push_back({source, ++clock_, {}});
+    return kept_.back().slot;
+  }
+  static constexpr size_t capacity = 32;
+
+ private:
+  struct Kept {
+    const float* source;
+    uint64_t last_use;
+    Slot slot;
+  };
+  std::list<Kept> kept_;  // a list: slots handed out stay where they are
+  uint64_t clock_ = 0;
 };
 
 using GeometryKey = std::array<int, 11>;
@@ -114,10 +162,14 @@ struct OnednnConvolution::Impl {
   dnnl::stream stream{engine};
   std::map<GeometryKey, std::unique_ptr<ConvolutionPlan>> plans;
   std::array<Slot, 3> slots;  // the blocked copies of a call's operands
+  KeptInputs kept;            // training forward passes' inputs, for their weight gradients
   bool winograd = false;
 
   ConvolutionPlan& plan_for(const WindowGeometry& g);
-  void run(ConvolutionCall& call, const std::array<const float*, 3>& data);
+  // Runs `call` on inputs a and b (each in the given slot when blocked) into `output`.
+  void run(ConvolutionCall& call, const Tensor& a, Slot& a_slot, const Tensor& b, Slot& b_slot, float* output);
+  // Binds input i to `t` and `slot`; reorders it there unless the slot already holds t as it is.
+  void load(Operand& operand, const Tensor& t, Slot& slot);
 };
 
 ConvolutionPlan& OnednnConvolution::Impl::plan_for(const WindowGeometry& g) {
@@ -176,13 +228,22 @@ ConvolutionPlan& OnednnConvolution::Impl::plan_for(const WindowGeometry& g) {
   return *slot;
 }
 
-void OnednnConvolution::Impl::run(ConvolutionCall& call, const std::array<const float*, 3>& data) {
+void OnednnConvolution::Impl::load(Operand& operand, const Tensor& t, Slot& slot) {
+  operand.bind(t.data(), slot.reserve(operand.slot_floats()));
+  if (!operand.blocked) return;
+  const Held wanted = Held::of(t, operand.inner.get_desc());
+  if (wanted.same(slot.held)) return;
+  slot.held = {};  // in case the reorder fails half way
+  operand.load(stream);
+  slot.held = wanted;
+}
+
+void OnednnConvolution::Impl::run(ConvolutionCall& call, const Tensor& a, Slot& a_slot, const Tensor& b, Slot& b_slot,
+                                  float* output) {
   checked("convolution", [&] {
-    for (size_t i = 0; i < 3; ++i) {
-      call.operands[i].bind(data[i], slots[i].reserve(call.operands[i].slot_floats()));
-    }
-    call.operands[0].load(stream);
-    call.operands[1].load(stream);
+    load(call.operands[0], a, a_slot);
+    load(call.operands[1], b, b_slot);
+    call.operands[2].bind(output, slots[2].reserve(call.operands[2].slot_floats()));
     call.primitive.execute(stream, call.arguments);
     call.operands[2].store(stream);
     stream.wait();
@@ -193,16 +254,23 @@ void OnednnConvolution::Impl::run(ConvolutionCall& call, const std::array<const 
 OnednnConvolution::OnednnConvolution(bool winograd) : impl_(std::make_unique<Impl>()) { impl_->winograd = winograd; }
 OnednnConvolution::~OnednnConvolution() = default;
 
-void OnednnConvolution::forward(const float* x, const float* weights, float* y, const WindowGeometry& g) {
-  impl_->run(impl_->plan_for(g).forward, {x, weights, y});
+void OnednnConvolution::forward(const Tensor& x, const Tensor& weights, float* y, const WindowGeometry& g,
+                                bool keep_input) {
+  ConvolutionCall& call = impl_->plan_for(g).forward;
+  // The input's own kept copy when training (or when one holds it already), else the shared slot.
+  Slot* x_slot = call.operands[0].blocked
+                     ? (keep_input ? &impl_->kept.find_or_add(x.data()) : impl_->kept.find(x.data()))
+                     : nullptr;
+  impl_->run(call, x, x_slot ? *x_slot : impl_->slots[0], weights, impl_->slots[1], y);
 }
 
-void OnednnConvolution::backward_data(const float* dy, const float* weights, float* dx, const WindowGeometry& g) {
-  impl_->run(impl_->plan_for(g).backward_data, {dy, weights, dx});
+void OnednnConvolution::backward_data(const Tensor& dy, const Tensor& weights, float* dx, const WindowGeometry& g) {
+  impl_->run(impl_->plan_for(g).backward_data, dy, impl_->slots[0], weights, impl_->slots[1], dx);
 }
 
-void OnednnConvolution::backward_filter(const float* dy, const float* x, float* dweights, const WindowGeometry& g) {
-  impl_->run(impl_->plan_for(g).backward_weights, {dy, x, dweights});
+void OnednnConvolution::backward_filter(const Tensor& dy, const Tensor& x, float* dweights, const WindowGeometry& g) {
+  Slot* x_slot = impl_->kept.find(x.data());
+  impl_->run(impl_->plan_for(g).backward_weights, dy, impl_->slots[0], x, x_slot ? *x_slot : impl_->slots[1], dweights);
 }
 
 }  // namespace bioprop

@@ -6,6 +6,9 @@
 // AVX-512 Xeon; with fewer channels they were slower) where the machine has them, direct otherwise.
 // Primitives are built once per geometry and kept; the blocked copies live in three shared slots
 // that only grow, so steady-state calls allocate nothing.
+// Reorders that would repeat are skipped (Tensor::write_stamp tells that a tensor is unchanged): the forward
+// pass keeps its input's blocked copy, by the input's storage, for the weight gradient of the same input, and
+// a gradient dy loaded for the weight gradient is not loaded again for the backward-data pass (or the other way).
 #include <memory>
 
 #include "bioprop/backend.hpp"
@@ -19,12 +22,12 @@ class OnednnConvolution {
   OnednnConvolution(const OnednnConvolution&) = delete;
   OnednnConvolution& operator=(const OnednnConvolution&) = delete;
 
-  // y = conv(x, w)
-  void forward(const float* x, const float* weights, float* y, const WindowGeometry& g);
+  // y = conv(x, w); with keep_input (training), x's blocked copy is kept for backward_filter on the same x.
+  void forward(const Tensor& x, const Tensor& weights, float* y, const WindowGeometry& g, bool keep_input);
   // dx = conv^T(dy, w) (overwritten)
-  void backward_data(const float* dy, const float* weights, float* dx, const WindowGeometry& g);
+  void backward_data(const Tensor& dy, const Tensor& weights, float* dx, const WindowGeometry& g);
   // dweights = gradient of the weights (overwritten; the caller scales and adds for beta != 0)
-  void backward_filter(const float* dy, const float* x, float* dweights, const WindowGeometry& g);
+  void backward_filter(const Tensor& dy, const Tensor& x, float* dweights, const WindowGeometry& g);
 
  private:
   struct Impl;

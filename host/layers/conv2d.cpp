@@ -21,8 +21,14 @@ class Conv2d final : public WindowWeightedLayer {
   }
   Shape output_shape(const Shape& input) const override { return output_shape_of(geometry(input, "conv2d")); }
 
+  void set_training(bool training) override { training_ = training; }
+
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
-    backend.conv2d_forward(x, weights_.value, y, geometry(x.shape(), "conv2d"));
+    const WindowGeometry g = geometry(x.shape(), "conv2d");
+    if (training_)
+      backend.conv2d_training_forward(x, weights_.value, y, g);
+    else
+      backend.conv2d_forward(x, weights_.value, y, g);
     if (use_bias_) backend.add_bias(y, bias_.value);
   }
   void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx,
@@ -35,6 +41,7 @@ class Conv2d final : public WindowWeightedLayer {
   }
 
  private:
+  bool training_ = false;
   WindowGeometry geometry(const Shape& input, const std::string& label) const { return window(input, label); }
 };
 

@@ -114,6 +114,11 @@ class Backend {
 
   // --- convolution, weights (out_channels, in_channels, kernel_h, kernel_w).
   virtual void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) = 0;
+  // The same in training: the backend may keep what conv2d_backward_filter needs of x for as long as x is
+  // unchanged (CpuBackend keeps oneDNN's blocked copy of it, which saves reordering x again).
+  virtual void conv2d_training_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
+    conv2d_forward(x, weights, y, g);
+  }
   virtual void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) = 0;
   // dweights = beta * dweights + gradient
   virtual void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
@@ -150,6 +155,20 @@ class Backend {
   virtual void batch_norm_backward_data(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& variance,
                                         float epsilon, const Tensor& gamma, const Tensor& sum_dy_xhat,
                                         const Tensor& sum_dy, Tensor& dx) = 0;
+  // Training's pairs in one call each, so a backend can finish a channel while its values are in cache
+  // (CpuBackend; the same bits as the two calls): batch_norm_statistics then batch_norm_forward; and
+  // batch_norm_sums (accumulate 0) then batch_norm_backward_data with those sums.
+  virtual void batch_norm_training_forward(const Tensor& x, float epsilon, const Tensor& gamma, const Tensor& beta,
+                                           Tensor& mean, Tensor& variance, Tensor& y) {
+    batch_norm_statistics(x, mean, variance);
+    batch_norm_forward(x, mean, variance, epsilon, gamma, beta, y);
+  }
+  virtual void batch_norm_training_backward(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                                            const Tensor& variance, float epsilon, const Tensor& gamma,
+                                            Tensor& sum_dy_xhat, Tensor& sum_dy, Tensor& dx) {
+    batch_norm_sums(dy, x, mean, variance, epsilon, 0.0f, sum_dy_xhat, sum_dy);
+    batch_norm_backward_data(dy, x, mean, variance, epsilon, gamma, sum_dy_xhat, sum_dy, dx);
+  }
 
   // --- element-wise
   virtual void activation_forward(Activation f, const Tensor& a, Tensor& h) = 0;

@@ -1,6 +1,8 @@
 #pragma once
 // Tensor: float32 values with a shape (N,F or N,C,H,W), on one device, with shared owning storage.
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -56,9 +58,12 @@ class Tensor {
   Device device() const { return device_; }
   bool empty() const { return numel() == 0; }
 
-  float* data() { return storage_.get(); }
+  float* data() {
+    note_write();
+    return storage_.get();
+  }
   const float* data() const { return storage_.get(); }
-  // Host views; only valid on the CPU.
+  // Host views; only valid on the CPU. The writable one (and at()) counts as a write, as data() does.
   std::span<float> values();
   std::span<const float> values() const;
   float& at(size_t i) { return values()[i]; }
@@ -76,11 +81,25 @@ class Tensor {
   Tensor front_view(const Shape& shape) const;
   Tensor clone() const;
 
+  // A number that changes whenever this storage is handed out for writing (the non-const data(), values(),
+  // at(), through any view of it); 0 for memory written from outside (borrowed arrays, page-locked upload
+  // buffers), whose changes it cannot see. Stamps are unique across all storages, so the same data() with the
+  // same nonzero stamp means the same values: CpuBackend keeps oneDNN's blocked copy of a convolution's input
+  // from the forward pass for the weight gradient by it (issue 18).
+  uint64_t write_stamp() const { return stamp_ ? stamp_->load(std::memory_order_relaxed) : 0; }
+
  private:
+  void note_write() {
+    if (stamp_) stamp_->store(next_write_stamp(), std::memory_order_relaxed);
+  }
+  static uint64_t next_write_stamp();
+  static std::shared_ptr<std::atomic<uint64_t>> new_stamp();
+
   Shape shape_;
   Device device_ = Device::cpu;
   size_t capacity_ = 0;
   std::shared_ptr<float> storage_;
+  std::shared_ptr<std::atomic<uint64_t>> stamp_;  // shared by every view of storage_
 };
 
 }  // namespace bioprop

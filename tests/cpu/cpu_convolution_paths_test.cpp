@@ -3,6 +3,7 @@
 // summation order; Winograd: up to its transforms' rounding) on geometries that exercise padding,
 // stride, uneven output sizes, non-square images and kernels, one image and one channel, and the
 // Winograd case (3x3, stride 1, 16+ channels); and a bad path name is an error.
+#include <algorithm>
 #include <cstdlib>
 
 #include "bioprop/error.hpp"
@@ -95,6 +96,53 @@ TEST(CpuConvolutionPaths, OnednnIsDeterministic) {
   backend.conv2d_backward_filter(dy, x, 0.0f, first, g);
   backend.conv2d_backward_filter(dy, x, 0.0f, second, g);
   for (size_t i = 0; i < first.numel(); ++i) ASSERT_EQ(first.at(i), second.at(i)) << i;
+}
+
+// Reorders skipped for inputs whose blocked copy is already there (the training forward pass's input kept for
+// the weight gradient; dy loaded for one backward pass and used by the other) give the same bits as a backend
+// that reorders everything, and a tensor changed in between (in place, or through a view) is reordered again.
+void expect_same_bits(const Tensor& a, const Tensor& b, const char* what) {
+  for (size_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.at(i), b.at(i)) << what << ", element " << i;
+}
+
+TEST(CpuConvolutionPaths, SkippedReordersFollowChangesOfTheirTensors) {
+  for (const WindowGeometry& g : {geometry(4, 32, 16, 16, 32, 3, 3, 2, 1), geometry(4, 32, 16, 16, 32, 3, 3, 1, 1)}) {
+    CpuBackend kept(CpuConvolution::onednn);
+    const Shape in{g.batch, g.in_channels, g.in_h, g.in_w}, out{g.batch, g.out_channels, g.out_h, g.out_w},
+        filter = conv_filter_shape(g);
+    Tensor x = random_tensor(kept, in, 1), dy = random_tensor(kept, out, 2);
+    const Tensor w = random_tensor(kept, filter, 3), x_changed = random_tensor(kept, in, 4),
+                 dy_changed = random_tensor(kept, out, 5);
+    // Each reference from a backend of its own, which has nothing to reuse.
+    const auto weight_gradient = [&](const Tensor& d, const Tensor& input) {
+      CpuBackend fresh(CpuConvolution::onednn);
+      Tensor dw(filter);
+      fresh.conv2d_backward_filter(d, input, 0.0f, dw, g);
+      return dw;
+    };
+    const auto input_gradient = [&](const Tensor& d) {
+      CpuBackend fresh(CpuConvolution::onednn);
+      Tensor dx(in);
+      fresh.conv2d_backward_data(d, w, dx, g);
+      return dx;
+    };
+    Tensor y(out), dw(filter), dx(in);
+
+    kept.conv2d_training_forward(x, w, y, g);
+    kept.conv2d_backward_filter(dy, x, 0.0f, dw, g);
+    expect_same_bits(dw, weight_gradient(dy, x), "weight gradient of the kept input");
+    kept.conv2d_backward_data(dy, w, dx, g);
+    expect_same_bits(dx, input_gradient(dy), "input gradient of the loaded dy");
+
+    kept.conv2d_training_forward(x, w, y, g);
+    std::copy_n(x_changed.data(), x.numel(), x.reshaped({static_cast<int>(x.numel())}).data());  // through a view
+    kept.conv2d_backward_filter(dy, x, 0.0f, dw, g);
+    expect_same_bits(dw, weight_gradient(dy, x_changed), "weight gradient after x changed");
+
+    std::copy_n(dy_changed.data(), dy.numel(), dy.data());
+    kept.conv2d_backward_data(dy, w, dx, g);
+    expect_same_bits(dx, input_gradient(dy_changed), "input gradient after dy changed");
+  }
 }
 
 TEST(CpuConvolutionPaths, UnknownPathNameIsAnError) {
