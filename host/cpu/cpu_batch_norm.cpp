@@ -1,6 +1,8 @@
 // CpuBackend: batch normalisation, one channel per OpenMP iteration for the statistics and sums.
 #include <array>
 #include <cstddef>
+#include <tuple>
+#include <utility>
 
 #include "bioprop/batch_norm_math.hpp"
 #include "bioprop/bias_layout.hpp"
@@ -79,6 +81,41 @@ struct ChannelLayout {
   // Where sample n's values of channel c begin.
   size_t first(size_t n, size_t c) const { return (n * channels + c) * inner; }
   size_t inner, channels, batch, total;
+  double count() const { return static_cast<double>(batch * inner); }
+};
+
+// Channel c's mean and biased variance, rounded to float.
+std::pair<float, float> channel_statistics(const float* in, const ChannelLayout& layout, size_t c) {
+  Partial values{}, squares{};
+  for (size_t n = 0; n < layout.batch; ++n) add_values(in + layout.first(n, c), layout.inner, values.data());
+  const double mu = total(values) / layout.count();
+  for (size_t n = 0; n < layout.batch; ++n)
+    add_squared_deviations(in + layout.first(n, c), layout.inner, mu, squares.data());
+  return {static_cast<float>(mu), static_cast<float>(total(squares) / layout.count())};
+}
+
+// One row of y = gamma * xhat + beta, as scale * x + shift.
+void normalise_row(const float* in, float* out, size_t count, float scale, float shift) {
+  for (size_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
+}
+
+// Channel c's sums of dy * xhat and of dy, rounded to float.
+std::pair<float, float> channel_gradient_sums(const float* d, const float* in, const ChannelLayout& layout, size_t c,
+                                              float mean, float inv_std) {
+  Partial with_xhat{}, plain{};
+  for (size_t n = 0; n < layout.batch; ++n)
+    add_gradient_terms(d + layout.first(n, c), in + layout.first(n, c), layout.inner, mean, inv_std, with_xhat.data(),
+                       plain.data());
+  return {static_cast<float>(total(with_xhat)), static_cast<float>(total(plain))};
+}
+
+// What one channel's rows of dx need.
+struct InputGradient {
+  float mean, inv_std, gamma, sum_dy, sum_dy_xhat, inv_count;
+  void row(const float* d, const float* in, float* out, size_t count) const {
+    for (size_t i = 0; i < count; ++i)
+      out[i] = batch_norm_input_grad(d[i], (in[i] - mean) * inv_std, gamma * inv_std, sum_dy, sum_dy_xhat, inv_count);
+  }
 };
 }  // namespace
 
@@ -86,17 +123,8 @@ void CpuBackend::batch_norm_statistics(const Tensor& x, Tensor& mean, Tensor& va
   const ChannelLayout layout(x, mean);
   expect_shape(variance, mean.shape(), "batch_norm_statistics variance");
   const float* in = x.data();
-  const double count = static_cast<double>(layout.batch * layout.inner);
 #pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
-  for (size_t c = 0; c < layout.channels; ++c) {
-    Partial values{}, squares{};
-    for (size_t n = 0; n < layout.batch; ++n) add_values(in + layout.first(n, c), layout.inner, values.data());
-    const double mu = total(values) / count;
-    for (size_t n = 0; n < layout.batch; ++n)
-      add_squared_deviations(in + layout.first(n, c), layout.inner, mu, squares.data());
-    mean.at(c) = static_cast<float>(mu);
-    variance.at(c) = static_cast<float>(total(squares) / count);
-  }
+  for (size_t c = 0; c < layout.channels; ++c) std::tie(mean.at(c), variance.at(c)) = channel_statistics(in, layout, c);
 }
 
 void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& variance, float epsilon,
@@ -110,7 +138,25 @@ void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& mean, const T
   for (std::ptrdiff_t block = 0; block < blocks; ++block) {
     const size_t c = static_cast<size_t>(block) % layout.channels, first = static_cast<size_t>(block) * layout.inner;
     const float scale = g[c] * batch_norm_inv_std(var[c], epsilon), shift = b[c] - mu[c] * scale;
-    for (size_t i = first; i < first + layout.inner; ++i) out[i] = in[i] * scale + shift;
+    normalise_row(in + first, out + first, layout.inner, scale, shift);
+  }
+}
+
+// Statistics and output channel by channel: the normalising pass reads the channel's values from cache.
+void CpuBackend::batch_norm_training_forward(const Tensor& x, float epsilon, const Tensor& gamma, const Tensor& beta,
+                                             Tensor& mean, Tensor& variance, Tensor& y) {
+  const ChannelLayout layout(x, mean);
+  expect_shape(variance, mean.shape(), "batch_norm_training_forward variance");
+  expect_shape(y, x.shape(), "batch_norm_training_forward output");
+  const float *in = x.data(), *g = gamma.data(), *b = beta.data();
+  float* out = y.data();
+#pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
+  for (size_t c = 0; c < layout.channels; ++c) {
+    const auto [mu, var] = channel_statistics(in, layout, c);
+    mean.at(c) = mu, variance.at(c) = var;
+    const float scale = g[c] * batch_norm_inv_std(var, epsilon), shift = b[c] - mu * scale;
+    for (size_t n = 0; n < layout.batch; ++n)
+      normalise_row(in + layout.first(n, c), out + layout.first(n, c), layout.inner, scale, shift);
   }
 }
 
@@ -121,14 +167,10 @@ void CpuBackend::batch_norm_sums(const Tensor& dy, const Tensor& x, const Tensor
   const float *in = x.data(), *d = dy.data();
 #pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
   for (size_t c = 0; c < layout.channels; ++c) {
-    const float mu = mean.at(c), inv_std = batch_norm_inv_std(variance.at(c), epsilon);
-    Partial with_xhat_partial{}, plain_partial{};
-    for (size_t n = 0; n < layout.batch; ++n)
-      add_gradient_terms(d + layout.first(n, c), in + layout.first(n, c), layout.inner, mu, inv_std,
-                         with_xhat_partial.data(), plain_partial.data());
-    const double with_xhat = total(with_xhat_partial), plain = total(plain_partial);
-    sum_dy_xhat.at(c) = accumulate * sum_dy_xhat.at(c) + static_cast<float>(with_xhat);
-    sum_dy.at(c) = accumulate * sum_dy.at(c) + static_cast<float>(plain);
+    const auto [with_xhat, plain] =
+        channel_gradient_sums(d, in, layout, c, mean.at(c), batch_norm_inv_std(variance.at(c), epsilon));
+    sum_dy_xhat.at(c) = accumulate * sum_dy_xhat.at(c) + with_xhat;
+    sum_dy.at(c) = accumulate * sum_dy.at(c) + plain;
   }
 }
 
@@ -145,9 +187,31 @@ void CpuBackend::batch_norm_backward_data(const Tensor& dy, const Tensor& x, con
 #pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
   for (std::ptrdiff_t block = 0; block < blocks; ++block) {
     const size_t c = static_cast<size_t>(block) % layout.channels, first = static_cast<size_t>(block) * layout.inner;
-    const float inv_std = batch_norm_inv_std(var[c], epsilon);
-    for (size_t i = first; i < first + layout.inner; ++i)
-      out[i] = batch_norm_input_grad(d[i], (in[i] - mu[c]) * inv_std, g[c] * inv_std, s_dy[c], s_xhat[c], inv_count);
+    const InputGradient gradient{mu[c], batch_norm_inv_std(var[c], epsilon), g[c], s_dy[c], s_xhat[c], inv_count};
+    gradient.row(d + first, in + first, out + first, layout.inner);
+  }
+}
+
+// Sums and dx channel by channel: the second pass reads the channel's dy and x from cache.
+void CpuBackend::batch_norm_training_backward(const Tensor& dy, const Tensor& x, const Tensor& mean,
+                                              const Tensor& variance, float epsilon, const Tensor& gamma,
+                                              Tensor& sum_dy_xhat, Tensor& sum_dy, Tensor& dx) {
+  const ChannelLayout layout(x, mean);
+  expect_shape(dy, x.shape(), "batch_norm_training_backward dy");
+  expect_shape(dx, x.shape(), "batch_norm_training_backward dx");
+  const float *in = x.data(), *d = dy.data(), *g = gamma.data();
+  float* out = dx.data();
+  const float inv_count = 1.0f / static_cast<float>(layout.batch * layout.inner);
+#pragma omp parallel for if (layout.total > parallel_threshold) schedule(static)
+  for (size_t c = 0; c < layout.channels; ++c) {
+    const float mu = mean.at(c), inv_std = batch_norm_inv_std(variance.at(c), epsilon);
+    const auto [with_xhat, plain] = channel_gradient_sums(d, in, layout, c, mu, inv_std);
+    sum_dy_xhat.at(c) = with_xhat, sum_dy.at(c) = plain;
+    const InputGradient gradient{mu, inv_std, g[c], plain, with_xhat, inv_count};
+    for (size_t n = 0; n < layout.batch; ++n) {
+      const size_t first = layout.first(n, c);
+      gradient.row(d + first, in + first, out + first, layout.inner);
+    }
   }
 }
 

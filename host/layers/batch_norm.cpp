@@ -53,25 +53,26 @@ class BatchNorm final : public Layer {
   bool mixes_samples() const override { return batch_statistics(); }
 
   void forward(Backend& backend, const Tensor& x, Tensor& y) override {
-    if (batch_statistics()) {
+    if (!batch_statistics())
+      return backend.batch_norm_forward(x, mean(), variance(), epsilon_, gamma_.value, beta_.value, y);
+    if (job_) {
       backend.batch_norm_statistics(x, mean_, variance_);
-      if (job_) global_statistics(backend, x.dim(0));
-      if (!repeat_)  // a perturbed pass (WP, NP) leaves the running statistics as the clean pass set them
-        for (auto [running, batch] :
-             {std::pair{&running_mean_.value, &mean_}, {&running_variance_.value, &variance_}}) {
-          backend.scale(momentum_, *running);
-          backend.axpy(1.0f - momentum_, *batch, *running);
-        }
+      global_statistics(backend, x.dim(0));
+      backend.batch_norm_forward(x, mean_, variance_, epsilon_, gamma_.value, beta_.value, y);
+    } else {
+      backend.batch_norm_training_forward(x, epsilon_, gamma_.value, beta_.value, mean_, variance_, y);
     }
-    backend.batch_norm_forward(x, mean(), variance(), epsilon_, gamma_.value, beta_.value, y);
+    if (!repeat_)  // a perturbed pass (WP, NP) leaves the running statistics as the clean pass set them
+      for (auto [running, batch] : {std::pair{&running_mean_.value, &mean_}, {&running_variance_.value, &variance_}}) {
+        backend.scale(momentum_, *running);
+        backend.axpy(1.0f - momentum_, *batch, *running);
+      }
   }
 
   void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx, Pathway) override {
     if (!batch_statistics())  // fixed statistics: dx = gamma / sigma * dy
       return backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, zeros_, zeros_, dx);
-    backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
-    const auto [sum_dy_xhat, sum_dy] = backward_sums(backend);
-    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat, sum_dy, dx);
+    input_gradient(backend, x, dy, dx);
   }
 
   // dL/dgamma = sum of dy * xhat, dL/dbeta = sum of dy (over the batch and positions).
@@ -84,7 +85,7 @@ class BatchNorm final : public Layer {
   void backward(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, float beta,
                 Pathway pathway) override {
     if (!dx || !batch_statistics()) return Layer::backward(backend, x, y, dy, dx, beta, pathway);
-    backend.batch_norm_sums(dy, x, mean(), variance(), epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
+    input_gradient(backend, x, dy, *dx);
     for (auto [sums, grad] : {std::pair{&sum_dy_xhat_, &gamma_.grad}, {&sum_dy_, &beta_.grad}}) {
       if (beta != 0.0f) {
         backend.scale(beta, *grad);
@@ -93,8 +94,6 @@ class BatchNorm final : public Layer {
         backend.copy(*sums, *grad);
       }
     }
-    const auto [sum_dy_xhat, sum_dy] = backward_sums(backend);  // gamma's and beta's grads stay this rank's
-    backend.batch_norm_backward_data(dy, x, mean(), variance(), epsilon_, gamma_.value, sum_dy_xhat, sum_dy, *dx);
   }
 
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
@@ -123,6 +122,16 @@ class BatchNorm final : public Layer {
     }
     backend.copy(backend.to_device(global_mean), mean_);
     backend.copy(backend.to_device(global_variance), variance_);
+  }
+
+  // dx through the batch statistics, leaving this rank's sums (dL/dgamma, dL/dbeta) in sum_dy_xhat_ and sum_dy_.
+  void input_gradient(Backend& backend, const Tensor& x, const Tensor& dy, Tensor& dx) {
+    if (!job_)
+      return backend.batch_norm_training_backward(dy, x, mean_, variance_, epsilon_, gamma_.value, sum_dy_xhat_,
+                                                  sum_dy_, dx);
+    backend.batch_norm_sums(dy, x, mean_, variance_, epsilon_, 0.0f, sum_dy_xhat_, sum_dy_);
+    const auto [sum_dy_xhat, sum_dy] = backward_sums(backend);  // gamma's and beta's grads stay this rank's
+    backend.batch_norm_backward_data(dy, x, mean_, variance_, epsilon_, gamma_.value, sum_dy_xhat, sum_dy, dx);
   }
 
   // The per-channel sums dx needs: this rank's, or with synchronised statistics the global batch's. Each rank's

@@ -42,6 +42,33 @@ TEST_F(CpuBackendTest, GemmAllTransposes) {
       }
 }
 
+// Batch norm's fused training calls (statistics and output; sums and dx; channel by channel) give the same bits
+// as the separate calls, on images and on features.
+TEST_F(CpuBackendTest, BatchNormTrainingCallsEqualTheSeparateCalls) {
+  for (const Shape& shape : {Shape{6, 5, 7, 9}, Shape{33, 12}}) {
+    const Shape channels{shape[1]};
+    const Tensor x = random_tensor(*backend, shape, 1), dy = random_tensor(*backend, shape, 2),
+                 gamma = random_tensor(*backend, channels, 3), beta = random_tensor(*backend, channels, 4);
+    const float epsilon = 1e-3f;
+    Tensor mean(channels), variance(channels), y(shape), fused_mean(channels), fused_variance(channels), fused_y(shape);
+    backend->batch_norm_statistics(x, mean, variance);
+    backend->batch_norm_forward(x, mean, variance, epsilon, gamma, beta, y);
+    backend->batch_norm_training_forward(x, epsilon, gamma, beta, fused_mean, fused_variance, fused_y);
+    for (auto [separate, fused] : {std::pair{&mean, &fused_mean}, {&variance, &fused_variance}, {&y, &fused_y}})
+      for (size_t i = 0; i < separate->numel(); ++i) ASSERT_EQ(separate->at(i), fused->at(i)) << shape.str() << i;
+
+    Tensor sum_dy_xhat(channels), sum_dy(channels), dx(shape), fused_sum_dy_xhat = random_tensor(*backend, channels, 5),
+                                                               fused_sum_dy(channels), fused_dx(shape);
+    backend->batch_norm_sums(dy, x, mean, variance, epsilon, 0.0f, sum_dy_xhat, sum_dy);
+    backend->batch_norm_backward_data(dy, x, mean, variance, epsilon, gamma, sum_dy_xhat, sum_dy, dx);
+    backend->batch_norm_training_backward(dy, x, mean, variance, epsilon, gamma, fused_sum_dy_xhat, fused_sum_dy,
+                                          fused_dx);
+    for (auto [separate, fused] :
+         {std::pair{&sum_dy_xhat, &fused_sum_dy_xhat}, {&sum_dy, &fused_sum_dy}, {&dx, &fused_dx}})
+      for (size_t i = 0; i < separate->numel(); ++i) ASSERT_EQ(separate->at(i), fused->at(i)) << shape.str() << i;
+  }
+}
+
 // Both libraries of host/cpu/sgemm.hpp against the formula, with leading dimensions wider than the operands; with
 // more columns than rows oneDNN's a b^T is computed through its transpose. beta = 0 never reads c (NaN there).
 TEST(CpuGemmChoice, BothLibrariesComputeTheProduct) {
