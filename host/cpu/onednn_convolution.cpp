@@ -100,23 +100,24 @@ class Slot {
   size_t capacity_ = 0;
 };
 
-// A training forward pass's input in the primitive's layout, kept for the weight gradient (one per input
-// storage; the least recently used goes when there are more than `capacity`).
+// A training forward pass's input in the primitive's layout, kept for the weight gradient: one per input
+// storage, dropped when that storage is freed (or, past `capacity`, the least recently used).
 class KeptInputs {
  public:
-  // The kept copy of this storage, or nullptr.
-  Slot* find(const float* source) {
+  // The kept copy of t's storage, or nullptr.
+  Slot* find(const Tensor& t) {
+    kept_.remove_if([](const Kept& k) { return k.lifetime.expired(); });
     for (auto& k : kept_)
-      if (k.source == source) return k.last_use = ++clock_, &k.slot;
+      if (k.source == t.data()) return k.last_use = ++clock_, &k.slot;
     return nullptr;
   }
-  Slot& find_or_add(const float* source) {
-    if (Slot* slot = find(source)) return *slot;
+  Slot& find_or_add(const Tensor& t) {
+    if (Slot* slot = find(t)) return *slot;
     if (kept_.size() >= capacity) {
       kept_.erase(std::min_element(kept_.begin(), kept_.end(),
                                    [](const Kept& a, const Kept& b) { return a.last_use < b.last_use; }));
     }
-    kept_.push_back({source, ++clock_, {}});
+    kept_.push_back({t.data(), t.storage_lifetime(), ++clock_, {}});
     return kept_.back().slot;
   }
   static constexpr size_t capacity = 32;
@@ -124,6 +125,7 @@ class KeptInputs {
  private:
   struct Kept {
     const float* source;
+    std::weak_ptr<const void> lifetime;
     uint64_t last_use;
     Slot slot;
   };
@@ -257,10 +259,11 @@ OnednnConvolution::~OnednnConvolution() = default;
 void OnednnConvolution::forward(const Tensor& x, const Tensor& weights, float* y, const WindowGeometry& g,
                                 bool keep_input) {
   ConvolutionCall& call = impl_->plan_for(g).forward;
-  // The input's own kept copy when training (or when one holds it already), else the shared slot.
-  Slot* x_slot = call.operands[0].blocked
-                     ? (keep_input ? &impl_->kept.find_or_add(x.data()) : impl_->kept.find(x.data()))
-                     : nullptr;
+  // The input's own kept copy when training (or when one holds it already), else the shared slot. Memory
+  // written from outside (no write stamp) is never kept.
+  Slot* x_slot = nullptr;
+  if (call.operands[0].blocked)
+    x_slot = keep_input && x.write_stamp() != 0 ? &impl_->kept.find_or_add(x) : impl_->kept.find(x);
   impl_->run(call, x, x_slot ? *x_slot : impl_->slots[0], weights, impl_->slots[1], y);
 }
 
@@ -269,7 +272,7 @@ void OnednnConvolution::backward_data(const Tensor& dy, const Tensor& weights, f
 }
 
 void OnednnConvolution::backward_filter(const Tensor& dy, const Tensor& x, float* dweights, const WindowGeometry& g) {
-  Slot* x_slot = impl_->kept.find(x.data());
+  Slot* x_slot = impl_->kept.find(x);
   impl_->run(impl_->plan_for(g).backward_weights, dy, impl_->slots[0], x, x_slot ? *x_slot : impl_->slots[1], dweights);
 }
 

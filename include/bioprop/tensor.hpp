@@ -87,6 +87,8 @@ class Tensor {
   // same nonzero stamp means the same values: CpuBackend keeps oneDNN's blocked copy of a convolution's input
   // from the forward pass for the weight gradient by it (issue 18).
   uint64_t write_stamp() const { return stamp_ ? stamp_->load(std::memory_order_relaxed) : 0; }
+  // Expires with this storage (when no view of it is left), so a cache can drop what it keeps for it.
+  std::weak_ptr<const void> storage_lifetime() const { return stamp_; }
 
  private:
   void note_write() {
