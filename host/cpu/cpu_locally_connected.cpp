@@ -32,6 +32,7 @@ void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weight
   const int k = g.patch_size(), positions = g.positions(), n = g.batch, oc = g.out_channels;
   const size_t per_thread = static_cast<size_t>(n) * (k + oc);
   float* buffers = scratch(patches_, static_cast<size_t>(omp_get_max_threads()) * per_thread);
+  float* out = y.data();
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < positions; ++p) {
     float* rows = buffers + static_cast<size_t>(omp_get_thread_num()) * per_thread;
@@ -40,7 +41,7 @@ void CpuBackend::locally_connected_forward(const Tensor& x, const Tensor& weight
     sgemm(false, true, n, oc, k, 1.0f, rows, k, weights.data() + static_cast<size_t>(p) * oc * k, k, 0.0f, outputs, oc);
     for (int i = 0; i < n; ++i)
       for (int o = 0; o < oc; ++o)
-        y.data()[(static_cast<size_t>(i) * oc + o) * positions + p] = outputs[static_cast<size_t>(i) * oc + o];
+        out[(static_cast<size_t>(i) * oc + o) * positions + p] = outputs[static_cast<size_t>(i) * oc + o];
   }
 }
 

@@ -82,18 +82,24 @@ class Tensor {
   Tensor clone() const;
 
   // A number that changes whenever this storage is handed out for writing (the non-const data(), values(),
-  // at(), through any view of it); 0 for memory written from outside (borrowed arrays, page-locked upload
-  // buffers), whose changes it cannot see. Stamps are unique across all storages, so the same data() with the
-  // same nonzero stamp means the same values: CpuBackend keeps oneDNN's blocked copy of a convolution's input
-  // from the forward pass for the weight gradient by it (issue 18).
-  uint64_t write_stamp() const { return stamp_ ? stamp_->load(std::memory_order_relaxed) : 0; }
+  // at(), through any view of it) after the number was last read; 0 for memory written from outside (borrowed
+  // arrays, page-locked upload buffers), whose changes it cannot see. Stamps are unique across all storages, so
+  // the same data() with the same nonzero stamp means the same values: CpuBackend keeps oneDNN's blocked copy of
+  // a convolution's input from the forward pass for the weight gradient by it (issue 18).
+  uint64_t write_stamp() const {
+    // The low bit marks a stamp that was read: only then must the next write draw a new one, so loops that
+    // write through data() again and again cost one load each.
+    return stamp_ ? stamp_->fetch_or(1, std::memory_order_relaxed) | 1 : 0;
+  }
   // Expires with this storage (when no view of it is left), so a cache can drop what it keeps for it.
   std::weak_ptr<const void> storage_lifetime() const { return stamp_; }
 
  private:
   void note_write() {
-    if (stamp_) stamp_->store(next_write_stamp(), std::memory_order_relaxed);
+    if (stamp_ && (stamp_->load(std::memory_order_relaxed) & 1))
+      stamp_->store(next_write_stamp(), std::memory_order_relaxed);
   }
+  // A new even number.
   static uint64_t next_write_stamp();
   static std::shared_ptr<std::atomic<uint64_t>> new_stamp();
 
