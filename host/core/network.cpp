@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "bioprop/distributed.hpp"
 #include "bioprop/error.hpp"
@@ -70,16 +71,21 @@ const Tensor& Network::forward(Backend& backend, const Tensor& x) {
   const int batch = x.dim(0);
   activations_[0] = x;  // a view: the batch is not copied
   if (!repeat_draws_) ++pass_;
+  bool relu_applied = false;  // by the layer before, in its own pass (Layer::forward_then_relu)
   for (size_t i = 0; i < layers_.size(); ++i) {
     Tensor& y = activations_[i + 1];
     if (runs_in_place(i)) {
       y = activations_[i];
+      if (std::exchange(relu_applied, false)) continue;
     } else {
       if (y.data() == activations_[i].data()) y = Tensor();  // ran in place before: needs its own buffer again
       y.resize(sample_shapes_[i + 1].with_batch(batch), backend.device());
     }
     ProfileRange range(forward_ranges_[i].c_str());
-    layers_[i]->forward(backend, activations_[i], y);
+    // A ReLU that runs in place over this layer's output may be applied as the layer writes it.
+    relu_applied =
+        i + 1 < layers_.size() && runs_in_place(i + 1) && layers_[i]->forward_then_relu(backend, activations_[i], y);
+    if (!relu_applied) layers_[i]->forward(backend, activations_[i], y);
     add_activity_noise(backend, i);
   }
   resize_gradients(batch);

@@ -34,6 +34,8 @@ class CpuBackend final : public Backend {
 
   void conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override;
   void conv2d_training_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) override;
+  bool conv2d_relu_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g,
+                           bool training) override;
   void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) override;
   void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,
                               const WindowGeometry& g) override;

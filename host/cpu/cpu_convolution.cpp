@@ -139,6 +139,14 @@ void CpuBackend::conv2d_training_forward(const Tensor& x, const Tensor& weights,
   onednn_->forward(x, weights, y.data(), g, true);
 }
 
+bool CpuBackend::conv2d_relu_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g,
+                                     bool training) {
+  if (!onednn_) return false;  // our im2col path has no epilogue: the ReLU layer runs its own pass
+  expect_window_shapes("conv2d_relu_forward", g, x, y, &weights, conv_filter_shape(g));
+  onednn_->forward(x, weights, y.data(), g, training, /*relu=*/true);
+  return true;
+}
+
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
   expect_window_shapes("conv2d_forward", g, x, y, &weights, conv_filter_shape(g));
   if (onednn_) return onednn_->forward(x, weights, y.data(), g, false);

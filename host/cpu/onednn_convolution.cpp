@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <list>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -157,6 +158,7 @@ struct ConvolutionCall {
 
 struct ConvolutionPlan {
   ConvolutionCall forward, backward_data, backward_weights;
+  std::optional<ConvolutionCall> forward_relu;  // built on first use: most convolutions are never followed by one
 };
 
 struct OnednnConvolution::Impl {
@@ -168,66 +170,113 @@ struct OnednnConvolution::Impl {
   bool winograd = false;
 
   ConvolutionPlan& plan_for(const WindowGeometry& g);
+  // The geometry's forward call, with ReLU as its post-op or without.
+  ConvolutionCall& forward_call(const WindowGeometry& g, bool relu);
   // Runs `call` on inputs a and b (each in the given slot when blocked) into `output`.
   void run(ConvolutionCall& call, const Tensor& a, Slot& a_slot, const Tensor& b, Slot& b_slot, float* output);
   // Binds input i to `t` and `slot`; reorders it there unless the slot already holds t as it is.
   void load(Operand& operand, const Tensor& t, Slot& slot);
 };
 
+namespace {
+
+// The operand shapes and the algorithm choice of a geometry's primitives.
+struct PlanDescriptors {
+  memory::desc any_src, any_dst, any_weights, plain_src, plain_dst, plain_weights;
+  memory::dims strides, padding;
+  bool try_winograd;
+
+  PlanDescriptors(const WindowGeometry& g, bool winograd) {
+    using Dims = memory::dims;
+    const Dims src{g.batch, g.in_channels, g.in_h, g.in_w}, dst{g.batch, g.out_channels, g.out_h, g.out_w},
+        weights{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+    const auto f32 = memory::data_type::f32;
+    any_src = memory::desc(src, f32, Tag::any), any_dst = memory::desc(dst, f32, Tag::any);
+    any_weights = memory::desc(weights, f32, Tag::any);
+    plain_src = memory::desc(src, f32, Tag::nchw), plain_dst = memory::desc(dst, f32, Tag::nchw);
+    plain_weights = memory::desc(weights, f32, Tag::oihw);
+    // Right padding = left padding: oneDNN checks (in - k + 2p) / s + 1 == out with the same rounding
+    // down as WindowGeometry's output size.
+    strides = {g.stride, g.stride}, padding = {g.padding, g.padding};
+    try_winograd = winograd && g.kernel_h == 3 && g.kernel_w == 3 && g.stride == 1 && g.in_channels >= 16;
+  }
+
+  // Each primitive takes Winograd where asked for and implemented on this machine, else direct.
+  template <typename Make>
+  auto choose(Make make) const {
+    if (try_winograd) try {
+        return make(dnnl::algorithm::convolution_winograd);
+      } catch (const dnnl::error& e) {
+        if (e.status != dnnl_unimplemented) throw;
+      }
+    return make(dnnl::algorithm::convolution_direct);
+  }
+
+  dnnl::convolution_forward::primitive_desc forward(const dnnl::engine& engine,
+                                                    const dnnl::primitive_attr& attributes = {}) const {
+    return choose([&](dnnl::algorithm a) {
+      return dnnl::convolution_forward::primitive_desc(
+          {dnnl::prop_kind::forward_training, a, any_src, any_weights, any_dst, strides, padding, padding}, attributes,
+          engine);
+    });
+  }
+  ConvolutionCall forward_call(const dnnl::convolution_forward::primitive_desc& pd, const dnnl::engine& engine) const {
+    return ConvolutionCall(
+        dnnl::convolution_forward(pd),
+        {Operand(plain_src, pd.src_desc(), engine), Operand(plain_weights, pd.weights_desc(), engine),
+         Operand(plain_dst, pd.dst_desc(), engine)},
+        {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST});
+  }
+};
+
+}  // namespace
+
 ConvolutionPlan& OnednnConvolution::Impl::plan_for(const WindowGeometry& g) {
   auto& slot = plans[key_of(g)];
   if (slot) return *slot;
   slot = checked("convolution setup", [&] {
-    using Dims = memory::dims;
-    const Dims src{g.batch, g.in_channels, g.in_h, g.in_w}, dst{g.batch, g.out_channels, g.out_h, g.out_w},
-        weights{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, strides{g.stride, g.stride},
-        padding{g.padding, g.padding};
-    const auto f32 = memory::data_type::f32;
-    const memory::desc any_src(src, f32, Tag::any), any_dst(dst, f32, Tag::any), any_weights(weights, f32, Tag::any);
-    const memory::desc plain_src(src, f32, Tag::nchw), plain_dst(dst, f32, Tag::nchw),
-        plain_weights(weights, f32, Tag::oihw);
-    // Right padding = left padding: oneDNN checks (in - k + 2p) / s + 1 == out with the same rounding
-    // down as WindowGeometry's output size.
-    // Each primitive takes Winograd where asked for and implemented on this machine, else direct.
-    const bool try_winograd = winograd && g.kernel_h == 3 && g.kernel_w == 3 && g.stride == 1 && g.in_channels >= 16;
-    const auto choose = [&](auto make) {
-      if (try_winograd) try {
-          return make(dnnl::algorithm::convolution_winograd);
-        } catch (const dnnl::error& e) {
-          if (e.status != dnnl_unimplemented) throw;
-        }
-      return make(dnnl::algorithm::convolution_direct);
-    };
-    const auto forward = choose([&](dnnl::algorithm a) {
-      return dnnl::convolution_forward::primitive_desc(
-          {dnnl::prop_kind::forward_training, a, any_src, any_weights, any_dst, strides, padding, padding}, engine);
-    });
-    const auto backward_data = choose([&](dnnl::algorithm a) {
+    const PlanDescriptors d(g, winograd);
+    const auto forward = d.forward(engine);
+    const auto backward_data = d.choose([&](dnnl::algorithm a) {
       return dnnl::convolution_backward_data::primitive_desc(
-          {a, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+          {a, d.any_src, d.any_weights, d.any_dst, d.strides, d.padding, d.padding}, engine, forward);
     });
-    const auto backward_weights = choose([&](dnnl::algorithm a) {
+    const auto backward_weights = d.choose([&](dnnl::algorithm a) {
       return dnnl::convolution_backward_weights::primitive_desc(
-          {a, any_src, any_weights, any_dst, strides, padding, padding}, engine, forward);
+          {a, d.any_src, d.any_weights, d.any_dst, d.strides, d.padding, d.padding}, engine, forward);
     });
-    return std::make_unique<ConvolutionPlan>(ConvolutionPlan{
-        ConvolutionCall(
-            dnnl::convolution_forward(forward),
-            {Operand(plain_src, forward.src_desc(), engine), Operand(plain_weights, forward.weights_desc(), engine),
-             Operand(plain_dst, forward.dst_desc(), engine)},
-            {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}),
-        ConvolutionCall(dnnl::convolution_backward_data(backward_data),
-                        {Operand(plain_dst, backward_data.diff_dst_desc(), engine),
-                         Operand(plain_weights, backward_data.weights_desc(), engine),
-                         Operand(plain_src, backward_data.diff_src_desc(), engine)},
-                        {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}),
-        ConvolutionCall(dnnl::convolution_backward_weights(backward_weights),
-                        {Operand(plain_dst, backward_weights.diff_dst_desc(), engine),
-                         Operand(plain_src, backward_weights.src_desc(), engine),
-                         Operand(plain_weights, backward_weights.diff_weights_desc(), engine)},
-                        {DNNL_ARG_DIFF_DST, DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS})});
+    return std::make_unique<ConvolutionPlan>(
+        ConvolutionPlan{d.forward_call(forward, engine),
+                        ConvolutionCall(dnnl::convolution_backward_data(backward_data),
+                                        {Operand(d.plain_dst, backward_data.diff_dst_desc(), engine),
+                                         Operand(d.plain_weights, backward_data.weights_desc(), engine),
+                                         Operand(d.plain_src, backward_data.diff_src_desc(), engine)},
+                                        {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}),
+                        ConvolutionCall(dnnl::convolution_backward_weights(backward_weights),
+                                        {Operand(d.plain_dst, backward_weights.diff_dst_desc(), engine),
+                                         Operand(d.plain_src, backward_weights.src_desc(), engine),
+                                         Operand(d.plain_weights, backward_weights.diff_weights_desc(), engine)},
+                                        {DNNL_ARG_DIFF_DST, DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS}),
+                        std::nullopt});
   });
   return *slot;
+}
+
+ConvolutionCall& OnednnConvolution::Impl::forward_call(const WindowGeometry& g, bool relu) {
+  ConvolutionPlan& plan = plan_for(g);
+  if (!relu) return plan.forward;
+  if (!plan.forward_relu) {
+    plan.forward_relu.emplace(checked("convolution setup", [&] {
+      // ReLU as the convolution's post-op: applied to each output as it is written (alpha 0: max(y, 0)).
+      dnnl::post_ops relu_after;
+      relu_after.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      dnnl::primitive_attr attributes;
+      attributes.set_post_ops(relu_after);
+      const PlanDescriptors d(g, winograd);
+      return d.forward_call(d.forward(engine, attributes), engine);
+    }));
+  }
+  return *plan.forward_relu;
 }
 
 void OnednnConvolution::Impl::load(Operand& operand, const Tensor& t, Slot& slot) {
@@ -257,8 +306,8 @@ OnednnConvolution::OnednnConvolution(bool winograd) : impl_(std::make_unique<Imp
 OnednnConvolution::~OnednnConvolution() = default;
 
 void OnednnConvolution::forward(const Tensor& x, const Tensor& weights, float* y, const WindowGeometry& g,
-                                bool keep_input) {
-  ConvolutionCall& call = impl_->plan_for(g).forward;
+                                bool keep_input, bool relu) {
+  ConvolutionCall& call = impl_->forward_call(g, relu);
   // The input's own kept copy when training (or when one holds it already), else the shared slot. Memory
   // written from outside (no write stamp) is never kept.
   Slot* x_slot = nullptr;

@@ -22,8 +22,10 @@ class OnednnConvolution {
   OnednnConvolution(const OnednnConvolution&) = delete;
   OnednnConvolution& operator=(const OnednnConvolution&) = delete;
 
-  // y = conv(x, w); with keep_input (training), x's blocked copy is kept for backward_filter on the same x.
-  void forward(const Tensor& x, const Tensor& weights, float* y, const WindowGeometry& g, bool keep_input);
+  // y = conv(x, w), or max(conv(x, w), 0) with relu (in the same pass); with keep_input (training), x's blocked
+  // copy is kept for backward_filter on the same x.
+  void forward(const Tensor& x, const Tensor& weights, float* y, const WindowGeometry& g, bool keep_input,
+               bool relu = false);
   // dx = conv^T(dy, w) (overwritten)
   void backward_data(const Tensor& dy, const Tensor& weights, float* dx, const WindowGeometry& g);
   // dweights = gradient of the weights (overwritten; the caller scales and adds for beta != 0)

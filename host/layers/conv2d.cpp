@@ -31,6 +31,10 @@ class Conv2d final : public WindowWeightedLayer {
       backend.conv2d_forward(x, weights_.value, y, g);
     if (use_bias_) backend.add_bias(y, bias_.value);
   }
+  bool forward_then_relu(Backend& backend, const Tensor& x, Tensor& y) override {
+    // The bias is added after the convolution, and the ReLU must follow it.
+    return !use_bias_ && backend.conv2d_relu_forward(x, weights_.value, y, geometry(x.shape(), "conv2d"), training_);
+  }
   void backward_data(Backend& backend, const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx,
                      Pathway pathway) override {
     backend.conv2d_backward_data(dy, weights_for(pathway), dx, geometry(x.shape(), "conv2d"));

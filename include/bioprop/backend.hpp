@@ -119,6 +119,12 @@ class Backend {
   virtual void conv2d_training_forward(const Tensor& x, const Tensor& weights, Tensor& y, const WindowGeometry& g) {
     conv2d_forward(x, weights, y, g);
   }
+  // y = max(conv(x, w), 0) in one pass over y where the backend can (a library's post-op: the ReLU that
+  // follows a convolution costs no pass of its own); false where it cannot, and then nothing was written.
+  virtual bool conv2d_relu_forward(const Tensor& /*x*/, const Tensor& /*weights*/, Tensor& /*y*/,
+                                   const WindowGeometry& /*g*/, bool /*training*/) {
+    return false;
+  }
   virtual void conv2d_backward_data(const Tensor& dy, const Tensor& weights, Tensor& dx, const WindowGeometry& g) = 0;
   // dweights = beta * dweights + gradient
   virtual void conv2d_backward_filter(const Tensor& dy, const Tensor& x, float beta, Tensor& dweights,

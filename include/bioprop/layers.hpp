@@ -46,6 +46,9 @@ class Layer {
   // Output shape for an input of this shape (after build).
   virtual Shape output_shape(const Shape& input) const = 0;
   virtual void forward(Backend& backend, const Tensor& x, Tensor& y) = 0;
+  // forward, then y = max(y, 0), in one pass where the layer can (Network uses it when a ReLU layer that runs
+  // in place follows); false where it cannot, and then nothing ran.
+  virtual bool forward_then_relu(Backend& /*backend*/, const Tensor& /*x*/, Tensor& /*y*/) { return false; }
   // dx = (dL/dy pulled back through the layer). For weighted layers `pathway` picks W or B.
   virtual void backward_data(Backend& backend, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
                              Pathway pathway = Pathway::forward_weights) = 0;

@@ -26,6 +26,13 @@ const char* without_batch_norm =
     "[[layer]]\ntype=\"conv2d\"\nchannels=3\nkernel=3\nactivation=\"relu\"\n"
     "[[layer]]\ntype=\"locally_connected2d\"\nchannels=2\nkernel=2\nactivation=\"relu\"\n"
     "[[layer]]\ntype=\"dense\"\nunits=7\nactivation=\"relu\"\n";
+// Without a bias the convolution applies the ReLU after it as it writes its output (a oneDNN post-op;
+// Layer::forward_then_relu), and the ReLU layer's own pass is skipped.
+const char* relu_in_the_convolution =
+    "[[layer]]\ntype=\"conv2d\"\nchannels=4\nkernel=3\npadding=1\nbias=false\nactivation=\"relu\"\n"
+    "[[layer]]\ntype=\"batch_norm\"\n"
+    "[[layer]]\ntype=\"conv2d\"\nchannels=3\nkernel=3\nstride=2\nbias=false\nactivation=\"relu\"\n"
+    "[[layer]]\ntype=\"dense\"\nunits=7\nactivation=\"relu\"\n";
 const Shape sample{2, 6, 6};
 constexpr int classes = 3;
 
@@ -56,9 +63,9 @@ class BufferReuse : public testing::RuleTest {
 };
 
 TEST_F(BufferReuse, RulesThatReuseBuffersComputeTheSameUpdatesBitForBit) {
-  for (const char* layers : {chained, without_batch_norm})
+  for (const char* layers : {chained, without_batch_norm, relu_in_the_convolution})
     for (const char* name : {"bp", "fa", "sign_symmetry", "brainprop", "qagrel"}) {
-      SCOPED_TRACE(std::string(name) + (layers == chained ? " with batch norm" : " without batch norm"));
+      SCOPED_TRACE(std::string(name) + " on " + layers);
       const auto kept = updates(name, false, 0.0f, layers);
       const auto reused = updates(name, true, 0.0f, layers);
       ASSERT_EQ(kept.size(), reused.size());

@@ -98,6 +98,37 @@ TEST(CpuConvolutionPaths, OnednnIsDeterministic) {
   for (size_t i = 0; i < first.numel(); ++i) ASSERT_EQ(first.at(i), second.at(i)) << i;
 }
 
+// The ReLU applied as the convolution's post-op gives the bits of the convolution followed by the ReLU pass,
+// in training (the input kept for the weight gradient) and evaluation; the im2col path declines it.
+TEST(CpuConvolutionPaths, ReluPostOpEqualsTheReluPassAfterTheConvolution) {
+  for (CpuConvolution path : {CpuConvolution::onednn, CpuConvolution::onednn_direct})
+    for (const WindowGeometry& g : geometries)
+      for (bool training : {false, true}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "path " << static_cast<int>(path) << ", " << g.in_channels << " -> " << g.out_channels
+                     << " channels, stride " << g.stride << ", training " << training);
+        CpuBackend backend(path);
+        const Tensor x = random_tensor(backend, {g.batch, g.in_channels, g.in_h, g.in_w}, 1),
+                     w = random_tensor(backend, conv_filter_shape(g), 2);
+        const Shape out{g.batch, g.out_channels, g.out_h, g.out_w};
+        Tensor separate(out), fused = random_tensor(backend, out, 3);  // stale values must be overwritten
+        backend.conv2d_forward(x, w, separate, g);
+        backend.activation_forward(Activation::relu, separate, separate);
+        ASSERT_TRUE(backend.conv2d_relu_forward(x, w, fused, g, training));
+        size_t negative = 0;
+        for (size_t i = 0; i < out.numel(); ++i) {
+          ASSERT_EQ(fused.at(i), separate.at(i)) << "element " << i;
+          negative += fused.at(i) == 0.0f;
+        }
+        EXPECT_GT(negative, 0u) << "the ReLU had nothing to do";
+      }
+  CpuBackend im2col(CpuConvolution::im2col);
+  const WindowGeometry g = geometries[0];
+  Tensor y({g.batch, g.out_channels, g.out_h, g.out_w});
+  EXPECT_FALSE(im2col.conv2d_relu_forward(random_tensor(im2col, {g.batch, g.in_channels, g.in_h, g.in_w}, 1),
+                                          random_tensor(im2col, conv_filter_shape(g), 2), y, g, true));
+}
+
 // Reorders skipped for inputs whose blocked copy is already there (the training forward pass's input kept for
 // the weight gradient; dy loaded for one backward pass and used by the other) give the same bits as a backend
 // that reorders everything, and a tensor changed in between (in place, or through a view) is reordered again.
