@@ -1,6 +1,7 @@
 // oneDNN convolutions behind CpuBackend. Each geometry gets one Plan: the forward, backward-data and
 // backward-weights primitives, created with format_tag::any so oneDNN picks its fastest (blocked)
-// layouts, and one Operand per tensor that carries the reorders between that layout and ours.
+// layouts, and one Operand per tensor that carries the reorders between that layout and ours; a forward
+// primitive with ReLU as its post-op is added on first use.
 #include "onednn_convolution.hpp"
 
 #include <oneapi/dnnl/dnnl.hpp>

@@ -9,6 +9,7 @@
 // Reorders that would repeat are skipped (Tensor::write_stamp tells that a tensor is unchanged): the forward
 // pass keeps its input's blocked copy, by the input's storage, for the weight gradient of the same input, and
 // a gradient dy loaded for the weight gradient is not loaded again for the backward-data pass (or the other way).
+// A ReLU after the convolution can run as its post-op (forward with relu): no pass over y of its own.
 #include <memory>
 
 #include "bioprop/backend.hpp"
